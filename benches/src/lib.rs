@@ -1,0 +1,1 @@
+//! Holds only the criterion benchmarks in `engine.rs`.

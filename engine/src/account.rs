@@ -1,0 +1,275 @@
+//! One account's mail: reads here, writes in `mailbox_ops` and `message_ops`.
+//!
+//! Writes to one account are serialised by an async per-account lock that is
+//! held until the write is durable, so every read-modify-write sees the
+//! previous one; writes to different accounts share group commits.
+
+use crate::commit::Batch;
+use crate::error::{Error, Result};
+use crate::keys::{self, Cf};
+use crate::mime::Summary;
+use crate::node::Node;
+use crate::records::{self, AccountState, MailboxRecord, MessageRecord};
+use crate::types::{AccountId, BlobId, Change, Flags, MailboxId, MailboxInfo, MessageMeta, ModSeq, Uid};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// The mailbox id INBOX always has.
+pub const INBOX_ID: MailboxId = 1;
+
+/// A cheap handle on one account (clone freely).
+#[derive(Clone)]
+pub struct Account {
+    pub(crate) node: Arc<Node>,
+    pub(crate) id: AccountId,
+    address: String,
+    pub(crate) shard: usize,
+}
+
+/// A write in progress on one account: its counters, the storage writes and
+/// the change-log entries, committed together.
+pub(crate) struct Txn {
+    pub state: AccountState,
+    pub batch: Batch,
+}
+
+impl Txn {
+    /// Hands out the next MODSEQ and logs `change` under it.
+    pub fn log(&mut self, acct: AccountId, change: Change) -> ModSeq {
+        self.state.modseq += 1;
+        self.batch.put(Cf::ChangeLog, keys::change(acct, self.state.modseq), records::encode(&change));
+        self.state.modseq
+    }
+}
+
+impl Account {
+    pub(crate) fn new(node: Arc<Node>, id: AccountId, address: String, shard: usize) -> Self {
+        Account { node, id, address, shard }
+    }
+
+    /// The account's number.
+    pub fn id(&self) -> AccountId {
+        self.id
+    }
+
+    /// The account's address.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    pub(crate) fn shard(&self) -> &crate::shard::Shard {
+        &self.node.shards[self.shard]
+    }
+
+    pub(crate) async fn lock(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.node.account_lock(self.id).lock_owned().await
+    }
+
+    pub(crate) fn state(&self) -> Result<AccountState> {
+        match self.shard().get(Cf::Account, &keys::account(self.id))? {
+            Some(v) => records::decode(&v),
+            None => Ok(AccountState { modseq: 0, next_mailbox: INBOX_ID + 1, last_uidvalidity: 0 }),
+        }
+    }
+
+    /// Starts a write; the caller must hold the account lock.
+    pub(crate) fn begin(&self) -> Result<Txn> {
+        Ok(Txn { state: self.state()?, batch: Batch::default() })
+    }
+
+    /// Commits a write and tells watchers; the caller must hold the account lock.
+    pub(crate) async fn commit(&self, mut tx: Txn) -> Result<ModSeq> {
+        let modseq = tx.state.modseq;
+        tx.batch.put(Cf::Account, keys::account(self.id), records::encode(&tx.state));
+        self.shard().commit(tx.batch).await?;
+        self.committed(modseq);
+        Ok(modseq)
+    }
+
+    pub(crate) fn committed(&self, modseq: ModSeq) {
+        self.node.notify(self.id, modseq);
+    }
+
+    pub(crate) fn mailbox_record(&self, mb: MailboxId) -> Result<Option<MailboxRecord>> {
+        self.shard().get(Cf::Mailbox, &keys::mailbox(self.id, mb))?.map(|v| records::decode(&v)).transpose()
+    }
+
+    pub(crate) fn mailbox_records(&self) -> Result<Vec<(MailboxId, MailboxRecord)>> {
+        self.shard()
+            .scan(Cf::Mailbox, &keys::account(self.id), None)?
+            .into_iter()
+            .map(|(k, v)| Ok((keys::mailbox_of_key(&k).unwrap_or(0), records::decode(&v)?)))
+            .collect()
+    }
+
+    pub(crate) fn message_record(&self, mb: MailboxId, uid: Uid) -> Result<Option<MessageRecord>> {
+        self.shard().get(Cf::Message, &keys::message(self.id, mb, uid))?.map(|v| records::decode(&v)).transpose()
+    }
+
+    /// Every mailbox of the account, ordered by name.
+    pub fn list_mailboxes(&self) -> Result<Vec<MailboxInfo>> {
+        let mut v: Vec<MailboxInfo> = self.mailbox_records()?.iter().map(|(id, r)| r.info(*id)).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(v)
+    }
+
+    /// One mailbox by name (`INBOX` in any case).
+    pub fn mailbox(&self, name: &str) -> Result<Option<MailboxInfo>> {
+        let name = crate::mailbox_ops::canonical_name(name);
+        Ok(self.mailbox_records()?.into_iter().find(|(_, r)| r.name == name).map(|(id, r)| r.info(id)))
+    }
+
+    /// One mailbox by id.
+    pub fn mailbox_by_id(&self, mb: MailboxId) -> Result<Option<MailboxInfo>> {
+        Ok(self.mailbox_record(mb)?.map(|r| r.info(mb)))
+    }
+
+    /// Every message of a mailbox in UID order.
+    pub fn messages(&self, mb: MailboxId) -> Result<Vec<MessageMeta>> {
+        let mut out = Vec::new();
+        let mut err = None;
+        self.shard().scan_with(Cf::Message, &keys::mailbox(self.id, mb), None, |k, v| {
+            match records::decode::<MessageRecord>(v) {
+                Ok(r) => out.push(r.meta(keys::uid_of_message_key(k).unwrap_or(0))),
+                Err(e) => {
+                    err = Some(e);
+                    return false;
+                }
+            }
+            true
+        })?;
+        match err {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    /// One message by UID.
+    pub fn message(&self, mb: MailboxId, uid: Uid) -> Result<Option<MessageMeta>> {
+        Ok(self.message_record(mb, uid)?.map(|r| r.meta(uid)))
+    }
+
+    /// The raw bytes of a message, exactly as delivered; the checksum is
+    /// verified, and damage is logged and reported as [`Error::Corrupt`].
+    pub fn read_raw(&self, msg: &MessageMeta) -> Result<Vec<u8>> {
+        let stored = self
+            .shard()
+            .get(Cf::Blob, &keys::blob(msg.blob))?
+            .ok_or_else(|| Error::Corrupt(format!("blob {} missing", msg.blob)))?;
+        crate::blob::decode(&stored).inspect_err(|e| {
+            tracing::error!(account = %self.address, uid = msg.uid, blob = msg.blob, shard = self.shard, error = %e, "damaged message body");
+        })
+    }
+
+    /// The parsed summary (envelope, MIME structure) stored at delivery.
+    pub fn summary(&self, msg: &MessageMeta) -> Result<Summary> {
+        let v = self
+            .shard()
+            .get(Cf::Summary, &keys::blob(msg.blob))?
+            .ok_or_else(|| Error::Corrupt(format!("summary of blob {} missing", msg.blob)))?;
+        records::decode(&v)
+    }
+
+    /// The highest MODSEQ of the account.
+    pub fn highest_modseq(&self) -> Result<ModSeq> {
+        Ok(self.state()?.modseq)
+    }
+
+    /// Change-log entries after `modseq`, in order.
+    pub fn changes_since(&self, modseq: ModSeq) -> Result<Vec<(ModSeq, Change)>> {
+        self.shard()
+            .scan(Cf::ChangeLog, &keys::account(self.id), Some(&(modseq + 1).to_be_bytes()))?
+            .into_iter()
+            .map(|(k, v)| Ok((keys::modseq_of_change_key(&k).unwrap_or(0), records::decode(&v)?)))
+            .collect()
+    }
+
+    /// A receiver that changes whenever the account's MODSEQ grows, for
+    /// sessions that must notice other sessions' changes (IDLE, NOOP).
+    pub fn watch(&self) -> watch::Receiver<ModSeq> {
+        self.node.watcher(self.id, || self.state().map(|s| s.modseq).unwrap_or(0))
+    }
+
+    /// Claims `\Recent` for a session selecting `mb` read-write: returns the
+    /// lowest UID that is recent for this session; later sessions will not
+    /// see these messages as recent.
+    pub fn claim_recent(&self, mb: MailboxId, uidnext: Uid) -> Uid {
+        self.node.claim_recent(self.id, mb, uidnext)
+    }
+
+    /// Stages one delivered copy into INBOX; the caller holds the lock and
+    /// commits `batch`. Returns the UID and the MODSEQ to announce.
+    pub(crate) fn stage_delivery(&self, batch: &mut Batch, blob: BlobId, size: u32, date: i64) -> Result<(Uid, ModSeq)> {
+        let mut tx = Txn { state: self.state()?, batch: std::mem::take(batch) };
+        let result = (|| {
+            let mut mbrec = self.mailbox_record(INBOX_ID)?.ok_or(Error::NoSuchMailbox)?;
+            let uid = self.add_message(&mut tx, INBOX_ID, &mut mbrec, blob, Flags::default(), date, size);
+            tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, INBOX_ID), records::encode(&mbrec));
+            tx.batch.put(Cf::Account, keys::account(self.id), records::encode(&tx.state));
+            Ok((uid, tx.state.modseq))
+        })();
+        *batch = tx.batch;
+        result
+    }
+
+    /// Stages a new message record in `mb` referring to `blob` (adding one
+    /// reference); updates the mailbox counters in `mbrec`.
+    pub(crate) fn add_message(
+        &self,
+        tx: &mut Txn,
+        mb: MailboxId,
+        mbrec: &mut MailboxRecord,
+        blob: BlobId,
+        flags: Flags,
+        internal_date: i64,
+        size: u32,
+    ) -> Uid {
+        let uid = mbrec.uidnext;
+        mbrec.uidnext += 1;
+        let modseq = tx.log(self.id, Change::Added { mailbox: mb, uid });
+        mbrec.highest_modseq = modseq;
+        mbrec.messages += 1;
+        mbrec.size += size as u64;
+        if !flags.has(Flags::SEEN) {
+            mbrec.unseen += 1;
+        }
+        let rec = MessageRecord { blob, flags, modseq, internal_date, size };
+        tx.batch.put(Cf::Message, keys::message(self.id, mb, uid), records::encode(&rec));
+        tx.batch.merge(Cf::BlobRef, keys::blob(blob), 1i64.to_be_bytes().to_vec());
+        self.node.note_arrival(self.id, mb, uid);
+        uid
+    }
+
+    /// Stages the removal of one message record, dropping its blob reference.
+    pub(crate) fn remove_message(&self, tx: &mut Txn, mb: MailboxId, mbrec: &mut MailboxRecord, uid: Uid, rec: &MessageRecord) {
+        let modseq = tx.log(self.id, Change::Expunged { mailbox: mb, uid });
+        mbrec.highest_modseq = modseq;
+        mbrec.messages = mbrec.messages.saturating_sub(1);
+        mbrec.size = mbrec.size.saturating_sub(rec.size as u64);
+        if !rec.flags.has(Flags::SEEN) {
+            mbrec.unseen = mbrec.unseen.saturating_sub(1);
+        }
+        tx.batch.delete(Cf::Message, keys::message(self.id, mb, uid));
+        tx.batch.merge(Cf::BlobRef, keys::blob(rec.blob), (-1i64).to_be_bytes().to_vec());
+    }
+
+    /// Deletes bodies whose last reference is gone. Called after the commit
+    /// that dropped the references; a body can only gain references from a
+    /// message that still holds one, so a count of zero is final.
+    pub(crate) async fn collect_blobs(&self, blobs: impl IntoIterator<Item = BlobId>) -> Result<()> {
+        let mut batch = Batch::default();
+        for blob in blobs {
+            let count = self
+                .shard()
+                .get(Cf::BlobRef, &keys::blob(blob))?
+                .and_then(|v| v.as_slice().try_into().ok().map(i64::from_be_bytes))
+                .unwrap_or(0);
+            if count <= 0 {
+                batch.delete(Cf::Blob, keys::blob(blob));
+                batch.delete(Cf::Summary, keys::blob(blob));
+                batch.delete(Cf::BlobRef, keys::blob(blob));
+            }
+        }
+        self.shard().commit(batch).await
+    }
+}

@@ -1,0 +1,31 @@
+//! Kotak's storage engine: the one library that every mailbox-node role, the
+//! admin tools and the benchmarks share.
+//!
+//! A node's data directory holds S shards; each shard is one RocksDB instance,
+//! and every account lives in exactly one shard as one contiguous key range
+//! (see [`keys`]). The engine has no sockets and knows no wire protocol: the
+//! front-ends translate IMAP, LMTP and friends into calls on [`Node`] and
+//! [`Account`]. Nothing outside this crate names RocksDB.
+
+pub mod account;
+mod blob;
+mod commit;
+pub mod config;
+pub mod directory;
+mod error;
+pub mod keys;
+mod mailbox_ops;
+pub mod message_ops;
+pub mod mime;
+mod node;
+mod records;
+mod shard;
+pub mod types;
+
+pub use account::Account;
+pub use config::{Limits, NodeConfig};
+pub use directory::{AccountRecord, Directory};
+pub use error::{Error, Result};
+pub use node::Node;
+pub use message_ops::Stored;
+pub use types::*;

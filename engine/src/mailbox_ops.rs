@@ -1,0 +1,272 @@
+//! Mailbox-level writes: create, delete, rename, subscribe; account set-up
+//! and removal.
+
+use crate::account::{Account, Txn, INBOX_ID};
+use crate::error::{Error, Result};
+use crate::keys::{self, Cf};
+use crate::records::{self, MailboxRecord, MessageRecord};
+use crate::shard::prefix_end;
+use crate::types::{Change, MailboxId, MailboxInfo};
+
+/// Hierarchy separator of mailbox names.
+pub const SEPARATOR: char = '/';
+/// Longest mailbox name accepted, in bytes.
+pub const MAX_NAME_LEN: usize = 1024;
+
+/// Spells INBOX (and names under it) canonically: `inbox/x` is `INBOX/x`.
+pub fn canonical_name(name: &str) -> String {
+    let first = name.split(SEPARATOR).next().unwrap_or("");
+    if first.eq_ignore_ascii_case("INBOX") {
+        format!("INBOX{}", &name[first.len()..])
+    } else {
+        name.to_string()
+    }
+}
+
+/// Checks a (decoded, UTF-8) mailbox name and returns its canonical form.
+pub fn validate_name(name: &str) -> Result<String> {
+    let bad = |why: &str| Err(Error::InvalidName(why.to_string()));
+    if name.is_empty() {
+        return bad("empty name");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return bad("name too long");
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return bad("control character in name");
+    }
+    if name.contains('*') || name.contains('%') {
+        return bad("wildcard in name");
+    }
+    for seg in name.split(SEPARATOR) {
+        if seg.is_empty() {
+            return bad("empty hierarchy level");
+        }
+        if seg == "." || seg == ".." {
+            return bad("dot segment");
+        }
+    }
+    Ok(canonical_name(name))
+}
+
+impl Account {
+    /// Creates INBOX for a new account.
+    pub(crate) async fn initialize(&self) -> Result<()> {
+        let _g = self.lock().await;
+        if self.mailbox_record(INBOX_ID)?.is_some() {
+            return Ok(());
+        }
+        let mut tx = self.begin()?;
+        self.stage_new_mailbox(&mut tx, INBOX_ID, "INBOX");
+        self.commit(tx).await.map(|_| ())
+    }
+
+    /// Deletes every key of the account (its whole range in every column
+    /// family) and drops its blob references.
+    pub(crate) async fn destroy(&self) -> Result<()> {
+        let _g = self.lock().await;
+        let mut batch = crate::commit::Batch::default();
+        let mut blobs = Vec::new();
+        for (_, v) in self.shard().scan(Cf::Message, &keys::account(self.id), None)? {
+            let rec: MessageRecord = records::decode(&v)?;
+            batch.merge(Cf::BlobRef, keys::blob(rec.blob), (-1i64).to_be_bytes().to_vec());
+            blobs.push(rec.blob);
+        }
+        let from = keys::account(self.id).to_vec();
+        let to = prefix_end(&from).unwrap_or_else(|| vec![0xff; 5]);
+        for cf in [Cf::Account, Cf::Mailbox, Cf::Message, Cf::ChangeLog] {
+            batch.delete_range(cf, from.clone(), to.clone());
+        }
+        self.shard().commit(batch).await?;
+        self.collect_blobs(blobs).await
+    }
+
+    fn stage_new_mailbox(&self, tx: &mut Txn, id: MailboxId, name: &str) -> MailboxRecord {
+        let now = chrono::Utc::now().timestamp().clamp(1, u32::MAX as i64) as u32;
+        tx.state.last_uidvalidity = now.max(tx.state.last_uidvalidity + 1);
+        let modseq = tx.log(self.id, Change::Mailboxes);
+        let rec = MailboxRecord {
+            name: name.to_string(),
+            uidvalidity: tx.state.last_uidvalidity,
+            uidnext: 1,
+            highest_modseq: modseq,
+            messages: 0,
+            unseen: 0,
+            size: 0,
+            subscribed: false,
+            noselect: false,
+            special_use: None,
+        };
+        tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, id), records::encode(&rec));
+        rec
+    }
+
+    fn find(&self, all: &[(MailboxId, MailboxRecord)], name: &str) -> Option<(MailboxId, MailboxRecord)> {
+        all.iter().find(|(_, r)| r.name == name).cloned()
+    }
+
+    /// Stages the creation of `name`'s missing parents, and of `name` itself.
+    fn stage_create_path(&self, tx: &mut Txn, all: &mut Vec<(MailboxId, MailboxRecord)>, name: &str) -> Result<MailboxInfo> {
+        let mut path = String::new();
+        let mut last = None;
+        for seg in name.split(crate::mailbox_ops::SEPARATOR) {
+            if !path.is_empty() {
+                path.push(SEPARATOR);
+            }
+            path.push_str(seg);
+            match self.find(all, &path) {
+                Some((id, mut rec)) if rec.noselect && path == name => {
+                    rec.noselect = false;
+                    rec.highest_modseq = tx.log(self.id, Change::Mailboxes);
+                    tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, id), records::encode(&rec));
+                    last = Some(rec.info(id));
+                }
+                Some((id, rec)) => last = Some(rec.info(id)),
+                None => {
+                    let id = tx.state.next_mailbox;
+                    tx.state.next_mailbox += 1;
+                    let rec = self.stage_new_mailbox(tx, id, &path);
+                    last = Some(rec.info(id));
+                    all.push((id, rec));
+                }
+            }
+        }
+        last.ok_or_else(|| Error::InvalidName("empty name".into()))
+    }
+
+    /// Creates a mailbox (and any missing parents).
+    pub async fn create_mailbox(&self, name: &str) -> Result<MailboxInfo> {
+        let name = validate_name(name)?;
+        let _g = self.lock().await;
+        let mut all = self.mailbox_records()?;
+        if let Some((_, r)) = self.find(&all, &name) {
+            if !r.noselect {
+                return Err(Error::MailboxExists);
+            }
+        }
+        let mut tx = self.begin()?;
+        let info = self.stage_create_path(&mut tx, &mut all, &name)?;
+        self.commit(tx).await?;
+        Ok(info)
+    }
+
+    /// Deletes a mailbox. One with children keeps its name as a `\Noselect`
+    /// parent; its messages go either way. INBOX cannot be deleted.
+    pub async fn delete_mailbox(&self, name: &str) -> Result<()> {
+        let name = canonical_name(name);
+        if name == "INBOX" {
+            return Err(Error::NotPermitted("INBOX cannot be deleted".into()));
+        }
+        let _g = self.lock().await;
+        let all = self.mailbox_records()?;
+        let (id, mut rec) = self.find(&all, &name).ok_or(Error::NoSuchMailbox)?;
+        let child_prefix = format!("{name}{SEPARATOR}");
+        let has_children = all.iter().any(|(_, r)| r.name.starts_with(&child_prefix));
+        if has_children && rec.noselect {
+            return Err(Error::NotPermitted("mailbox has children".into()));
+        }
+        let mut tx = self.begin()?;
+        let mut blobs = Vec::new();
+        for (k, v) in self.shard().scan(Cf::Message, &keys::mailbox(self.id, id), None)? {
+            let msg: MessageRecord = records::decode(&v)?;
+            let uid = keys::uid_of_message_key(&k).unwrap_or(0);
+            self.remove_message(&mut tx, id, &mut rec, uid, &msg);
+            blobs.push(msg.blob);
+        }
+        tx.log(self.id, Change::Mailboxes);
+        if has_children {
+            rec.noselect = true;
+            tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, id), records::encode(&rec));
+        } else {
+            tx.batch.delete(Cf::Mailbox, keys::mailbox(self.id, id));
+        }
+        self.commit(tx).await?;
+        self.collect_blobs(blobs).await
+    }
+
+    /// Renames a mailbox and everything under it. Renaming INBOX moves its
+    /// messages to a new mailbox and leaves INBOX empty (RFC 3501).
+    pub async fn rename_mailbox(&self, from: &str, to: &str) -> Result<()> {
+        let from = canonical_name(from);
+        let to = validate_name(to)?;
+        let _g = self.lock().await;
+        let mut all = self.mailbox_records()?;
+        let (from_id, mut from_rec) = self.find(&all, &from).ok_or(Error::NoSuchMailbox)?;
+        if from == to || to.starts_with(&format!("{from}{SEPARATOR}")) && from != "INBOX" {
+            return Err(Error::NotPermitted("cannot rename a mailbox into itself".into()));
+        }
+        if self.find(&all, &to).is_some() {
+            return Err(Error::MailboxExists);
+        }
+        let mut tx = self.begin()?;
+        if let Some((parent, _)) = to.rsplit_once(SEPARATOR) {
+            self.stage_create_path(&mut tx, &mut all, parent)?;
+        }
+        if from_id == INBOX_ID {
+            let new_id = tx.state.next_mailbox;
+            tx.state.next_mailbox += 1;
+            let mut new_rec = self.stage_new_mailbox(&mut tx, new_id, &to);
+            new_rec.uidnext = from_rec.uidnext;
+            for (k, v) in self.shard().scan(Cf::Message, &keys::mailbox(self.id, INBOX_ID), None)? {
+                let msg: MessageRecord = records::decode(&v)?;
+                let uid = keys::uid_of_message_key(&k).unwrap_or(0);
+                self.remove_message(&mut tx, INBOX_ID, &mut from_rec, uid, &msg);
+                let modseq = tx.log(self.id, Change::Added { mailbox: new_id, uid });
+                new_rec.highest_modseq = modseq;
+                new_rec.messages += 1;
+                new_rec.size += msg.size as u64;
+                if !msg.flags.has(crate::types::Flags::SEEN) {
+                    new_rec.unseen += 1;
+                }
+                let moved = MessageRecord { modseq, ..msg };
+                tx.batch.put(Cf::Message, keys::message(self.id, new_id, uid), records::encode(&moved));
+                tx.batch.merge(Cf::BlobRef, keys::blob(moved.blob), 1i64.to_be_bytes().to_vec());
+            }
+            tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, INBOX_ID), records::encode(&from_rec));
+            tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, new_id), records::encode(&new_rec));
+        } else {
+            let child_prefix = format!("{from}{SEPARATOR}");
+            let modseq = tx.log(self.id, Change::Mailboxes);
+            for (id, rec) in all.iter_mut() {
+                if *id == from_id || rec.name.starts_with(&child_prefix) {
+                    rec.name = format!("{to}{}", &rec.name[from.len()..]);
+                    rec.highest_modseq = modseq;
+                    tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, *id), records::encode(rec));
+                }
+            }
+        }
+        self.commit(tx).await.map(|_| ())
+    }
+
+    /// Adds or removes a mailbox from the subscription list.
+    pub async fn set_subscribed(&self, name: &str, subscribed: bool) -> Result<()> {
+        let name = canonical_name(name);
+        let _g = self.lock().await;
+        let all = self.mailbox_records()?;
+        let (id, mut rec) = self.find(&all, &name).ok_or(Error::NoSuchMailbox)?;
+        if rec.subscribed == subscribed {
+            return Ok(());
+        }
+        let mut tx = self.begin()?;
+        rec.subscribed = subscribed;
+        tx.log(self.id, Change::Mailboxes);
+        tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, id), records::encode(&rec));
+        self.commit(tx).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(validate_name("inbox").unwrap(), "INBOX");
+        assert_eq!(validate_name("Inbox/Sub").unwrap(), "INBOX/Sub");
+        assert_eq!(validate_name("Inboxes").unwrap(), "Inboxes");
+        for bad in ["", "a//b", "/a", "a/", "a/../b", "..", "a\0b", "x*"] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(validate_name("Почта/Kotak surat").unwrap(), "Почта/Kotak surat");
+    }
+}

@@ -1,0 +1,135 @@
+//! Message-level writes: append, flag changes, expunge, copy.
+
+use crate::account::Account;
+use crate::error::{Error, Result};
+use crate::keys::{self, Cf};
+use crate::records::{self, MailboxRecord};
+use crate::types::{Appended, Change, Copied, Flags, MailboxId, MessageMeta, ModSeq, StoreOp, Uid};
+
+/// What a flag update did.
+#[derive(Debug, Clone, Default)]
+pub struct Stored {
+    /// Messages whose flags changed, with their new flags and MODSEQ.
+    pub changed: Vec<MessageMeta>,
+    /// Messages left alone because they changed after `unchanged_since`.
+    pub conflicts: Vec<Uid>,
+}
+
+impl Account {
+    fn selectable(&self, mb: MailboxId) -> Result<MailboxRecord> {
+        match self.mailbox_record(mb)? {
+            Some(r) if !r.noselect => Ok(r),
+            _ => Err(Error::NoSuchMailbox),
+        }
+    }
+
+    /// Stores a new message in `mb`; returns once it is durable.
+    pub async fn append(&self, mb: MailboxId, raw: &[u8], flags: Flags, internal_date: Option<i64>) -> Result<Appended> {
+        if raw.len() as u64 > self.node.limits().max_message_size {
+            return Err(Error::TooLarge);
+        }
+        let summary = records::encode(&crate::mime::summarize(raw, self.node.limits()));
+        let stored = crate::blob::encode(raw)?;
+        let date = internal_date.unwrap_or_else(|| chrono::Utc::now().timestamp());
+        let _g = self.lock().await;
+        let mut mbrec = self.selectable(mb)?;
+        let mut tx = self.begin()?;
+        let blob = self.shard().new_blob_id();
+        tx.batch.put(Cf::Blob, keys::blob(blob), stored);
+        tx.batch.put(Cf::Summary, keys::blob(blob), summary);
+        let uid = self.add_message(&mut tx, mb, &mut mbrec, blob, flags, date, raw.len() as u32);
+        tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, mb), records::encode(&mbrec));
+        self.commit(tx).await?;
+        Ok(Appended { uidvalidity: mbrec.uidvalidity, uid })
+    }
+
+    /// Changes the flags of the listed messages (missing UIDs are skipped).
+    /// With `unchanged_since`, messages modified after that MODSEQ are left
+    /// alone and reported as conflicts.
+    pub async fn store(
+        &self,
+        mb: MailboxId,
+        uids: &[Uid],
+        op: StoreOp,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<Stored> {
+        let _g = self.lock().await;
+        let mut mbrec = self.selectable(mb)?;
+        let mut tx = self.begin()?;
+        let mut out = Stored::default();
+        for &uid in uids {
+            let Some(mut rec) = self.message_record(mb, uid)? else { continue };
+            if unchanged_since.is_some_and(|m| rec.modseq > m) {
+                out.conflicts.push(uid);
+                continue;
+            }
+            let new = rec.flags.apply(op, flags);
+            if new == rec.flags {
+                continue;
+            }
+            match (rec.flags.has(Flags::SEEN), new.has(Flags::SEEN)) {
+                (false, true) => mbrec.unseen = mbrec.unseen.saturating_sub(1),
+                (true, false) => mbrec.unseen += 1,
+                _ => {}
+            }
+            rec.flags = new;
+            rec.modseq = tx.log(self.id, Change::Flags { mailbox: mb, uid });
+            mbrec.highest_modseq = rec.modseq;
+            tx.batch.put(Cf::Message, keys::message(self.id, mb, uid), records::encode(&rec));
+            out.changed.push(rec.meta(uid));
+        }
+        if out.changed.is_empty() {
+            return Ok(out);
+        }
+        tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, mb), records::encode(&mbrec));
+        self.commit(tx).await?;
+        Ok(out)
+    }
+
+    /// Removes the messages flagged `\Deleted` (only those in `only`, when
+    /// given); returns their UIDs in ascending order.
+    pub async fn expunge(&self, mb: MailboxId, only: Option<&[Uid]>) -> Result<Vec<Uid>> {
+        let _g = self.lock().await;
+        let mut mbrec = self.selectable(mb)?;
+        let mut tx = self.begin()?;
+        let mut removed = Vec::new();
+        let mut blobs = Vec::new();
+        for msg in self.messages(mb)? {
+            if !msg.flags.has(Flags::DELETED) || only.is_some_and(|o| o.binary_search(&msg.uid).is_err()) {
+                continue;
+            }
+            let rec = self.message_record(mb, msg.uid)?.ok_or(Error::Corrupt("message vanished under lock".into()))?;
+            self.remove_message(&mut tx, mb, &mut mbrec, msg.uid, &rec);
+            removed.push(msg.uid);
+            blobs.push(rec.blob);
+        }
+        if removed.is_empty() {
+            return Ok(removed);
+        }
+        tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, mb), records::encode(&mbrec));
+        self.commit(tx).await?;
+        self.collect_blobs(blobs).await?;
+        Ok(removed)
+    }
+
+    /// Copies messages to another mailbox of the same account, sharing their
+    /// stored bodies; returns the UID pairs.
+    pub async fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<Copied> {
+        let _g = self.lock().await;
+        self.selectable(from)?;
+        let mut dst = self.selectable(to)?;
+        let mut tx = self.begin()?;
+        let mut pairs = Vec::new();
+        for &uid in uids {
+            let Some(rec) = self.message_record(from, uid)? else { continue };
+            let new_uid = self.add_message(&mut tx, to, &mut dst, rec.blob, rec.flags.clone(), rec.internal_date, rec.size);
+            pairs.push((uid, new_uid));
+        }
+        if !pairs.is_empty() {
+            tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, to), records::encode(&dst));
+            self.commit(tx).await?;
+        }
+        Ok(Copied { uidvalidity: dst.uidvalidity, uids: pairs })
+    }
+}

@@ -1,0 +1,235 @@
+//! A mailbox node's storage: its shards, its directory, and the per-account
+//! coordination (write locks, change notifications, `\Recent` markers).
+
+use crate::account::Account;
+use crate::commit::Batch;
+use crate::config::{Limits, NodeConfig};
+use crate::directory::{AccountRecord, Directory, EmbeddedDirectory};
+use crate::error::{Error, Result};
+use crate::keys::{self, Cf};
+use crate::mime;
+use crate::records;
+use crate::shard::Shard;
+use crate::types::{AccountId, MailboxId, ModSeq, Uid};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+const SHARD_COUNT_FILE: &str = "shards";
+
+/// An open data directory. Cheap to share (`Arc<Node>`); every front-end and
+/// tool of one process uses the same one.
+pub struct Node {
+    config: NodeConfig,
+    pub(crate) shards: Vec<Shard>,
+    directory: EmbeddedDirectory,
+    locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
+    watchers: Mutex<HashMap<AccountId, watch::Sender<ModSeq>>>,
+    recent: Mutex<HashMap<(AccountId, MailboxId), Uid>>,
+}
+
+impl Node {
+    /// Opens (creating if needed) the data directory named in `config`.
+    pub fn open(config: NodeConfig) -> Result<Arc<Node>> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let count_path = config.data_dir.join(SHARD_COUNT_FILE);
+        let count = match std::fs::read_to_string(&count_path) {
+            Ok(s) => s.trim().parse::<usize>().map_err(|_| Error::Corrupt(format!("{} is not a number", count_path.display())))?,
+            Err(_) => {
+                let n = config.shards.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+                std::fs::write(&count_path, format!("{n}\n"))?;
+                n
+            }
+        };
+        let shards = (0..count)
+            .map(|i| Shard::open(&config.data_dir.join(format!("shard-{i}")), i))
+            .collect::<Result<Vec<_>>>()?;
+        let directory = EmbeddedDirectory::open(&config.data_dir.join("directory"))?;
+        tracing::info!(data_dir = %config.data_dir.display(), shards = count, "node opened");
+        Ok(Arc::new(Node {
+            config,
+            shards,
+            directory,
+            locks: Mutex::new(HashMap::new()),
+            watchers: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The account directory.
+    pub fn directory(&self) -> &dyn Directory {
+        &self.directory
+    }
+
+    /// The limits this node enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.config.limits
+    }
+
+    /// The configuration the node was opened with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// A handle on one account's mail.
+    pub fn account(self: &Arc<Self>, rec: &AccountRecord) -> Result<Account> {
+        let shard = rec.shard as usize;
+        if shard >= self.shards.len() {
+            return Err(Error::Corrupt(format!("account {} is on shard {shard}, node has {}", rec.address, self.shards.len())));
+        }
+        Ok(Account::new(self.clone(), rec.id, rec.address.clone(), shard))
+    }
+
+    /// Checks a login off the async threads (password hashing is slow on purpose).
+    pub async fn authenticate(self: &Arc<Self>, user: &str, password: &str) -> Result<Option<AccountRecord>> {
+        let node = self.clone();
+        let (user, password) = (user.to_string(), password.to_string());
+        tokio::task::spawn_blocking(move || node.directory.authenticate(&user, &password))
+            .await
+            .map_err(|e| Error::Storage(format!("auth task failed: {e}")))?
+    }
+
+    /// Creates an account with its INBOX.
+    pub async fn add_account(self: &Arc<Self>, address: &str, password: &str) -> Result<AccountRecord> {
+        let rec = self.directory.add_account(address, password, &self.config.node_name, self.shards.len())?;
+        self.account(&rec)?.initialize().await?;
+        tracing::info!(account = %rec.address, id = rec.id, shard = rec.shard, "account created");
+        Ok(rec)
+    }
+
+    /// Removes an account from the directory and deletes all its mail.
+    pub async fn delete_account(self: &Arc<Self>, address: &str) -> Result<()> {
+        let rec = self.directory.delete_account(address)?;
+        self.account(&rec)?.destroy().await?;
+        tracing::info!(account = %rec.address, "account deleted");
+        Ok(())
+    }
+
+    /// Delivers one message to the INBOX of each recipient. Each result is
+    /// `Ok(uid)` only once that recipient's copy is durable. Recipients on the
+    /// same shard share one stored body and one sync.
+    pub async fn deliver(self: &Arc<Self>, recipients: &[AccountRecord], raw: &[u8]) -> Vec<Result<Uid>> {
+        let mut results: Vec<Option<Result<Uid>>> = (0..recipients.len()).map(|_| None).collect();
+        if raw.len() as u64 > self.config.limits.max_message_size {
+            return recipients.iter().map(|_| Err(Error::TooLarge)).collect();
+        }
+        let summary = records::encode(&mime::summarize(raw, &self.config.limits));
+        let stored = match crate::blob::encode(raw) {
+            Ok(s) => s,
+            Err(e) => return recipients.iter().map(|_| Err(Error::Storage(e.to_string()))).collect(),
+        };
+        let now = chrono::Utc::now().timestamp();
+        for shard in 0..self.shards.len() {
+            let mut idx: Vec<usize> = (0..recipients.len()).filter(|&i| recipients[i].shard as usize == shard).collect();
+            if idx.is_empty() {
+                continue;
+            }
+            idx.sort_by_key(|&i| recipients[i].id);
+            idx.dedup_by_key(|i| recipients[*i].id);
+            let accounts: Vec<Account> = match idx.iter().map(|&i| self.account(&recipients[i])).collect() {
+                Ok(a) => a,
+                Err(e) => {
+                    let msg = e.to_string();
+                    for &i in &idx {
+                        results[i] = Some(Err(Error::Storage(msg.clone())));
+                    }
+                    continue;
+                }
+            };
+            let blob = self.shards[shard].new_blob_id();
+            let mut batch = Batch::default();
+            batch.put(Cf::Blob, keys::blob(blob), stored.clone());
+            batch.put(Cf::Summary, keys::blob(blob), summary.clone());
+            let mut guards = Vec::new();
+            for a in &accounts {
+                guards.push(a.lock().await);
+            }
+            let mut outcomes = Vec::new();
+            for a in &accounts {
+                outcomes.push(a.stage_delivery(&mut batch, blob, raw.len() as u32, now));
+            }
+            let committed = self.shards[shard].commit(batch).await;
+            drop(guards);
+            for ((a, &i), staged) in accounts.iter().zip(&idx).zip(outcomes) {
+                results[i] = Some(match (&committed, staged) {
+                    (Ok(()), Ok((uid, modseq))) => {
+                        a.committed(modseq);
+                        Ok(uid)
+                    }
+                    (Err(e), _) => Err(Error::Storage(e.to_string())),
+                    (_, Err(e)) => Err(e),
+                });
+            }
+        }
+        // Duplicates of a recipient share the first one's outcome.
+        for i in 0..recipients.len() {
+            if results[i].is_none() {
+                let first = recipients.iter().position(|r| r.id == recipients[i].id).unwrap();
+                results[i] = Some(match &results[first] {
+                    Some(Ok(uid)) => Ok(*uid),
+                    Some(Err(e)) => Err(Error::Storage(e.to_string())),
+                    None => Err(Error::Storage("not delivered".into())),
+                });
+            }
+        }
+        results.into_iter().map(|r| r.unwrap()).collect()
+    }
+
+    /// Stops every shard's writer after flushing queued writes.
+    pub fn shutdown(&self) {
+        for s in &self.shards {
+            s.shutdown();
+        }
+    }
+
+    pub(crate) fn account_lock(&self, id: AccountId) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks.lock().entry(id).or_default().clone()
+    }
+
+    pub(crate) fn watcher(&self, id: AccountId, current: impl FnOnce() -> ModSeq) -> watch::Receiver<ModSeq> {
+        self.watchers.lock().entry(id).or_insert_with(|| watch::channel(current()).0).subscribe()
+    }
+
+    pub(crate) fn notify(&self, id: AccountId, modseq: ModSeq) {
+        if let Some(tx) = self.watchers.lock().get(&id) {
+            tx.send_if_modified(|m| {
+                let newer = modseq > *m;
+                if newer {
+                    *m = modseq;
+                }
+                newer
+            });
+        }
+    }
+
+    pub(crate) fn note_arrival(&self, acct: AccountId, mb: MailboxId, uid: Uid) {
+        self.recent.lock().entry((acct, mb)).or_insert(uid);
+    }
+
+    pub(crate) fn claim_recent(&self, acct: AccountId, mb: MailboxId, uidnext: Uid) -> Uid {
+        let mut map = self.recent.lock();
+        let floor = map.entry((acct, mb)).or_insert(uidnext);
+        let old = *floor;
+        *floor = uidnext.max(old);
+        old
+    }
+
+    /// Overwrites a stored body with `bytes`, bypassing all checks, so tests
+    /// can prove that damaged data is detected. Not for production use.
+    #[doc(hidden)]
+    pub fn damage_blob_for_test(&self, shard: usize, blob: crate::types::BlobId, bytes: &[u8]) -> Result<()> {
+        self.shards[shard].put_raw_for_test(Cf::Blob, &keys::blob(blob), bytes)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

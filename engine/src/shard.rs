@@ -1,0 +1,138 @@
+//! One shard: a RocksDB instance with the column families of [`crate::keys`],
+//! its group-commit writer, and the counter for new blob ids.
+
+use crate::commit::{Batch, Committer};
+use crate::error::{Error, Result};
+use crate::keys::{self, Cf, SHARD_CFS};
+use crate::types::BlobId;
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, MergeOperands, Options, ReadOptions, DB};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Bodies at least this large go to RocksDB's blob files instead of the LSM tree.
+const MIN_BLOB_FILE_VALUE: u64 = 4096;
+
+/// One RocksDB instance holding a share of the node's accounts.
+pub struct Shard {
+    db: Arc<DB>,
+    committer: Committer,
+    next_blob: AtomicU64,
+}
+
+fn add_counter(_key: &[u8], existing: Option<&[u8]>, ops: &MergeOperands) -> Option<Vec<u8>> {
+    let decode = |b: &[u8]| b.try_into().map(i64::from_be_bytes).unwrap_or(0);
+    let mut n = existing.map(decode).unwrap_or(0);
+    for op in ops {
+        n += decode(op);
+    }
+    Some(n.to_be_bytes().to_vec())
+}
+
+impl Shard {
+    /// Opens (creating if needed) the shard stored at `path`.
+    pub fn open(path: &Path, index: usize) -> Result<Shard> {
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.set_max_background_jobs(2);
+        let cfs = SHARD_CFS.iter().map(|name| {
+            let mut o = Options::default();
+            match *name {
+                "blob" => {
+                    o.set_enable_blob_files(true);
+                    o.set_min_blob_size(MIN_BLOB_FILE_VALUE);
+                    o.set_enable_blob_gc(true);
+                }
+                "blobref" => o.set_merge_operator_associative("add", add_counter),
+                _ => {}
+            }
+            ColumnFamilyDescriptor::new(*name, o)
+        });
+        let db = Arc::new(DB::open_cf_descriptors(&db_opts, path, cfs)?);
+        let next_blob = {
+            let cf = db.cf_handle(Cf::Blob.name()).ok_or_else(|| Error::Storage("no blob cf".into()))?;
+            let last = db.iterator_cf(cf, IteratorMode::End).next().transpose()?;
+            last.and_then(|(k, _)| keys::blob_of_key(&k)).map(|b| b + 1).unwrap_or(1)
+        };
+        let committer = Committer::start(db.clone(), index);
+        Ok(Shard { db, committer, next_blob: AtomicU64::new(next_blob) })
+    }
+
+    /// A fresh blob id, never handed out before on this shard.
+    pub fn new_blob_id(&self) -> BlobId {
+        self.next_blob.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Makes `batch` durable (group commit).
+    pub async fn commit(&self, batch: Batch) -> Result<()> {
+        self.committer.commit(batch).await
+    }
+
+    /// Stops the writer after flushing what is queued.
+    pub fn shutdown(&self) {
+        self.committer.shutdown();
+    }
+
+    fn cf(&self, cf: Cf) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(cf.name()).expect("column families are created at open")
+    }
+
+    /// Reads one value.
+    pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(cf), key)?)
+    }
+
+    /// All (key, value) pairs whose key starts with `prefix`, in key order,
+    /// starting at `prefix + from` when `from` is given.
+    pub fn scan(&self, cf: Cf, prefix: &[u8], from: Option<&[u8]>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        self.scan_with(cf, prefix, from, |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` on each pair under `prefix` (from `prefix + from`) until it returns false.
+    pub fn scan_with(
+        &self,
+        cf: Cf,
+        prefix: &[u8],
+        from: Option<&[u8]>,
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let start = [prefix, from.unwrap_or(&[])].concat();
+        let mut ro = ReadOptions::default();
+        if let Some(end) = prefix_end(prefix) {
+            ro.set_iterate_upper_bound(end);
+        }
+        let it = self.db.iterator_cf_opt(self.cf(cf), ro, IteratorMode::From(&start, Direction::Forward));
+        for item in it {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) || !f(&k, &v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Overwrites a value without going through the group commit, for tests
+    /// that damage stored data on purpose.
+    #[doc(hidden)]
+    pub fn put_raw_for_test(&self, cf: Cf, key: &[u8], value: &[u8]) -> Result<()> {
+        Ok(self.db.put_cf(self.cf(cf), key, value)?)
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}

@@ -1,0 +1,179 @@
+//! Plain values that cross the engine's public boundary.
+
+use serde::{Deserialize, Serialize};
+
+/// An account's number; every key of the account starts with it.
+pub type AccountId = u32;
+/// A mailbox's number inside its account.
+pub type MailboxId = u32;
+/// An IMAP UID: strictly increasing per mailbox, never reused.
+pub type Uid = u32;
+/// A modification sequence: strictly increasing per account.
+pub type ModSeq = u64;
+/// A stored message body, shared by every copy of the message on a shard.
+pub type BlobId = u64;
+
+/// The flags of one message: the five system flags as bits, plus keywords.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flags {
+    /// Bit set of [`Flags::SEEN`], [`Flags::ANSWERED`], ...
+    pub system: u8,
+    /// Keywords (user flags), kept sorted and unique; compared case-insensitively.
+    pub keywords: Vec<String>,
+}
+
+impl Flags {
+    /// `\Seen`
+    pub const SEEN: u8 = 1;
+    /// `\Answered`
+    pub const ANSWERED: u8 = 2;
+    /// `\Flagged`
+    pub const FLAGGED: u8 = 4;
+    /// `\Deleted`
+    pub const DELETED: u8 = 8;
+    /// `\Draft`
+    pub const DRAFT: u8 = 16;
+
+    /// Whether a system flag bit is set.
+    pub fn has(&self, bit: u8) -> bool {
+        self.system & bit != 0
+    }
+
+    /// Adds a keyword, keeping the list sorted and free of case-insensitive duplicates.
+    pub fn add_keyword(&mut self, kw: &str) {
+        if !self.keywords.iter().any(|k| k.eq_ignore_ascii_case(kw)) {
+            self.keywords.push(kw.to_string());
+            self.keywords.sort_by_key(|k| k.to_ascii_lowercase());
+        }
+    }
+
+    /// Whether the keyword is set (case-insensitive).
+    pub fn has_keyword(&self, kw: &str) -> bool {
+        self.keywords.iter().any(|k| k.eq_ignore_ascii_case(kw))
+    }
+
+    /// Applies a STORE-style operation and returns the result.
+    pub fn apply(&self, op: StoreOp, other: &Flags) -> Flags {
+        match op {
+            StoreOp::Replace => {
+                let mut f = Flags { system: other.system, keywords: Vec::new() };
+                for k in &other.keywords {
+                    f.add_keyword(k);
+                }
+                f
+            }
+            StoreOp::Add => {
+                let mut f = self.clone();
+                f.system |= other.system;
+                for k in &other.keywords {
+                    f.add_keyword(k);
+                }
+                f
+            }
+            StoreOp::Remove => {
+                let mut f = self.clone();
+                f.system &= !other.system;
+                f.keywords.retain(|k| !other.has_keyword(k));
+                f
+            }
+        }
+    }
+}
+
+/// How a flag update combines with a message's current flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOp {
+    /// `FLAGS`: set exactly these.
+    Replace,
+    /// `+FLAGS`: add these.
+    Add,
+    /// `-FLAGS`: remove these.
+    Remove,
+}
+
+/// One message as a mailbox lists it (no body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMeta {
+    /// The message's UID in its mailbox.
+    pub uid: Uid,
+    /// Current flags.
+    pub flags: Flags,
+    /// MODSEQ of the last change to this message.
+    pub modseq: ModSeq,
+    /// Internal date, seconds since the Unix epoch (UTC).
+    pub internal_date: i64,
+    /// Exact size of the raw message in bytes.
+    pub size: u32,
+    /// Which stored body this message refers to.
+    pub blob: BlobId,
+}
+
+/// A mailbox's state as STATUS and SELECT report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxInfo {
+    /// The mailbox's number in its account.
+    pub id: MailboxId,
+    /// Full name, UTF-8, `/`-separated; INBOX is always spelled `INBOX`.
+    pub name: String,
+    /// UIDVALIDITY: changes only when the name is reused by a new mailbox.
+    pub uidvalidity: u32,
+    /// The UID the next message will get.
+    pub uidnext: Uid,
+    /// The highest MODSEQ of any change in this mailbox.
+    pub highest_modseq: ModSeq,
+    /// Number of messages.
+    pub messages: u32,
+    /// Number of messages without `\Seen`.
+    pub unseen: u32,
+    /// Sum of message sizes in bytes.
+    pub size: u64,
+    /// Whether the account subscribed to this name.
+    pub subscribed: bool,
+    /// True when the name only exists as the parent of other mailboxes.
+    pub noselect: bool,
+    /// RFC 6154 special use (`\Sent`, `\Trash`, ...), if any.
+    pub special_use: Option<String>,
+}
+
+/// One entry of an account's change log, keyed by its MODSEQ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Change {
+    /// A message was added (delivery, APPEND, COPY).
+    Added { mailbox: MailboxId, uid: Uid },
+    /// A message's flags changed.
+    Flags { mailbox: MailboxId, uid: Uid },
+    /// A message was expunged.
+    Expunged { mailbox: MailboxId, uid: Uid },
+    /// The mailbox list changed (create, delete, rename, subscribe).
+    Mailboxes,
+}
+
+impl Change {
+    /// The mailbox a message change belongs to.
+    pub fn mailbox(&self) -> Option<MailboxId> {
+        match self {
+            Change::Added { mailbox, .. }
+            | Change::Flags { mailbox, .. }
+            | Change::Expunged { mailbox, .. } => Some(*mailbox),
+            Change::Mailboxes => None,
+        }
+    }
+}
+
+/// What APPEND reports (RFC 4315's APPENDUID needs both numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// UIDVALIDITY of the target mailbox.
+    pub uidvalidity: u32,
+    /// UID the message got.
+    pub uid: Uid,
+}
+
+/// What COPY reports: the target's UIDVALIDITY and (source, target) UID pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    /// UIDVALIDITY of the target mailbox.
+    pub uidvalidity: u32,
+    /// For each copied message, its source UID and its new UID.
+    pub uids: Vec<(Uid, Uid)>,
+}

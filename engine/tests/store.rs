@@ -1,0 +1,132 @@
+//! Engine behaviour through its public API, on a real data directory.
+
+use kotak_engine::{Change, Error, Flags, Node, NodeConfig, StoreOp};
+use std::sync::Arc;
+
+fn open(dir: &std::path::Path) -> Arc<Node> {
+    Node::open(NodeConfig { shards: Some(2), ..NodeConfig::new(dir) }).unwrap()
+}
+
+fn msg(i: usize) -> Vec<u8> {
+    format!("From: a@example.org\r\nSubject: m{i}\r\n\r\nbody {i}\r\n").into_bytes()
+}
+
+#[tokio::test]
+async fn multi_recipient_delivery_stores_one_body_per_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    let mut recs = Vec::new();
+    for i in 0..4 {
+        recs.push(node.add_account(&format!("u{i}@x.test"), "pw").await.unwrap());
+    }
+    let results = node.deliver(&recs, &msg(1)).await;
+    assert!(results.iter().all(|r| matches!(r, Ok(1))));
+    let mut blobs_by_shard = std::collections::HashMap::new();
+    for r in &recs {
+        let a = node.account(r).unwrap();
+        let m = a.messages(1).unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(a.read_raw(&m[0]).unwrap(), msg(1));
+        blobs_by_shard.entry(r.shard).or_insert_with(Vec::new).push(m[0].blob);
+    }
+    for blobs in blobs_by_shard.values() {
+        assert!(blobs.windows(2).all(|w| w[0] == w[1]), "one body per shard: {blobs:?}");
+    }
+}
+
+#[tokio::test]
+async fn restart_keeps_uids_uidvalidity_and_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (validity, uids);
+    {
+        let node = open(dir.path());
+        let rec = node.add_account("a@x.test", "pw").await.unwrap();
+        for i in 0..5 {
+            node.deliver(std::slice::from_ref(&rec), &msg(i)).await.into_iter().next().unwrap().unwrap();
+        }
+        let a = node.account(&rec).unwrap();
+        let inbox = a.mailbox("INBOX").unwrap().unwrap();
+        a.store(inbox.id, &[5], StoreOp::Add, &Flags { system: Flags::DELETED, keywords: vec![] }, None).await.unwrap();
+        assert_eq!(a.expunge(inbox.id, None).await.unwrap(), vec![5]);
+        validity = inbox.uidvalidity;
+        uids = a.messages(inbox.id).unwrap().iter().map(|m| m.uid).collect::<Vec<_>>();
+        node.shutdown();
+    }
+    let node = open(dir.path());
+    let rec = node.directory().lookup("A@X.TEST").unwrap().unwrap();
+    let a = node.account(&rec).unwrap();
+    let inbox = a.mailbox("inbox").unwrap().unwrap();
+    assert_eq!(inbox.uidvalidity, validity);
+    assert_eq!(inbox.uidnext, 6, "expunged UID 5 is never reused");
+    let msgs = a.messages(inbox.id).unwrap();
+    assert_eq!(msgs.iter().map(|m| m.uid).collect::<Vec<_>>(), uids);
+    for (i, m) in msgs.iter().enumerate() {
+        assert_eq!(a.read_raw(m).unwrap(), msg(i));
+    }
+    let next = node.deliver(std::slice::from_ref(&rec), &msg(9)).await.into_iter().next().unwrap().unwrap();
+    assert_eq!(next, 6);
+}
+
+#[tokio::test]
+async fn damaged_body_is_reported_not_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    let rec = node.add_account("a@x.test", "pw").await.unwrap();
+    node.deliver(std::slice::from_ref(&rec), &msg(1)).await;
+    let a = node.account(&rec).unwrap();
+    let m = a.messages(1).unwrap().remove(0);
+    node.damage_blob_for_test(rec.shard as usize, m.blob, b"\0\0\0\0\0\0\0\x05garbage").unwrap();
+    assert!(matches!(a.read_raw(&m), Err(Error::Corrupt(_))));
+}
+
+#[tokio::test]
+async fn change_log_orders_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    let rec = node.add_account("a@x.test", "pw").await.unwrap();
+    let a = node.account(&rec).unwrap();
+    let start = a.highest_modseq().unwrap();
+    let mut watch = a.watch();
+    node.deliver(std::slice::from_ref(&rec), &msg(1)).await;
+    watch.changed().await.unwrap();
+    a.store(1, &[1], StoreOp::Add, &Flags { system: Flags::SEEN | Flags::DELETED, keywords: vec!["$Work".into()] }, None)
+        .await
+        .unwrap();
+    a.expunge(1, None).await.unwrap();
+    let changes: Vec<Change> = a.changes_since(start).unwrap().into_iter().map(|(_, c)| c).collect();
+    assert_eq!(
+        changes,
+        vec![
+            Change::Added { mailbox: 1, uid: 1 },
+            Change::Flags { mailbox: 1, uid: 1 },
+            Change::Expunged { mailbox: 1, uid: 1 },
+        ]
+    );
+    let modseqs: Vec<u64> = a.changes_since(start).unwrap().into_iter().map(|(m, _)| m).collect();
+    assert!(modseqs.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[tokio::test]
+async fn mailboxes_create_rename_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    let rec = node.add_account("a@x.test", "pw").await.unwrap();
+    let a = node.account(&rec).unwrap();
+    a.create_mailbox("Work/2026/Q4").await.unwrap();
+    let names = |a: &kotak_engine::Account| a.list_mailboxes().unwrap().into_iter().map(|m| m.name).collect::<Vec<_>>();
+    assert_eq!(names(&a), vec!["INBOX", "Work", "Work/2026", "Work/2026/Q4"]);
+    assert!(matches!(a.create_mailbox("work/2026").await, Ok(_)), "names are case-sensitive except INBOX");
+    assert!(matches!(a.create_mailbox("Work").await, Err(Error::MailboxExists)));
+    a.rename_mailbox("Work", "Kerja").await.unwrap();
+    assert!(names(&a).contains(&"Kerja/2026/Q4".to_string()));
+    node.deliver(std::slice::from_ref(&rec), &msg(1)).await;
+    a.rename_mailbox("INBOX", "Old Inbox").await.unwrap();
+    let old = a.mailbox("Old Inbox").unwrap().unwrap();
+    assert_eq!(old.messages, 1);
+    assert_eq!(a.mailbox("INBOX").unwrap().unwrap().messages, 0);
+    a.delete_mailbox("Kerja").await.unwrap();
+    assert!(a.mailbox("Kerja").unwrap().unwrap().noselect, "a parent with children stays as \\Noselect");
+    assert!(matches!(a.delete_mailbox("INBOX").await, Err(Error::NotPermitted(_))));
+    let copied = a.copy(old.id, &[1], 1).await.unwrap();
+    assert_eq!(copied.uids, vec![(1, 2)], "INBOX keeps its UIDNEXT after RENAME INBOX");
+}

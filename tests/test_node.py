@@ -1,0 +1,60 @@
+"""The operator interface: restart durability and account admin through the
+running node's admin socket and directly on the data directory."""
+
+import imaplib
+import tempfile
+
+from conftest import Node, kotak, make_message
+
+
+def snapshot(node):
+    c = imaplib.IMAP4("127.0.0.1", node.ports["imap"], timeout=30)
+    c.login("user@kotak.test", "secret")
+    typ, data = c.select("INBOX")
+    validity = c.untagged_responses["UIDVALIDITY"][0]
+    typ, data = c.uid("FETCH", "1:*", "(UID FLAGS BODY.PEEK[])")
+    msgs = [(d[0], d[1]) for d in data if isinstance(d, tuple)]
+    c.logout()
+    return validity, msgs
+
+
+def test_restart_keeps_everything():
+    with tempfile.TemporaryDirectory() as d:
+        n = Node(d).start()
+        try:
+            n.add_account("user@kotak.test", "secret")
+            for i in range(10):
+                n.deliver("ana@example.org", ["user@kotak.test"], make_message(i))
+            before = snapshot(n)
+            assert len(before[1]) == 10
+        finally:
+            n.stop()
+        n.start()
+        try:
+            after = snapshot(n)
+        finally:
+            n.stop()
+        assert after == before
+
+
+def test_account_admin_online_and_offline():
+    with tempfile.TemporaryDirectory() as d:
+        kotak("account", "add", "off@kotak.test", "--password", "pw1", "--data-dir", d)
+        n = Node(d).start()
+        try:
+            n.add_account("on@kotak.test", "pw2")
+            out = kotak("account", "list", "--data-dir", d).stdout
+            assert "off@kotak.test" in out and "on@kotak.test" in out
+            dup = kotak("account", "add", "on@kotak.test", "--password", "x", "--data-dir", d, check=False)
+            assert dup.returncode != 0
+            kotak("account", "passwd", "on@kotak.test", "--password", "pw3", "--data-dir", d)
+            c = imaplib.IMAP4("127.0.0.1", n.ports["imap"], timeout=30)
+            c.login("on@kotak.test", "pw3")
+            c.logout()
+            refused = n.deliver("a@example.org", ["on@kotak.test", "nobody@kotak.test"], make_message(1))
+            assert list(refused) == ["nobody@kotak.test"] and refused["nobody@kotak.test"][0] == 550
+            kotak("account", "del", "on@kotak.test", "--data-dir", d)
+            assert "on@kotak.test" not in kotak("account", "list", "--data-dir", d).stdout
+        finally:
+            n.stop()
+        assert "off@kotak.test" in kotak("account", "list", "--data-dir", d).stdout

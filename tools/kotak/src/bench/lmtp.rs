@@ -1,0 +1,164 @@
+//! The `lmtp` scenario: N messages over C concurrent, pipelined LMTP
+//! sessions to U users, each message timed from MAIL FROM to its last reply.
+
+use super::corpus::Corpus;
+use super::report::Figures;
+use clap::Args;
+use hdrhistogram::Histogram;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// Options of the LMTP scenario.
+#[derive(Args, Debug, Clone)]
+pub struct LmtpArgs {
+    /// Server host.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Server port.
+    #[arg(long)]
+    port: u16,
+    /// Messages to deliver.
+    #[arg(long, default_value_t = 1000)]
+    messages: u64,
+    /// Concurrent LMTP sessions.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Recipients are USER_PREFIX1@DOMAIN .. USER_PREFIX<users>@DOMAIN.
+    #[arg(long, default_value_t = 100)]
+    users: usize,
+    #[arg(long, default_value = "user")]
+    user_prefix: String,
+    #[arg(long, default_value = "bench.test")]
+    domain: String,
+    /// Fixed message size in bytes instead of the realistic mix.
+    #[arg(long)]
+    size: Option<usize>,
+    /// Share of messages sent to 2-5 recipients at once.
+    #[arg(long, default_value_t = 0.1)]
+    multi_recipient_share: f64,
+    /// Corpus seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Stop after this many seconds even if messages remain.
+    #[arg(long, default_value_t = 120)]
+    time_limit: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Shared {
+    args: LmtpArgs,
+    next: AtomicU64,
+    bytes: AtomicU64,
+    errors: AtomicU64,
+    deadline: Instant,
+}
+
+/// Runs the scenario and prints its figures.
+pub async fn run(args: LmtpArgs) -> Result<(), String> {
+    if args.users == 0 || args.concurrency == 0 {
+        return Err("--users and --concurrency must be positive".into());
+    }
+    let shared = Arc::new(Shared {
+        deadline: Instant::now() + Duration::from_secs(args.time_limit),
+        args,
+        next: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+    });
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..shared.args.concurrency {
+        let shared = shared.clone();
+        tasks.push(tokio::spawn(async move { session(shared, worker as u64).await }));
+    }
+    let mut hist = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(h)) => hist.add(h).map_err(|e| e.to_string())?,
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let f = Figures::new("lmtp", &hist, shared.errors.load(Ordering::Relaxed), shared.bytes.load(Ordering::Relaxed), start.elapsed());
+    f.print(shared.args.json);
+    Ok(())
+}
+
+async fn reply(r: &mut (impl AsyncBufReadExt + Unpin), line: &mut String) -> Result<u16, String> {
+    loop {
+        line.clear();
+        let n = r.read_line(line).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("server closed the connection".into());
+        }
+        let code = line.get(..3).and_then(|c| c.parse().ok()).ok_or_else(|| format!("bad reply: {line:?}"))?;
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return Ok(code);
+        }
+    }
+}
+
+async fn session(shared: Arc<Shared>, worker: u64) -> Result<Histogram<u64>, String> {
+    let a = &shared.args;
+    let mut hist = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
+    let stream = TcpStream::connect((a.host.as_str(), a.port)).await.map_err(|e| format!("connect: {e}"))?;
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    let mut line = String::new();
+    reply(&mut r, &mut line).await?;
+    w.write_all(b"LHLO bench.kotak.test\r\n").await.map_err(|e| e.to_string())?;
+    reply(&mut r, &mut line).await?;
+    let mut corpus = Corpus::new(a.seed.wrapping_mul(1000).wrapping_add(worker));
+    let sender = format!("sender{worker}@bench-source.test");
+    loop {
+        let i = shared.next.fetch_add(1, Ordering::Relaxed);
+        if i >= a.messages || Instant::now() >= shared.deadline {
+            break;
+        }
+        let first = (i as usize * 7919) % a.users;
+        let multi = (i % 1000) as f64 / 1000.0 < a.multi_recipient_share;
+        let count = if multi { 2 + (i as usize % 4) } else { 1 }.min(a.users);
+        let rcpts: Vec<String> =
+            (0..count).map(|k| format!("{}{}@{}", a.user_prefix, (first + k) % a.users + 1, a.domain)).collect();
+        let body = corpus.message(&sender, &rcpts, a.size);
+        let t0 = Instant::now();
+        let mut cmd = format!("MAIL FROM:<{sender}> SIZE={}\r\n", body.len());
+        for rc in &rcpts {
+            cmd.push_str(&format!("RCPT TO:<{rc}>\r\n"));
+        }
+        cmd.push_str("DATA\r\n");
+        w.write_all(cmd.as_bytes()).await.map_err(|e| e.to_string())?;
+        let mut accepted = 0;
+        let mut ok = reply(&mut r, &mut line).await? == 250;
+        for _ in &rcpts {
+            if reply(&mut r, &mut line).await? == 250 {
+                accepted += 1;
+            }
+        }
+        let data_ok = reply(&mut r, &mut line).await? == 354;
+        if data_ok {
+            w.write_all(&body).await.map_err(|e| e.to_string())?;
+            w.write_all(b".\r\n").await.map_err(|e| e.to_string())?;
+            for _ in 0..accepted {
+                ok &= reply(&mut r, &mut line).await? == 250;
+            }
+        } else {
+            ok = false;
+            w.write_all(b"RSET\r\n").await.map_err(|e| e.to_string())?;
+            reply(&mut r, &mut line).await?;
+        }
+        if ok && accepted == rcpts.len() {
+            hist.record(t0.elapsed().as_micros() as u64).map_err(|e| e.to_string())?;
+            shared.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        } else {
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let _ = w.write_all(b"QUIT\r\n").await;
+    Ok(hist)
+}

@@ -1,0 +1,23 @@
+//! `kotak bench SCENARIO`: load generators that drive any server speaking
+//! the protocol (Kotak or a peer) and print figures. Every run is bounded by
+//! a message count and a time limit, and targets the given host only.
+
+mod corpus;
+mod lmtp;
+mod report;
+
+use clap::Subcommand;
+
+/// The load scenarios.
+#[derive(Subcommand)]
+pub enum Scenario {
+    /// Delivers N generated messages over C concurrent LMTP sessions.
+    Lmtp(lmtp::LmtpArgs),
+}
+
+/// Runs a scenario.
+pub async fn run(s: Scenario) -> Result<(), String> {
+    match s {
+        Scenario::Lmtp(a) => lmtp::run(a).await,
+    }
+}

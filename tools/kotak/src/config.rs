@@ -1,0 +1,57 @@
+//! The node configuration file (TOML) and how command-line flags override it.
+
+use crate::NodeArgs;
+use kotak_engine::{Limits, NodeConfig};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// The configuration file's contents. Every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    /// Data directory.
+    pub data_dir: Option<PathBuf>,
+    /// Shards of a new data directory (default: number of cores).
+    pub shards: Option<usize>,
+    /// This node's name in the directory (default `local`).
+    pub node_name: Option<String>,
+    /// Listeners, `PROTO=ADDR`.
+    pub listen: Vec<String>,
+    /// Message limits.
+    pub limits: Limits,
+    /// Most simultaneous connections per listener.
+    pub max_connections: Option<usize>,
+}
+
+/// A resolved configuration: file, then flags.
+pub struct Resolved {
+    /// How to open the engine.
+    pub node: NodeConfig,
+    /// Listeners from the file (flags are added by `serve`).
+    pub listen: Vec<String>,
+    /// Most simultaneous connections per listener.
+    pub max_connections: usize,
+}
+
+/// Reads the config file (if any) and applies the flags.
+pub fn resolve(args: &NodeArgs) -> Result<Resolved, String> {
+    let file: FileConfig = match &args.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(file.data_dir)
+        .ok_or("no data directory: pass --data-dir DIR or --config FILE with data_dir")?;
+    let mut node = NodeConfig::new(data_dir);
+    node.shards = file.shards;
+    node.limits = file.limits;
+    if let Some(n) = file.node_name {
+        node.node_name = n;
+    }
+    Ok(Resolved { node, listen: file.listen, max_connections: file.max_connections.unwrap_or(10_000) })
+}

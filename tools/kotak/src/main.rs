@@ -1,0 +1,84 @@
+//! `kotak`: the one binary. Every role of a mailbox node (`serve`), the
+//! account admin commands and the load generator live here.
+
+mod admin;
+mod account_cmd;
+mod bench;
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Command line of the `kotak` binary.
+#[derive(Parser)]
+#[command(name = "kotak", version, about = "Kotak mail server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the node's data is: a config file, a data directory, or both
+/// (the flag overrides the file).
+#[derive(clap::Args, Clone, Debug)]
+pub struct NodeArgs {
+    /// Configuration file (TOML).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (overrides the config file's `data_dir`).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a mailbox node with the listed protocol listeners.
+    Serve {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// A listener, `PROTO=ADDR` (e.g. `imap=127.0.0.1:143`); repeatable.
+        #[arg(long = "listen", value_name = "PROTO=ADDR")]
+        listen: Vec<String>,
+    },
+    /// Manages accounts in the directory.
+    Account {
+        #[command(subcommand)]
+        action: account_cmd::AccountAction,
+    },
+    /// Load generators that print throughput and latency figures.
+    Bench {
+        #[command(subcommand)]
+        scenario: bench::Scenario,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kotak: cannot start runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Serve { node, listen } => serve::run(node, listen).await,
+            Command::Account { action } => account_cmd::run(action).await,
+            Command::Bench { scenario } => bench::run(scenario).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kotak: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

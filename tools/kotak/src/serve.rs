@@ -1,0 +1,94 @@
+//! `kotak serve`: opens the data directory, starts the admin socket and one
+//! listener per `--listen PROTO=ADDR`, and stops cleanly on SIGTERM/Ctrl-C.
+
+use crate::NodeArgs;
+use kotak_engine::Node;
+use kotak_net::Shutdown;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+/// A protocol this binary can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Imap,
+    Lmtp,
+}
+
+/// Protocols named by DESIGN.md that are not built yet.
+const PLANNED: &[&str] = &["imaps", "pop3", "pop3s", "smtp", "submission", "submissions", "http", "https"];
+
+fn parse_listen(spec: &str) -> Result<(Proto, SocketAddr), String> {
+    let (proto, addr) = spec.split_once('=').ok_or_else(|| format!("--listen {spec}: expected PROTO=ADDR"))?;
+    let proto = match proto {
+        "imap" => Proto::Imap,
+        "lmtp" => Proto::Lmtp,
+        p if PLANNED.contains(&p) => return Err(format!("--listen {spec}: {p} is not available in this version")),
+        p => return Err(format!("--listen {spec}: unknown protocol {p}")),
+    };
+    let addr = addr.parse().map_err(|e| format!("--listen {spec}: {e}"))?;
+    Ok((proto, addr))
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Runs the node until a signal arrives.
+pub async fn run(args: NodeArgs, listen: Vec<String>) -> Result<(), String> {
+    let cfg = crate::config::resolve(&args)?;
+    let specs = cfg.listen.iter().chain(listen.iter()).map(|s| parse_listen(s)).collect::<Result<Vec<_>, _>>()?;
+    if specs.is_empty() {
+        return Err("nothing to serve: add --listen imap=ADDR and/or --listen lmtp=ADDR".into());
+    }
+    let data_dir = cfg.node.data_dir.clone();
+    let node = Node::open(cfg.node).map_err(|e| format!("cannot open {}: {e}", data_dir.display()))?;
+    let socket = crate::admin::socket_path(&data_dir);
+    let admin = tokio::spawn(crate::admin::listen(node.clone(), socket.clone()));
+    let shutdown = Shutdown::new();
+    let mut servers = JoinSet::new();
+    for (proto, addr) in specs {
+        let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        spawn_server(&mut servers, proto, listener, node.clone(), cfg.max_connections, shutdown.clone());
+        let name = match proto {
+            Proto::Imap => "imap",
+            Proto::Lmtp => "lmtp",
+        };
+        tracing::info!(protocol = name, address = %bound, "listening");
+        // Scripts and tests read the bound address (port 0 picks one) here.
+        println!("listening {name} {bound}");
+    }
+    let _ = std::io::stdout().flush();
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    shutdown.trigger();
+    while servers.join_next().await.is_some() {}
+    admin.abort();
+    let _ = std::fs::remove_file(&socket);
+    node.shutdown();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn spawn_server(set: &mut JoinSet<()>, proto: Proto, listener: TcpListener, node: Arc<Node>, max_connections: usize, shutdown: Shutdown) {
+    match proto {
+        Proto::Imap => {
+            let config = kotak_imap::server::ImapConfig { max_connections, ..Default::default() };
+            set.spawn(kotak_imap::server::serve(listener, node, config, shutdown));
+        }
+        Proto::Lmtp => {
+            let config = kotak_lmtp::server::LmtpConfig { max_connections, ..Default::default() };
+            set.spawn(kotak_lmtp::server::serve(listener, node, config, shutdown));
+        }
+    }
+}
