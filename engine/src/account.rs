@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::keys::{self, Cf};
 use crate::mime::Summary;
 use crate::node::Node;
-use crate::records::{self, AccountState, MailboxRecord, MessageRecord};
+use crate::records::{self, AccountState};
 use crate::types::{AccountId, BlobId, Change, Flags, MailboxId, MailboxInfo, MessageMeta, ModSeq, Uid};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -90,11 +90,11 @@ impl Account {
         self.node.notify(self.id, modseq);
     }
 
-    pub(crate) fn mailbox_record(&self, mb: MailboxId) -> Result<Option<MailboxRecord>> {
+    pub(crate) fn mailbox_record(&self, mb: MailboxId) -> Result<Option<MailboxInfo>> {
         self.shard().get(Cf::Mailbox, &keys::mailbox(self.id, mb))?.map(|v| records::decode(&v)).transpose()
     }
 
-    pub(crate) fn mailbox_records(&self) -> Result<Vec<(MailboxId, MailboxRecord)>> {
+    pub(crate) fn mailbox_records(&self) -> Result<Vec<(MailboxId, MailboxInfo)>> {
         self.shard()
             .scan(Cf::Mailbox, &keys::account(self.id), None)?
             .into_iter()
@@ -102,13 +102,13 @@ impl Account {
             .collect()
     }
 
-    pub(crate) fn message_record(&self, mb: MailboxId, uid: Uid) -> Result<Option<MessageRecord>> {
+    pub(crate) fn message_record(&self, mb: MailboxId, uid: Uid) -> Result<Option<MessageMeta>> {
         self.shard().get(Cf::Message, &keys::message(self.id, mb, uid))?.map(|v| records::decode(&v)).transpose()
     }
 
     /// Every mailbox of the account, ordered by name.
     pub fn list_mailboxes(&self) -> Result<Vec<MailboxInfo>> {
-        let mut v: Vec<MailboxInfo> = self.mailbox_records()?.iter().map(|(id, r)| r.info(*id)).collect();
+        let mut v: Vec<MailboxInfo> = self.mailbox_records()?.into_iter().map(|(_, r)| r).collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(v)
     }
@@ -116,21 +116,21 @@ impl Account {
     /// One mailbox by name (`INBOX` in any case).
     pub fn mailbox(&self, name: &str) -> Result<Option<MailboxInfo>> {
         let name = crate::mailbox_ops::canonical_name(name);
-        Ok(self.mailbox_records()?.into_iter().find(|(_, r)| r.name == name).map(|(id, r)| r.info(id)))
+        Ok(self.mailbox_records()?.into_iter().find(|(_, r)| r.name == name).map(|(_, r)| r))
     }
 
     /// One mailbox by id.
     pub fn mailbox_by_id(&self, mb: MailboxId) -> Result<Option<MailboxInfo>> {
-        Ok(self.mailbox_record(mb)?.map(|r| r.info(mb)))
+        self.mailbox_record(mb)
     }
 
     /// Every message of a mailbox in UID order.
     pub fn messages(&self, mb: MailboxId) -> Result<Vec<MessageMeta>> {
         let mut out = Vec::new();
         let mut err = None;
-        self.shard().scan_with(Cf::Message, &keys::mailbox(self.id, mb), None, |k, v| {
-            match records::decode::<MessageRecord>(v) {
-                Ok(r) => out.push(r.meta(keys::uid_of_message_key(k).unwrap_or(0))),
+        self.shard().scan_with(Cf::Message, &keys::mailbox(self.id, mb), None, |_, v| {
+            match records::decode::<MessageMeta>(v) {
+                Ok(r) => out.push(r),
                 Err(e) => {
                     err = Some(e);
                     return false;
@@ -146,7 +146,7 @@ impl Account {
 
     /// One message by UID.
     pub fn message(&self, mb: MailboxId, uid: Uid) -> Result<Option<MessageMeta>> {
-        Ok(self.message_record(mb, uid)?.map(|r| r.meta(uid)))
+        self.message_record(mb, uid)
     }
 
     /// The raw bytes of a message, exactly as delivered; the checksum is
@@ -218,7 +218,7 @@ impl Account {
         &self,
         tx: &mut Txn,
         mb: MailboxId,
-        mbrec: &mut MailboxRecord,
+        mbrec: &mut MailboxInfo,
         blob: BlobId,
         flags: Flags,
         internal_date: i64,
@@ -233,7 +233,7 @@ impl Account {
         if !flags.has(Flags::SEEN) {
             mbrec.unseen += 1;
         }
-        let rec = MessageRecord { blob, flags, modseq, internal_date, size };
+        let rec = MessageMeta { uid, blob, flags, modseq, internal_date, size };
         tx.batch.put(Cf::Message, keys::message(self.id, mb, uid), records::encode(&rec));
         tx.batch.merge(Cf::BlobRef, keys::blob(blob), 1i64.to_be_bytes().to_vec());
         self.node.note_arrival(self.id, mb, uid);
@@ -241,7 +241,7 @@ impl Account {
     }
 
     /// Stages the removal of one message record, dropping its blob reference.
-    pub(crate) fn remove_message(&self, tx: &mut Txn, mb: MailboxId, mbrec: &mut MailboxRecord, uid: Uid, rec: &MessageRecord) {
+    pub(crate) fn remove_message(&self, tx: &mut Txn, mb: MailboxId, mbrec: &mut MailboxInfo, uid: Uid, rec: &MessageMeta) {
         let modseq = tx.log(self.id, Change::Expunged { mailbox: mb, uid });
         mbrec.highest_modseq = modseq;
         mbrec.messages = mbrec.messages.saturating_sub(1);

@@ -4,9 +4,9 @@
 use crate::account::{Account, Txn, INBOX_ID};
 use crate::error::{Error, Result};
 use crate::keys::{self, Cf};
-use crate::records::{self, MailboxRecord, MessageRecord};
+use crate::records;
 use crate::shard::prefix_end;
-use crate::types::{Change, MailboxId, MailboxInfo};
+use crate::types::{Change, MailboxId, MailboxInfo, MessageMeta};
 
 /// Hierarchy separator of mailbox names.
 pub const SEPARATOR: char = '/';
@@ -68,7 +68,7 @@ impl Account {
         let mut batch = crate::commit::Batch::default();
         let mut blobs = Vec::new();
         for (_, v) in self.shard().scan(Cf::Message, &keys::account(self.id), None)? {
-            let rec: MessageRecord = records::decode(&v)?;
+            let rec: MessageMeta = records::decode(&v)?;
             batch.merge(Cf::BlobRef, keys::blob(rec.blob), (-1i64).to_be_bytes().to_vec());
             blobs.push(rec.blob);
         }
@@ -81,11 +81,12 @@ impl Account {
         self.collect_blobs(blobs).await
     }
 
-    fn stage_new_mailbox(&self, tx: &mut Txn, id: MailboxId, name: &str) -> MailboxRecord {
+    fn stage_new_mailbox(&self, tx: &mut Txn, id: MailboxId, name: &str) -> MailboxInfo {
         let now = chrono::Utc::now().timestamp().clamp(1, u32::MAX as i64) as u32;
         tx.state.last_uidvalidity = now.max(tx.state.last_uidvalidity + 1);
         let modseq = tx.log(self.id, Change::Mailboxes);
-        let rec = MailboxRecord {
+        let rec = MailboxInfo {
+            id,
             name: name.to_string(),
             uidvalidity: tx.state.last_uidvalidity,
             uidnext: 1,
@@ -101,12 +102,12 @@ impl Account {
         rec
     }
 
-    fn find(&self, all: &[(MailboxId, MailboxRecord)], name: &str) -> Option<(MailboxId, MailboxRecord)> {
+    fn find(&self, all: &[(MailboxId, MailboxInfo)], name: &str) -> Option<(MailboxId, MailboxInfo)> {
         all.iter().find(|(_, r)| r.name == name).cloned()
     }
 
     /// Stages the creation of `name`'s missing parents, and of `name` itself.
-    fn stage_create_path(&self, tx: &mut Txn, all: &mut Vec<(MailboxId, MailboxRecord)>, name: &str) -> Result<MailboxInfo> {
+    fn stage_create_path(&self, tx: &mut Txn, all: &mut Vec<(MailboxId, MailboxInfo)>, name: &str) -> Result<MailboxInfo> {
         let mut path = String::new();
         let mut last = None;
         for seg in name.split(crate::mailbox_ops::SEPARATOR) {
@@ -119,14 +120,14 @@ impl Account {
                     rec.noselect = false;
                     rec.highest_modseq = tx.log(self.id, Change::Mailboxes);
                     tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, id), records::encode(&rec));
-                    last = Some(rec.info(id));
+                    last = Some(rec);
                 }
-                Some((id, rec)) => last = Some(rec.info(id)),
+                Some((_, rec)) => last = Some(rec),
                 None => {
                     let id = tx.state.next_mailbox;
                     tx.state.next_mailbox += 1;
                     let rec = self.stage_new_mailbox(tx, id, &path);
-                    last = Some(rec.info(id));
+                    last = Some(rec.clone());
                     all.push((id, rec));
                 }
             }
@@ -168,7 +169,7 @@ impl Account {
         let mut tx = self.begin()?;
         let mut blobs = Vec::new();
         for (k, v) in self.shard().scan(Cf::Message, &keys::mailbox(self.id, id), None)? {
-            let msg: MessageRecord = records::decode(&v)?;
+            let msg: MessageMeta = records::decode(&v)?;
             let uid = keys::uid_of_message_key(&k).unwrap_or(0);
             self.remove_message(&mut tx, id, &mut rec, uid, &msg);
             blobs.push(msg.blob);
@@ -208,7 +209,7 @@ impl Account {
             let mut new_rec = self.stage_new_mailbox(&mut tx, new_id, &to);
             new_rec.uidnext = from_rec.uidnext;
             for (k, v) in self.shard().scan(Cf::Message, &keys::mailbox(self.id, INBOX_ID), None)? {
-                let msg: MessageRecord = records::decode(&v)?;
+                let msg: MessageMeta = records::decode(&v)?;
                 let uid = keys::uid_of_message_key(&k).unwrap_or(0);
                 self.remove_message(&mut tx, INBOX_ID, &mut from_rec, uid, &msg);
                 let modseq = tx.log(self.id, Change::Added { mailbox: new_id, uid });
@@ -218,7 +219,7 @@ impl Account {
                 if !msg.flags.has(crate::types::Flags::SEEN) {
                     new_rec.unseen += 1;
                 }
-                let moved = MessageRecord { modseq, ..msg };
+                let moved = MessageMeta { modseq, ..msg };
                 tx.batch.put(Cf::Message, keys::message(self.id, new_id, uid), records::encode(&moved));
                 tx.batch.merge(Cf::BlobRef, keys::blob(moved.blob), 1i64.to_be_bytes().to_vec());
             }

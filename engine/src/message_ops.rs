@@ -3,8 +3,8 @@
 use crate::account::Account;
 use crate::error::{Error, Result};
 use crate::keys::{self, Cf};
-use crate::records::{self, MailboxRecord};
-use crate::types::{Appended, Change, Copied, Flags, MailboxId, MessageMeta, ModSeq, StoreOp, Uid};
+use crate::records;
+use crate::types::{Appended, Change, Copied, Flags, MailboxId, MailboxInfo, MessageMeta, ModSeq, StoreOp, Uid};
 
 /// What a flag update did.
 #[derive(Debug, Clone, Default)]
@@ -16,7 +16,7 @@ pub struct Stored {
 }
 
 impl Account {
-    fn selectable(&self, mb: MailboxId) -> Result<MailboxRecord> {
+    fn selectable(&self, mb: MailboxId) -> Result<MailboxInfo> {
         match self.mailbox_record(mb)? {
             Some(r) if !r.noselect => Ok(r),
             _ => Err(Error::NoSuchMailbox),
@@ -77,7 +77,7 @@ impl Account {
             rec.modseq = tx.log(self.id, Change::Flags { mailbox: mb, uid });
             mbrec.highest_modseq = rec.modseq;
             tx.batch.put(Cf::Message, keys::message(self.id, mb, uid), records::encode(&rec));
-            out.changed.push(rec.meta(uid));
+            out.changed.push(rec);
         }
         if out.changed.is_empty() {
             return Ok(out);

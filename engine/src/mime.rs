@@ -148,8 +148,10 @@ fn memchr(b: u8, s: &[u8]) -> Option<usize> {
     s.iter().position(|&c| c == b)
 }
 
+/// Lines of a body; a last line without a line end counts too.
 fn count_lines(s: &[u8]) -> u32 {
-    s.iter().filter(|&&c| c == b'\n').count() as u32
+    let ends = s.iter().filter(|&&c| c == b'\n').count() as u32;
+    ends + u32::from(s.last().is_some_and(|&c| c != b'\n'))
 }
 
 /// Unfolds a raw header value and trims it.
@@ -190,6 +192,9 @@ impl Walker<'_> {
             lines: count_lines(&self.raw[body_start..end]),
             kind: PartKind::Single,
         };
+        if default == ("text", "plain") {
+            part.params.push(("charset".into(), "us-ascii".into()));
+        }
         if hdr_end - start > self.limits.max_header_size {
             self.truncated = true;
             return (part, None, None);
@@ -200,9 +205,6 @@ impl Walker<'_> {
         let Some(first) = parsed.parts.first() else { return (part, None, None) };
         let mut env = Envelope::default();
         let mut sent_date = None;
-        if default == ("text", "plain") && part.params.is_empty() {
-            part.params.push(("charset".into(), "us-ascii".into()));
-        }
         for h in &first.headers {
             let rawv = || unfold(&block[h.offset_start as usize..(h.offset_end as usize).min(block.len())]);
             match (&h.name, &h.value) {
@@ -233,7 +235,7 @@ impl Walker<'_> {
                 (HeaderName::ContentLanguage, _) => {
                     part.language = rawv().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
                 }
-                (HeaderName::Other(n), _) if n.eq_ignore_ascii_case("content-md5") => part.md5 = Some(rawv()),
+                (HeaderName::ContentMd5, _) => part.md5 = Some(rawv()),
                 (HeaderName::Date, v) => {
                     if env.date.is_none() {
                         env.date = Some(rawv());

@@ -91,8 +91,8 @@ pub enum StoreOp {
     Remove,
 }
 
-/// One message as a mailbox lists it (no body).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One message as a mailbox lists it (no body); also its stored record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageMeta {
     /// The message's UID in its mailbox.
     pub uid: Uid,
@@ -108,8 +108,8 @@ pub struct MessageMeta {
     pub blob: BlobId,
 }
 
-/// A mailbox's state as STATUS and SELECT report it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A mailbox's state as STATUS and SELECT report it; also its stored record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailboxInfo {
     /// The mailbox's number in its account.
     pub id: MailboxId,

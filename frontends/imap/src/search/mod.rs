@@ -1,0 +1,335 @@
+//! SEARCH: every RFC 3501 search key evaluated against the selected view.
+//!
+//! Keys are tried cheapest first (metadata, then the stored summary, then
+//! the decoded header, then the decoded body), and a message's raw bytes are
+//! read only when a key that needs them is reached, so flag, size, UID and
+//! date searches never touch message bodies. String keys are case-insensitive
+//! substring tests on decoded text; BODY and TEXT scan the message.
+
+mod text;
+
+use crate::fetch::{load_once, FetchSource};
+use crate::seqset;
+use chrono::NaiveDate;
+use imap_types::core::AString;
+use imap_types::search::SearchKey;
+use kotak_engine::{Account, Error, Flags, MessageMeta};
+use std::cell::OnceCell;
+use text::HeaderText;
+
+/// What SEARCH evaluates against: the selected view.
+pub struct SearchContext<'a> {
+    /// The account the view belongs to, for reading summaries and bodies.
+    pub account: &'a Account,
+    /// The view's messages, index = sequence number - 1.
+    pub messages: &'a [MessageMeta],
+    /// UIDs >= this are \Recent for this session.
+    pub recent_floor: u32,
+}
+
+/// Indexes (into ctx.messages) of the messages matching all keys, ascending.
+pub fn search(ctx: &SearchContext<'_>, keys: &[SearchKey<'_>]) -> Result<Vec<usize>, Error> {
+    let ordered = cheapest_first(keys.iter());
+    let largest_uid = ctx.messages.last().map_or(0, |m| m.uid);
+    let mut hits = Vec::new();
+    for (index, meta) in ctx.messages.iter().enumerate() {
+        let candidate = Candidate {
+            ctx,
+            seq: index as u32 + 1,
+            largest_uid,
+            src: FetchSource::new(ctx.account, meta),
+            headers: OnceCell::new(),
+            body: OnceCell::new(),
+        };
+        if candidate.matches_all(&ordered)? {
+            hits.push(index);
+        }
+    }
+    Ok(hits)
+}
+
+/// What a key needs to read, in increasing order of expense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Cost {
+    /// Flags, size, UID, sequence number, internal date.
+    Metadata,
+    /// The stored summary (the `Date:` header).
+    Summary,
+    /// The raw message's header, decoded.
+    Headers,
+    /// The whole raw message, decoded.
+    Body,
+}
+
+fn cost(key: &SearchKey<'_>) -> Cost {
+    match key {
+        SearchKey::And(keys) => keys.as_ref().iter().map(cost).max().unwrap_or(Cost::Metadata),
+        SearchKey::Or(a, b) => cost(a).max(cost(b)),
+        SearchKey::Not(k) => cost(k),
+        SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => Cost::Summary,
+        SearchKey::Bcc(_)
+        | SearchKey::Cc(_)
+        | SearchKey::From(_)
+        | SearchKey::Header(..)
+        | SearchKey::Subject(_)
+        | SearchKey::To(_) => Cost::Headers,
+        SearchKey::Body(_) | SearchKey::Text(_) => Cost::Body,
+        _ => Cost::Metadata,
+    }
+}
+
+/// The keys of an AND, in the order that reads the least.
+fn cheapest_first<'k, 'a>(keys: impl Iterator<Item = &'k SearchKey<'a>>) -> Vec<&'k SearchKey<'a>>
+where
+    'a: 'k,
+{
+    let mut ordered: Vec<_> = keys.collect();
+    ordered.sort_by_key(|k| cost(k));
+    ordered
+}
+
+/// One message under test, with whatever has been read of it so far.
+struct Candidate<'c> {
+    ctx: &'c SearchContext<'c>,
+    seq: u32,
+    largest_uid: u32,
+    src: FetchSource<'c>,
+    headers: OnceCell<HeaderText>,
+    body: OnceCell<String>,
+}
+
+impl Candidate<'_> {
+    fn matches_all(&self, keys: &[&SearchKey<'_>]) -> Result<bool, Error> {
+        for key in keys {
+            if !self.matches(key)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn matches(&self, key: &SearchKey<'_>) -> Result<bool, Error> {
+        let meta = self.src.meta();
+        let flags = &meta.flags;
+        let recent = meta.uid >= self.ctx.recent_floor;
+        let count = self.ctx.messages.len() as u32;
+        Ok(match key {
+            SearchKey::And(keys) => return self.matches_all(&cheapest_first(keys.as_ref().iter())),
+            SearchKey::Or(a, b) => {
+                let (first, second) = if cost(b) < cost(a) { (b, a) } else { (a, b) };
+                self.matches(first)? || self.matches(second)?
+            }
+            SearchKey::Not(k) => !self.matches(k)?,
+            SearchKey::All => true,
+            SearchKey::SequenceSet(set) => seqset::contains(set, self.seq, count),
+            SearchKey::Uid(set) => seqset::contains(set, meta.uid, self.largest_uid),
+            SearchKey::Answered => flags.has(Flags::ANSWERED),
+            SearchKey::Deleted => flags.has(Flags::DELETED),
+            SearchKey::Draft => flags.has(Flags::DRAFT),
+            SearchKey::Flagged => flags.has(Flags::FLAGGED),
+            SearchKey::Seen => flags.has(Flags::SEEN),
+            SearchKey::Unanswered => !flags.has(Flags::ANSWERED),
+            SearchKey::Undeleted => !flags.has(Flags::DELETED),
+            SearchKey::Undraft => !flags.has(Flags::DRAFT),
+            SearchKey::Unflagged => !flags.has(Flags::FLAGGED),
+            SearchKey::Unseen => !flags.has(Flags::SEEN),
+            SearchKey::Keyword(k) => flags.has_keyword(k.inner()),
+            SearchKey::Unkeyword(k) => !flags.has_keyword(k.inner()),
+            SearchKey::Recent => recent,
+            SearchKey::New => recent && !flags.has(Flags::SEEN),
+            SearchKey::Old => !recent,
+            SearchKey::Larger(n) => meta.size > *n,
+            SearchKey::Smaller(n) => meta.size < *n,
+            SearchKey::Before(d) => internal_day(meta) < *d.as_ref(),
+            SearchKey::On(d) => internal_day(meta) == *d.as_ref(),
+            SearchKey::Since(d) => internal_day(meta) >= *d.as_ref(),
+            SearchKey::SentBefore(d) => self.sent_day()?.is_some_and(|s| s < *d.as_ref()),
+            SearchKey::SentOn(d) => self.sent_day()?.is_some_and(|s| s == *d.as_ref()),
+            SearchKey::SentSince(d) => self.sent_day()?.is_some_and(|s| s >= *d.as_ref()),
+            SearchKey::Bcc(s) => self.headers()?.field_contains("bcc", &needle(s)),
+            SearchKey::Cc(s) => self.headers()?.field_contains("cc", &needle(s)),
+            SearchKey::From(s) => self.headers()?.field_contains("from", &needle(s)),
+            SearchKey::To(s) => self.headers()?.field_contains("to", &needle(s)),
+            SearchKey::Subject(s) => self.headers()?.field_contains("subject", &needle(s)),
+            SearchKey::Header(name, s) => {
+                self.headers()?.field_contains(&String::from_utf8_lossy(name.as_ref()), &needle(s))
+            }
+            SearchKey::Body(s) => self.body()?.contains(&needle(s)),
+            SearchKey::Text(s) => {
+                let n = needle(s);
+                self.headers()?.any_contains(&n) || self.body()?.contains(&n)
+            }
+        })
+    }
+
+    fn headers(&self) -> Result<&HeaderText, Error> {
+        load_once(&self.headers, || Ok(HeaderText::parse(self.src.raw()?)))
+    }
+
+    fn body(&self) -> Result<&str, Error> {
+        load_once(&self.body, || Ok(text::body_text(self.src.raw()?))).map(String::as_str)
+    }
+
+    /// The calendar day of the `Date:` header in the sender's own time zone
+    /// (RFC 3501 ignores time and zone here), or `None` without a usable date.
+    fn sent_day(&self) -> Result<Option<NaiveDate>, Error> {
+        let summary = self.src.summary()?;
+        let in_sender_zone = summary
+            .envelope
+            .date
+            .as_deref()
+            .and_then(mail_parser::DateTime::parse_rfc822)
+            .and_then(|d| NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into()));
+        let in_utc = || summary.sent_date.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(|t| t.date_naive());
+        Ok(in_sender_zone.or_else(in_utc))
+    }
+}
+
+/// The UTC calendar day of a message's internal date.
+fn internal_day(meta: &MessageMeta) -> NaiveDate {
+    chrono::DateTime::from_timestamp(meta.internal_date, 0).unwrap_or_default().date_naive()
+}
+
+/// A search string as the lower-case text it is compared as.
+fn needle(s: &AString<'_>) -> String {
+    String::from_utf8_lossy(s.as_ref()).to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fetch::testdata::{self, flags, mailbox, TestMailbox};
+    use imap_codec::decode::Decoder;
+    use imap_codec::imap_types::command::CommandBody;
+    use imap_codec::CommandCodec;
+
+    /// Three messages: UID 1 seen and answered (1994), UID 2 flagged draft
+    /// (2 Mar 2022), UID 3 deleted (3 Mar 2022). Only UID 3 is \Recent.
+    async fn sample() -> TestMailbox {
+        mailbox(&[
+            (testdata::SIMPLE, flags(Flags::SEEN | Flags::ANSWERED, &["$Work"]), 760_686_745),
+            (testdata::ALTERNATIVE, flags(Flags::FLAGGED | Flags::DRAFT, &[]), 1_646_195_400),
+            (testdata::MIXED, flags(Flags::DELETED, &["$Later"]), 1_646_308_800),
+        ])
+        .await
+    }
+
+    fn context(mb: &TestMailbox) -> SearchContext<'_> {
+        SearchContext { account: &mb.account, messages: &mb.messages, recent_floor: 3 }
+    }
+
+    /// Runs `SEARCH <criteria>` as the command parser hands it over.
+    fn run(mb: &TestMailbox, criteria: &str) -> Result<Vec<usize>, Error> {
+        let line = format!("a SEARCH {criteria}\r\n");
+        let (_, cmd) = CommandCodec::default().decode(line.as_bytes()).expect("valid SEARCH");
+        let CommandBody::Search { criteria, .. } = cmd.body else { panic!("not a SEARCH") };
+        search(&context(mb), std::slice::from_ref(&criteria))
+    }
+
+    #[tokio::test]
+    async fn every_key() {
+        let mb = sample().await;
+        let size = testdata::SIMPLE.len();
+        let cases: Vec<(String, &[usize])> = vec![
+            ("ALL".into(), &[0, 1, 2]),
+            ("ANSWERED".into(), &[0]),
+            ("UNANSWERED".into(), &[1, 2]),
+            ("DELETED".into(), &[2]),
+            ("UNDELETED".into(), &[0, 1]),
+            ("DRAFT".into(), &[1]),
+            ("UNDRAFT".into(), &[0, 2]),
+            ("FLAGGED".into(), &[1]),
+            ("UNFLAGGED".into(), &[0, 2]),
+            ("SEEN".into(), &[0]),
+            ("UNSEEN".into(), &[1, 2]),
+            ("KEYWORD $work".into(), &[0]),
+            ("UNKEYWORD $Work".into(), &[1, 2]),
+            ("KEYWORD $Nope".into(), &[]),
+            ("RECENT".into(), &[2]),
+            ("NEW".into(), &[2]),
+            ("OLD".into(), &[0, 1]),
+            (format!("LARGER {size}"), &[1, 2]),
+            (format!("LARGER {}", size - 1), &[0, 1, 2]),
+            (format!("SMALLER {size}"), &[]),
+            (format!("SMALLER {}", size + 1), &[0]),
+            ("BEFORE 2-Mar-2022".into(), &[0]),
+            ("ON 2-Mar-2022".into(), &[1]),
+            ("ON 8-Feb-1994".into(), &[0]),
+            ("SINCE 2-Mar-2022".into(), &[1, 2]),
+            ("SENTBEFORE 1-Mar-2022".into(), &[0]),
+            ("SENTBEFORE 2-Mar-2022".into(), &[0, 1]),
+            ("SENTON 1-Mar-2022".into(), &[1]),
+            ("SENTON 7-Feb-1994".into(), &[0]),
+            ("SENTON 8-Feb-1994".into(), &[]),
+            ("SENTSINCE 7-Feb-1994".into(), &[0, 1]),
+            ("SENTSINCE 2-Mar-2022".into(), &[]),
+            ("FROM ana".into(), &[0, 2]),
+            ("FROM \"ANA B\"".into(), &[0]),
+            ("FROM jm@example.de".into(), &[1]),
+            ("TO friends".into(), &[1]),
+            ("TO bo@".into(), &[0, 2]),
+            ("CC dee".into(), &[1]),
+            ("CC ana".into(), &[]),
+            ("BCC secret".into(), &[2]),
+            ("SUBJECT LUNCH".into(), &[0]),
+            ("SUBJECT menu".into(), &[1]),
+            ("SUBJECT inner".into(), &[]),
+            ("HEADER X-Priority \"\"".into(), &[1]),
+            ("HEADER message-id example.com".into(), &[0]),
+            ("HEADER X-None \"\"".into(), &[]),
+            ("BODY line2".into(), &[0]),
+            ("BODY inner".into(), &[2]),
+            ("BODY report".into(), &[]),
+            ("BODY lunch".into(), &[]),
+            ("TEXT report".into(), &[2]),
+            ("TEXT lunch".into(), &[0]),
+            ("TEXT LINE1".into(), &[0]),
+            ("UID 2:*".into(), &[1, 2]),
+            ("UID *".into(), &[2]),
+            ("UID 9:*".into(), &[2]),
+            ("UID 4:8".into(), &[]),
+            ("1,3".into(), &[0, 2]),
+            ("2:*".into(), &[1, 2]),
+            ("*".into(), &[2]),
+            ("NOT SEEN".into(), &[1, 2]),
+            ("OR SEEN FLAGGED".into(), &[0, 1]),
+            ("OR BODY nothing-here ANSWERED".into(), &[0]),
+            ("(SEEN ANSWERED)".into(), &[0]),
+            ("(SEEN FLAGGED)".into(), &[]),
+            ("SEEN ANSWERED".into(), &[0]),
+            ("NOT (OR DELETED DRAFT)".into(), &[0]),
+            ("UNSEEN (OR TEXT menu SUBJECT report) 2:3".into(), &[1, 2]),
+        ];
+        for (criteria, want) in cases {
+            assert_eq!(run(&mb, &criteria).expect("search"), want, "{criteria}");
+        }
+    }
+
+    #[tokio::test]
+    async fn non_ascii_strings() {
+        let mb = sample().await;
+        let key = |make: fn(AString<'static>) -> SearchKey<'static>, s: &'static str| make(AString::try_from(s).expect("astring"));
+        let cases: Vec<(SearchKey<'static>, &[usize])> = vec![
+            (key(SearchKey::From, "JÖRG"), &[1]),
+            (key(SearchKey::Subject, "café"), &[1]),
+            (key(SearchKey::Body, "crème"), &[1]),
+            (key(SearchKey::Body, "café!"), &[1]),
+            (key(SearchKey::Text, "CAFÉ"), &[1]),
+        ];
+        for (k, want) in cases {
+            assert_eq!(search(&context(&mb), std::slice::from_ref(&k)).expect("search"), want, "{k:?}");
+        }
+        assert!(search(&context(&mb), &[]).expect("search").len() == 3);
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_only_when_a_key_needs_them() {
+        let mb = sample().await;
+        mb.damage(0);
+        assert_eq!(run(&mb, "OR FLAGGED SEEN").expect("flags only"), [0, 1]);
+        assert_eq!(run(&mb, "SENTON 7-Feb-1994 LARGER 1 UID 1:*").expect("summary only"), [0]);
+        assert_eq!(run(&mb, "BODY inner DELETED").expect("body of message 3 only"), [2]);
+        assert!(matches!(run(&mb, "BODY inner"), Err(Error::Corrupt(_))));
+        assert!(matches!(run(&mb, "FROM ana"), Err(Error::Corrupt(_))));
+    }
+}
