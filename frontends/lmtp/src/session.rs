@@ -1,0 +1,300 @@
+//! One LMTP session as a state machine: input bytes in, replies out. It owns
+//! the framing state, the envelope and the message being received, resolves
+//! recipients in the directory and hands complete messages to the engine.
+//! It never touches a socket: [`crate::server`] reads and writes for it.
+
+use crate::command::{self, Command, CommandError};
+use crate::data::{DataReceiver, Fault, Received};
+use crate::line::{Framed, LineFramer};
+use crate::reply::Reply;
+use crate::server::LmtpConfig;
+use bytes::{Buf, BytesMut};
+use kotak_engine::{AccountRecord, Error, Node, Uid};
+use std::sync::Arc;
+
+/// RFC 5321's own limit for a command line; a configured limit below it is
+/// raised to it.
+const MIN_LINE_LENGTH: usize = 512;
+
+/// Whether the connection goes on after the replies written so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Read more input.
+    Continue,
+    /// Send the replies, then close.
+    Close,
+}
+
+/// A recipient accepted by RCPT.
+struct Recipient {
+    /// The address as the client gave it, echoed in the DATA reply.
+    address: String,
+    /// The account the address resolved to.
+    account: AccountRecord,
+}
+
+/// The transaction opened by MAIL.
+struct Envelope {
+    sender: String,
+    recipients: Vec<Recipient>,
+}
+
+/// Where the session is in the protocol.
+enum State {
+    /// Greeted, waiting for LHLO.
+    Fresh,
+    /// LHLO done, no transaction open.
+    Ready,
+    /// MAIL accepted: collecting recipients.
+    Envelope(Envelope),
+    /// DATA accepted: receiving the message.
+    Data(Envelope, DataReceiver),
+}
+
+/// An LMTP session on one connection.
+pub struct Session {
+    node: Arc<Node>,
+    config: Arc<LmtpConfig>,
+    framer: LineFramer,
+    state: State,
+}
+
+impl Session {
+    /// A session that has not yet sent its greeting.
+    pub fn new(node: Arc<Node>, config: Arc<LmtpConfig>) -> Self {
+        let framer = LineFramer::new(config.max_line_length.max(MIN_LINE_LENGTH));
+        Session { node, config, framer, state: State::Fresh }
+    }
+
+    /// The `220` greeting that opens the connection.
+    pub fn greeting(&self) -> Reply {
+        Reply::plain(220, format!("{} LMTP Kotak ready", self.config.hostname))
+    }
+
+    /// Processes every complete command (and message) at the front of
+    /// `input`, removing what it consumed and appending the replies to
+    /// `out`. Returns once the rest of `input` is incomplete, or when the
+    /// connection must close. A message's per-recipient replies are written
+    /// only after the engine reports each copy durable.
+    pub async fn receive(&mut self, input: &mut BytesMut, out: &mut Vec<u8>) -> Flow {
+        loop {
+            if let State::Data(_, receiver) = &mut self.state {
+                let (used, done) = receiver.feed(input);
+                input.advance(used);
+                let Some(received) = done else { return Flow::Continue };
+                if let State::Data(envelope, _) = std::mem::replace(&mut self.state, State::Ready) {
+                    self.deliver(envelope, received, out).await;
+                }
+                continue;
+            }
+            match self.framer.next(input) {
+                Framed::Incomplete => return Flow::Continue,
+                Framed::Line(len) => {
+                    let parsed = command::parse(&input[..len]);
+                    input.advance(len);
+                    let (reply, flow) = self.execute(parsed);
+                    reply.write(out);
+                    if flow == Flow::Close {
+                        return Flow::Close;
+                    }
+                }
+                Framed::Overlong { len, first } => {
+                    input.advance(len);
+                    if first {
+                        Reply::new(500, "5.5.2", "Line too long").write(out);
+                    }
+                }
+                Framed::BareLineEnd => {
+                    Reply::new(500, "5.5.2", "Bare CR or LF in command line; closing").write(out);
+                    return Flow::Close;
+                }
+            }
+        }
+    }
+
+    /// Runs one parsed command against the state.
+    fn execute(&mut self, parsed: Result<Command, CommandError>) -> (Reply, Flow) {
+        let command = match parsed {
+            Ok(command) => command,
+            Err(e) => return (refusal(&e), Flow::Continue),
+        };
+        let reply = match command {
+            Command::Lhlo { host } => self.lhlo(&host),
+            Command::Mail { sender, declared_size } => self.mail(sender, declared_size),
+            Command::Rcpt { recipient } => self.rcpt(recipient),
+            Command::Data => self.data(),
+            Command::Rset => {
+                if !matches!(self.state, State::Fresh) {
+                    self.state = State::Ready;
+                }
+                Reply::new(250, "2.0.0", "Ok")
+            }
+            Command::Noop => Reply::new(250, "2.0.0", "Ok"),
+            Command::Quit => {
+                let bye = Reply::new(221, "2.0.0", format!("{} closing connection", self.config.hostname));
+                return (bye, Flow::Close);
+            }
+            Command::NotOffered(name) => Reply::new(502, "5.5.1", format!("{name} is not offered by this LMTP server")),
+        };
+        (reply, Flow::Continue)
+    }
+
+    fn lhlo(&mut self, host: &str) -> Reply {
+        tracing::debug!(client = host, "LHLO");
+        self.state = State::Ready;
+        Reply::multiline(
+            250,
+            vec![
+                self.config.hostname.clone(),
+                "PIPELINING".into(),
+                "ENHANCEDSTATUSCODES".into(),
+                "8BITMIME".into(),
+                format!("SIZE {}", self.node.limits().max_message_size),
+            ],
+        )
+    }
+
+    fn mail(&mut self, sender: String, declared_size: u64) -> Reply {
+        match self.state {
+            State::Fresh => return Reply::new(503, "5.5.1", "Send LHLO first"),
+            State::Envelope(_) | State::Data(..) => return Reply::new(503, "5.5.1", "Nested MAIL command"),
+            State::Ready => {}
+        }
+        if declared_size > self.node.limits().max_message_size {
+            return Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size");
+        }
+        self.state = State::Envelope(Envelope { sender, recipients: Vec::new() });
+        Reply::new(250, "2.1.0", "Ok")
+    }
+
+    fn rcpt(&mut self, address: String) -> Reply {
+        let State::Envelope(envelope) = &mut self.state else {
+            return Reply::new(503, "5.5.1", "Send MAIL first");
+        };
+        if envelope.recipients.len() >= self.config.max_recipients {
+            return Reply::new(452, "4.5.3", "Too many recipients");
+        }
+        match resolve(&self.node, &address) {
+            Ok(Some(account)) => {
+                envelope.recipients.push(Recipient { address, account });
+                Reply::new(250, "2.1.5", "Ok")
+            }
+            Ok(None) => Reply::new(550, "5.1.1", format!("<{address}> No such user here")),
+            Err(e) => {
+                tracing::error!(recipient = %address, error = %e, "directory lookup failed");
+                Reply::new(451, "4.3.0", "Temporary directory failure, try again later")
+            }
+        }
+    }
+
+    fn data(&mut self) -> Reply {
+        match &self.state {
+            State::Envelope(envelope) if !envelope.recipients.is_empty() => {}
+            State::Envelope(_) => return Reply::new(503, "5.5.1", "No valid recipients"),
+            _ => return Reply::new(503, "5.5.1", "Send MAIL and RCPT first"),
+        }
+        if let State::Envelope(envelope) = std::mem::replace(&mut self.state, State::Ready) {
+            let limit = usize::try_from(self.node.limits().max_message_size).unwrap_or(usize::MAX);
+            self.state = State::Data(envelope, DataReceiver::new(limit));
+        }
+        Reply::plain(354, "Start mail input; end with <CRLF>.<CRLF>")
+    }
+
+    /// Stores a received message for every recipient and writes one reply
+    /// per recipient, in RCPT order.
+    async fn deliver(&self, envelope: Envelope, received: Received, out: &mut Vec<u8>) {
+        let raw = match received {
+            Received::Message(raw) => raw,
+            Received::Refused(fault) => {
+                tracing::info!(sender = %envelope.sender, ?fault, "message refused");
+                let reply = match fault {
+                    Fault::TooLarge => too_large(),
+                    Fault::BareLineEnd => Reply::new(550, "5.6.0", "Message contains a bare CR or LF"),
+                };
+                for _ in &envelope.recipients {
+                    reply.write(out);
+                }
+                return;
+            }
+        };
+        let accounts: Vec<AccountRecord> = envelope.recipients.iter().map(|r| r.account.clone()).collect();
+        let results = self.node.deliver(&accounts, &raw).await;
+        for (recipient, result) in envelope.recipients.iter().zip(results) {
+            delivery_reply(&envelope.sender, recipient, raw.len(), result).write(out);
+        }
+    }
+}
+
+/// The reply for one recipient's copy of a message.
+fn delivery_reply(sender: &str, recipient: &Recipient, size: usize, result: kotak_engine::Result<Uid>) -> Reply {
+    let to = &recipient.address;
+    match result {
+        Ok(uid) => {
+            tracing::info!(%sender, recipient = %to, account = %recipient.account.address, uid, size, "delivered");
+            Reply::new(250, "2.0.0", format!("<{to}> Ok"))
+        }
+        Err(Error::TooLarge) => too_large(),
+        Err(Error::NoSuchAccount(_)) => Reply::new(550, "5.1.1", format!("<{to}> No such user here")),
+        Err(e) => {
+            tracing::error!(%sender, recipient = %to, error = %e, "delivery failed");
+            Reply::new(451, "4.3.0", format!("<{to}> Temporary storage failure, try again later"))
+        }
+    }
+}
+
+fn too_large() -> Reply {
+    Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size")
+}
+
+/// The reply to a command line that did not parse.
+fn refusal(error: &CommandError) -> Reply {
+    match error {
+        CommandError::Unknown => Reply::new(500, "5.5.2", "Unknown command"),
+        CommandError::Syntax(syntax) => Reply::new(501, "5.5.4", format!("Syntax: {syntax}")),
+        CommandError::BadSender => Reply::new(501, "5.1.7", "Bad sender address syntax"),
+        CommandError::BadRecipient => Reply::new(501, "5.1.3", "Bad recipient address syntax"),
+        CommandError::BadParameter(param) => Reply::new(501, "5.5.4", format!("Invalid {param} parameter")),
+        CommandError::Unsupported(param) => Reply::new(555, "5.5.4", format!("Unsupported parameter: {param}")),
+    }
+}
+
+/// Finds the account an RCPT address names: the address itself
+/// (case-insensitive), else, for `local+detail@domain`, `local@domain`.
+fn resolve(node: &Node, address: &str) -> kotak_engine::Result<Option<AccountRecord>> {
+    if let Some(account) = node.directory().lookup(address)? {
+        return Ok(Some(account));
+    }
+    match without_detail(address) {
+        Some(base) => node.directory().lookup(&base),
+        None => Ok(None),
+    }
+}
+
+/// `local+detail@domain` -> `local@domain` (RFC 5233 subaddressing); `None`
+/// when the address has no detail part.
+fn without_detail(address: &str) -> Option<String> {
+    let (local, domain) = address.rsplit_once('@')?;
+    let (base, _detail) = local.split_once('+')?;
+    (!base.is_empty()).then(|| format!("{base}@{domain}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_the_detail_part() {
+        let cases = [
+            ("a+tag@x.test", Some("a@x.test")),
+            ("a+b+c@x.test", Some("a@x.test")),
+            ("a+@x.test", Some("a@x.test")),
+            ("+tag@x.test", None),
+            ("a@x.test", None),
+            ("a+tag", None),
+            ("a@b+c.test", None),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(without_detail(input).as_deref(), expected, "{input}");
+        }
+    }
+}

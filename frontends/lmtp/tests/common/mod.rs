@@ -1,0 +1,134 @@
+//! A real node served over loopback, and a raw LMTP client to talk to it.
+//! Shared by several test crates, each of which uses only part of it.
+#![allow(dead_code)]
+
+use kotak_engine::{Limits, Node, NodeConfig};
+use kotak_lmtp::LmtpConfig;
+use kotak_net::Shutdown;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// How long a test waits for any one reply before failing.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A node in a temporary directory with an LMTP listener on it.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub node: Arc<Node>,
+    pub shutdown: Shutdown,
+    pub task: JoinHandle<()>,
+    _dir: TempDir,
+}
+
+impl TestServer {
+    /// Default limits and LMTP settings, with the given accounts.
+    pub async fn start(accounts: &[&str]) -> TestServer {
+        Self::start_with(accounts, Limits::default(), LmtpConfig::default()).await
+    }
+
+    /// A server with explicit node limits and LMTP settings.
+    pub async fn start_with(accounts: &[&str], limits: Limits, config: LmtpConfig) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let node = Node::open(NodeConfig { shards: Some(2), limits, ..NodeConfig::new(dir.path()) }).expect("open node");
+        for address in accounts {
+            node.add_account(address, "pw").await.expect("add account");
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let shutdown = Shutdown::new();
+        let task = tokio::spawn(kotak_lmtp::serve(listener, node.clone(), config, shutdown.clone()));
+        TestServer { addr, node, shutdown, task, _dir: dir }
+    }
+
+    /// A client connected and past the greeting.
+    pub async fn client(&self) -> Client {
+        let mut client = Client::connect(self.addr).await;
+        let greeting = client.line().await;
+        assert!(greeting.starts_with("220 "), "greeting: {greeting}");
+        client
+    }
+
+    /// The raw bytes of every message in `address`'s INBOX, in UID order.
+    pub fn inbox(&self, address: &str) -> Vec<Vec<u8>> {
+        let record = self.node.directory().lookup(address).expect("lookup").expect("account exists");
+        let account = self.node.account(&record).expect("account");
+        let messages = account.messages(kotak_engine::account::INBOX_ID).expect("list INBOX");
+        messages.iter().map(|m| account.read_raw(m).expect("read message")).collect()
+    }
+}
+
+/// A raw LMTP client.
+pub struct Client {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+}
+
+impl Client {
+    /// Connects without reading the greeting.
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let (read, writer) = TcpStream::connect(addr).await.expect("connect").into_split();
+        Client { reader: BufReader::new(read), writer }
+    }
+
+    /// Sends bytes as they are, in one write.
+    pub async fn send(&mut self, bytes: impl AsRef<[u8]>) {
+        self.writer.write_all(bytes.as_ref()).await.expect("send");
+    }
+
+    /// Reads one reply line, CRLF stripped; panics on EOF or after
+    /// [`PATIENCE`].
+    pub async fn line(&mut self) -> String {
+        let mut line = String::new();
+        let n = tokio::time::timeout(PATIENCE, self.reader.read_line(&mut line))
+            .await
+            .expect("reply in time")
+            .expect("read reply");
+        assert!(n > 0, "connection closed while a reply was expected");
+        assert!(line.ends_with("\r\n"), "reply line without CRLF: {line:?}");
+        line.truncate(line.len() - 2);
+        line
+    }
+
+    /// Reads one complete reply, every line of a multi-line one.
+    pub async fn reply(&mut self) -> Vec<String> {
+        let mut lines = vec![self.line().await];
+        while lines.last().is_some_and(|l| l.as_bytes().get(3) == Some(&b'-')) {
+            lines.push(self.line().await);
+        }
+        lines
+    }
+
+    /// Sends one command and returns its (single-line) reply.
+    pub async fn command(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n")).await;
+        self.line().await
+    }
+
+    /// Sends LHLO and returns the reply lines.
+    pub async fn lhlo(&mut self) -> Vec<String> {
+        self.send("LHLO client.test\r\n").await;
+        self.reply().await
+    }
+
+    /// Asserts that the server closes the connection without more replies.
+    pub async fn expect_close(&mut self) {
+        let mut rest = Vec::new();
+        tokio::time::timeout(PATIENCE, self.reader.read_to_end(&mut rest))
+            .await
+            .expect("close in time")
+            .expect("read to EOF");
+        assert!(rest.is_empty(), "unexpected bytes before close: {:?}", String::from_utf8_lossy(&rest));
+    }
+}
+
+/// Asserts that `reply` starts with `prefix`, showing it otherwise.
+#[track_caller]
+pub fn expect(reply: &str, prefix: &str) {
+    assert!(reply.starts_with(prefix), "expected {prefix:?}, got {reply:?}");
+}

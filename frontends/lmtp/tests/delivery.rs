@@ -1,0 +1,140 @@
+//! Messages delivered over real LMTP connections and read back from the
+//! store byte for byte.
+
+mod common;
+
+use common::{expect, TestServer};
+use kotak_engine::Limits;
+use kotak_lmtp::LmtpConfig;
+
+const MESSAGE: &str = "From: s@remote.test\r\nTo: a@x.test\r\nSubject: hello\r\n\r\nFirst line.\r\nSecond line.\r\n";
+
+#[tokio::test]
+async fn delivers_to_the_known_recipient_and_refuses_the_unknown_one() {
+    let server = TestServer::start(&["a@x.test"]).await;
+    let mut c = server.client().await;
+    let lhlo = c.lhlo().await;
+    assert_eq!(
+        lhlo[1..],
+        ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", &format!("250 SIZE {}", Limits::default().max_message_size)]
+    );
+    expect(&c.command("MAIL FROM:<s@remote.test>").await, "250 2.1.0");
+    expect(&c.command("RCPT TO:<a@x.test>").await, "250 2.1.5");
+    expect(&c.command("RCPT TO:<nobody@x.test>").await, "550 5.1.1");
+    expect(&c.command("DATA").await, "354 ");
+    c.send(format!("{MESSAGE}.\r\n")).await;
+    // One reply per accepted recipient, sent once the copy is durable.
+    assert_eq!(c.line().await, "250 2.0.0 <a@x.test> Ok");
+    expect(&c.command("QUIT").await, "221 2.0.0");
+    c.expect_close().await;
+    assert_eq!(server.inbox("a@x.test"), vec![MESSAGE.as_bytes().to_vec()]);
+}
+
+#[tokio::test]
+async fn answers_pipelined_commands_in_order() {
+    let server = TestServer::start(&["a@x.test", "b@x.test"]).await;
+    let mut c = server.client().await;
+    c.send(concat!(
+        "LHLO client.test\r\n",
+        "MAIL FROM:<> BODY=8BITMIME SIZE=100\r\n",
+        "RCPT TO:<a@x.test>\r\n",
+        "RCPT TO:<nobody@x.test>\r\n",
+        "RCPT TO:<B@X.Test>\r\n",
+        "RCPT TO:<b+lists@x.test>\r\n",
+        "DATA\r\n",
+    ))
+    .await;
+    assert_eq!(c.reply().await.len(), 5, "LHLO reply");
+    expect(&c.line().await, "250 2.1.0");
+    expect(&c.line().await, "250 2.1.5");
+    expect(&c.line().await, "550 5.1.1");
+    expect(&c.line().await, "250 2.1.5");
+    expect(&c.line().await, "250 2.1.5");
+    expect(&c.line().await, "354 ");
+    let body = "Subject: 8-bit caf\u{e9}\r\n\r\nhi\r\n";
+    c.send(format!("{body}.\r\nRSET\r\nNOOP\r\nQUIT\r\n")).await;
+    assert_eq!(c.line().await, "250 2.0.0 <a@x.test> Ok");
+    assert_eq!(c.line().await, "250 2.0.0 <B@X.Test> Ok");
+    assert_eq!(c.line().await, "250 2.0.0 <b+lists@x.test> Ok");
+    expect(&c.line().await, "250 2.0.0");
+    expect(&c.line().await, "250 2.0.0");
+    expect(&c.line().await, "221 2.0.0");
+    c.expect_close().await;
+    assert_eq!(server.inbox("a@x.test"), vec![body.as_bytes().to_vec()]);
+    // b was named twice (once with a detail part): one copy.
+    assert_eq!(server.inbox("b@x.test"), vec![body.as_bytes().to_vec()]);
+}
+
+#[tokio::test]
+async fn dot_stuffed_lines_are_stored_unstuffed() {
+    let server = TestServer::start(&["a@x.test"]).await;
+    let mut c = server.client().await;
+    c.lhlo().await;
+    expect(&c.command("MAIL FROM:<s@remote.test>").await, "250 ");
+    expect(&c.command("RCPT TO:<a@x.test>").await, "250 ");
+    expect(&c.command("DATA").await, "354 ");
+    let original = "Subject: dots\r\n\r\n.\r\n..\r\n.leading dot\r\nmiddle . dot\r\n. \r\n";
+    let stuffed = "Subject: dots\r\n\r\n..\r\n...\r\n..leading dot\r\nmiddle . dot\r\n.. \r\n";
+    c.send(format!("{stuffed}.\r\n")).await;
+    expect(&c.line().await, "250 2.0.0");
+    assert_eq!(server.inbox("a@x.test"), vec![original.as_bytes().to_vec()]);
+}
+
+#[tokio::test]
+async fn a_second_transaction_on_the_same_connection_works() {
+    let server = TestServer::start(&["a@x.test"]).await;
+    let mut c = server.client().await;
+    c.lhlo().await;
+    for n in 0..2 {
+        expect(&c.command("MAIL FROM:<s@remote.test>").await, "250 ");
+        expect(&c.command("RCPT TO:<a@x.test>").await, "250 ");
+        expect(&c.command("DATA").await, "354 ");
+        c.send(format!("Subject: {n}\r\n\r\nx\r\n.\r\n")).await;
+        expect(&c.line().await, "250 2.0.0");
+    }
+    assert_eq!(server.inbox("a@x.test").len(), 2);
+}
+
+#[tokio::test]
+async fn enforces_the_size_limit() {
+    let limits = Limits { max_message_size: 1000, ..Limits::default() };
+    let server = TestServer::start_with(&["a@x.test"], limits, LmtpConfig::default()).await;
+    let mut c = server.client().await;
+    assert_eq!(c.lhlo().await.last().map(String::as_str), Some("250 SIZE 1000"));
+    // Declared too big: refused at once.
+    expect(&c.command("MAIL FROM:<s@remote.test> SIZE=1001").await, "552 5.3.4");
+    // Sent too big: read to the end, then refused once per recipient.
+    expect(&c.command("MAIL FROM:<s@remote.test> SIZE=1000").await, "250 ");
+    expect(&c.command("RCPT TO:<a@x.test>").await, "250 ");
+    expect(&c.command("RCPT TO:<a+again@x.test>").await, "250 ");
+    expect(&c.command("DATA").await, "354 ");
+    let line = format!("{}\r\n", "x".repeat(98));
+    c.send(format!("Subject: big\r\n\r\n{}.\r\n", line.repeat(100))).await;
+    expect(&c.line().await, "552 5.3.4");
+    expect(&c.line().await, "552 5.3.4");
+    // Exactly at the limit is fine; the session is still in step.
+    expect(&c.command("MAIL FROM:<s@remote.test>").await, "250 ");
+    expect(&c.command("RCPT TO:<a@x.test>").await, "250 ");
+    expect(&c.command("DATA").await, "354 ");
+    let exact = format!("Subject: fits\r\n\r\n{}", "y".repeat(1000 - 17 - 2) + "\r\n");
+    assert_eq!(exact.len(), 1000);
+    c.send(format!("{exact}.\r\n")).await;
+    expect(&c.line().await, "250 2.0.0");
+    assert_eq!(server.inbox("a@x.test"), vec![exact.into_bytes()]);
+}
+
+#[tokio::test]
+async fn limits_the_recipients_per_transaction() {
+    let config = LmtpConfig { max_recipients: 2, ..LmtpConfig::default() };
+    let server = TestServer::start_with(&["a@x.test"], Limits::default(), config).await;
+    let mut c = server.client().await;
+    c.lhlo().await;
+    expect(&c.command("MAIL FROM:<s@remote.test>").await, "250 ");
+    expect(&c.command("RCPT TO:<a@x.test>").await, "250 ");
+    expect(&c.command("RCPT TO:<a+1@x.test>").await, "250 ");
+    expect(&c.command("RCPT TO:<a+2@x.test>").await, "452 4.5.3");
+    expect(&c.command("DATA").await, "354 ");
+    c.send("Subject: two\r\n\r\n.\r\n").await;
+    expect(&c.line().await, "250 2.0.0");
+    expect(&c.line().await, "250 2.0.0");
+}
