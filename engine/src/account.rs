@@ -197,6 +197,12 @@ impl Account {
         self.node.claim_recent(self.id, mb, uidnext)
     }
 
+    /// The lowest UID nobody has claimed as `\Recent` yet, without claiming
+    /// anything (for STATUS); `None` when nothing arrived since start-up.
+    pub fn peek_recent(&self, mb: MailboxId) -> Option<Uid> {
+        self.node.peek_recent(self.id, mb)
+    }
+
     /// Stages one delivered copy into INBOX; the caller holds the lock and
     /// commits `batch`. Returns the UID and the MODSEQ to announce.
     pub(crate) fn stage_delivery(&self, batch: &mut Batch, blob: BlobId, size: u32, date: i64) -> Result<(Uid, ModSeq)> {

@@ -148,10 +148,10 @@ fn memchr(b: u8, s: &[u8]) -> Option<usize> {
     s.iter().position(|&c| c == b)
 }
 
-/// Lines of a body; a last line without a line end counts too.
+/// Lines of a body, counted as line ends (as Dovecot does): the CRLF before
+/// a boundary belongs to the boundary, so a part's last line often has none.
 fn count_lines(s: &[u8]) -> u32 {
-    let ends = s.iter().filter(|&&c| c == b'\n').count() as u32;
-    ends + u32::from(s.last().is_some_and(|&c| c != b'\n'))
+    s.iter().filter(|&&c| c == b'\n').count() as u32
 }
 
 /// Unfolds a raw header value and trims it.

@@ -212,6 +212,10 @@ impl Node {
         self.recent.lock().entry((acct, mb)).or_insert(uid);
     }
 
+    pub(crate) fn peek_recent(&self, acct: AccountId, mb: MailboxId) -> Option<Uid> {
+        self.recent.lock().get(&(acct, mb)).copied()
+    }
+
     pub(crate) fn claim_recent(&self, acct: AccountId, mb: MailboxId, uidnext: Uid) -> Uid {
         let mut map = self.recent.lock();
         let floor = map.entry((acct, mb)).or_insert(uidnext);

@@ -1,0 +1,172 @@
+//! Socket I/O: one task per connection (through [`kotak_net::serve`]),
+//! reading into a fixed buffer, framing with the [`Receiver`], running the
+//! [`Session`] and writing its buffered output.
+
+use crate::receiver::{self, Event, Limits, Receiver};
+use crate::session::{Flow, Session, Sink};
+use kotak_engine::Node;
+use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+
+/// Bytes read from a socket at a time.
+const READ_SIZE: usize = 16 * 1024;
+/// An output buffer that grew past this (a large FETCH) is shrunk after sending.
+const KEEP_BUFFER: usize = 1024 * 1024;
+
+/// Settings of the IMAP listener.
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    /// Most connections served at once.
+    pub max_connections: usize,
+    /// How long a logged-in client may stay silent (RFC 3501: at least 30 minutes).
+    pub idle_timeout: Duration,
+    /// How long a client may stay silent before logging in.
+    pub preauth_timeout: Duration,
+    /// How long writing a response may take before the client counts as gone.
+    pub write_timeout: Duration,
+    /// Longest command line, CRLF included.
+    pub max_line: usize,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            max_connections: 1000,
+            idle_timeout: Duration::from_secs(30 * 60),
+            preauth_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(5 * 60),
+            max_line: 64 * 1024,
+        }
+    }
+}
+
+/// Serves IMAP on `listener` until `shutdown` is triggered; then every
+/// connection gets `* BYE` and the call returns once all are closed.
+pub async fn serve(listener: tokio::net::TcpListener, node: Arc<Node>, config: ImapConfig, shutdown: Shutdown) {
+    let listener_config = ListenerConfig { protocol: "imap", max_connections: config.max_connections };
+    let config = Arc::new(config);
+    kotak_net::serve(listener, listener_config, shutdown, move |stream, peer, signal| {
+        let (node, config) = (node.clone(), config.clone());
+        async move {
+            match connection(stream, node, &config, signal).await {
+                Ok(()) => tracing::debug!(%peer, "imap connection closed"),
+                Err(e) => tracing::debug!(%peer, error = %e, "imap connection ended"),
+            }
+        }
+    })
+    .await
+}
+
+/// The write side of a connection, as the session's [`Sink`].
+struct Output {
+    writer: OwnedWriteHalf,
+    buffer: Vec<u8>,
+    write_timeout: Duration,
+}
+
+impl Sink for Output {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buffer
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        tokio::time::timeout(self.write_timeout, self.writer.write_all(&self.buffer))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client does not read"))??;
+        self.buffer.clear();
+        if self.buffer.capacity() > KEEP_BUFFER {
+            self.buffer.shrink_to(READ_SIZE);
+        }
+        Ok(())
+    }
+}
+
+async fn connection(stream: TcpStream, node: Arc<Node>, config: &ImapConfig, mut signal: ShutdownSignal) -> io::Result<()> {
+    let peer: Option<SocketAddr> = stream.peer_addr().ok();
+    let (mut reader, writer) = stream.into_split();
+    let max_message = node.limits().max_message_size;
+    let mut out = Output { writer, buffer: Vec::new(), write_timeout: config.write_timeout };
+    let mut session = Session::new(node);
+    let mut receiver = Receiver::new(limits(config, max_message, false));
+    let mut read_buf = vec![0u8; READ_SIZE];
+    out.buffer.extend_from_slice(&session.greeting());
+    loop {
+        loop {
+            receiver.set_limits(limits(config, max_message, session.is_authenticated()));
+            let Some(event) = receiver.poll() else { break };
+            match run_event(&mut session, event, &mut out).await? {
+                Flow::Continue => {}
+                Flow::ReadLine => receiver.expect_line(),
+                Flow::Close => return out.flush().await,
+            }
+        }
+        out.flush().await?;
+        let timeout = if session.is_authenticated() { config.idle_timeout } else { config.preauth_timeout };
+        let read = tokio::select! {
+            read = tokio::time::timeout(timeout, reader.read(&mut read_buf)) => read,
+            _ = signal.wait() => {
+                out.buffer.extend_from_slice(b"* BYE Server shutting down\r\n");
+                return out.flush().await;
+            }
+        };
+        let n = match read {
+            Ok(n) => n?,
+            Err(_) => {
+                tracing::debug!(?peer, "imap client idle too long");
+                out.buffer.extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
+                return out.flush().await;
+            }
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        receiver.feed(&read_buf[..n]);
+    }
+}
+
+/// The receiver's limits. Before login a literal may be no longer than a
+/// line (LOGIN needs no more), so strangers cannot make the server buffer
+/// messages.
+fn limits(config: &ImapConfig, max_message: u64, authenticated: bool) -> Limits {
+    let max_literal = if authenticated { max_message } else { config.max_line as u64 };
+    Limits {
+        max_line: config.max_line,
+        max_literal,
+        max_command: max_literal.saturating_add(16 * config.max_line as u64),
+    }
+}
+
+/// Handles one receiver event; returns what the connection does next.
+async fn run_event(session: &mut Session, event: Event, out: &mut Output) -> io::Result<Flow> {
+    Ok(match event {
+        Event::Command(bytes) => match receiver::parse(&bytes) {
+            Ok(command) => session.handle(&command, out).await?,
+            Err(failure) => {
+                session.parse_failed(failure.tag.as_deref(), &mut out.buffer);
+                Flow::Continue
+            }
+        },
+        Event::Continue => {
+            out.buffer.extend_from_slice(b"+ Ready for literal data\r\n");
+            Flow::Continue
+        }
+        Event::Line(line) => session.handle_line(&line, out).await?,
+        Event::Rejected(refusal) => {
+            session.refuse(&refusal, false, &mut out.buffer);
+            Flow::Continue
+        }
+        Event::Fatal(refusal) => {
+            session.refuse(&refusal, true, &mut out.buffer);
+            Flow::Close
+        }
+    })
+}
