@@ -21,7 +21,7 @@ def test_deliver_then_fetch_byte_identical(node):
     typ, data = c.select("INBOX")
     assert typ == "OK" and int(data[0]) == 20
     for i, m in enumerate(sent, start=1):
-        typ, data = c.fetch(str(i), "(BODY.PEEK[] RFC822.SIZE)")
+        typ, data = c.fetch(str(i), "(RFC822.SIZE BODY.PEEK[])")
         assert typ == "OK"
         assert data[0][1] == m
         assert f"RFC822.SIZE {len(m)}".encode() in data[0][0]
@@ -56,6 +56,7 @@ def test_two_sessions_see_each_other(node):
     a, b = login(node), login(node)
     a.select("INBOX")
     b.select("INBOX")
+    b.untagged_responses.clear()
     node.deliver("ana@example.org", ["user@kotak.test"], make_message(2))
     a.store("1", "+FLAGS", "(\\Seen)")
     typ, data = b.noop()

@@ -2,6 +2,7 @@
 running node's admin socket and directly on the data directory."""
 
 import imaplib
+import re
 import tempfile
 
 from conftest import Node, kotak, make_message
@@ -12,8 +13,8 @@ def snapshot(node):
     c.login("user@kotak.test", "secret")
     typ, data = c.select("INBOX")
     validity = c.untagged_responses["UIDVALIDITY"][0]
-    typ, data = c.uid("FETCH", "1:*", "(UID FLAGS BODY.PEEK[])")
-    msgs = [(d[0], d[1]) for d in data if isinstance(d, tuple)]
+    typ, data = c.uid("FETCH", "1:*", "(UID BODY.PEEK[])")
+    msgs = [(re.search(rb"UID (\d+)", d[0]).group(1), d[1]) for d in data if isinstance(d, tuple)]
     c.logout()
     return validity, msgs
 
