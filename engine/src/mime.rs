@@ -94,6 +94,27 @@ pub enum PartKind {
 }
 
 impl Part {
+    /// A single part with no parameters or extension fields, 7BIT encoded.
+    pub fn leaf(header_start: u32, body_start: u32, body_end: u32, media: (&str, &str), lines: u32) -> Part {
+        Part {
+            header_start,
+            body_start,
+            body_end,
+            media_type: media.0.into(),
+            media_subtype: media.1.into(),
+            params: Vec::new(),
+            id: None,
+            description: None,
+            encoding: "7BIT".into(),
+            md5: None,
+            disposition: None,
+            language: Vec::new(),
+            location: None,
+            lines,
+            kind: PartKind::Single,
+        }
+    }
+
     /// The body size in octets.
     pub fn body_size(&self) -> u32 {
         self.body_end - self.body_start
@@ -175,23 +196,8 @@ impl Walker<'_> {
             Some(he) => he,
             None => (end, end),
         };
-        let mut part = Part {
-            header_start: start as u32,
-            body_start: body_start as u32,
-            body_end: end as u32,
-            media_type: default.0.into(),
-            media_subtype: default.1.into(),
-            params: Vec::new(),
-            id: None,
-            description: None,
-            encoding: "7BIT".into(),
-            md5: None,
-            disposition: None,
-            language: Vec::new(),
-            location: None,
-            lines: count_lines(&self.raw[body_start..end]),
-            kind: PartKind::Single,
-        };
+        let lines = count_lines(&self.raw[body_start..end]);
+        let mut part = Part::leaf(start as u32, body_start as u32, end as u32, default, lines);
         if default == ("text", "plain") {
             part.params.push(("charset".into(), "us-ascii".into()));
         }

@@ -161,23 +161,7 @@ fn write_string_list(out: &mut Vec<u8>, items: &[String]) {
 /// An empty `text/plain` part at `offset`: the stand-in where the grammar
 /// needs a body the message does not have.
 fn empty_text_part(offset: u32) -> Part {
-    Part {
-        header_start: offset,
-        body_start: offset,
-        body_end: offset,
-        media_type: "text".into(),
-        media_subtype: "plain".into(),
-        params: Vec::new(),
-        id: None,
-        description: None,
-        encoding: "7BIT".into(),
-        md5: None,
-        disposition: None,
-        language: Vec::new(),
-        location: None,
-        lines: 0,
-        kind: PartKind::Single,
-    }
+    Part::leaf(offset, offset, offset, ("text", "plain"), 0)
 }
 
 #[cfg(test)]
