@@ -38,9 +38,9 @@ def test_flags_search_copy_expunge(node):
     assert c.search(None, "FLAGGED")[1][0] == b"2"
     assert c.search(None, "SUBJECT", '"message 3"')[1][0] == b"4"
     assert c.search(None, "NOT", "FLAGGED", "UNSEEN")[1][0] == b"1 3 4 5"
-    assert c.create("Archive")[0] == "OK"
-    assert c.copy("1:2", "Archive")[0] == "OK"
-    assert c.status("Archive", "(MESSAGES UIDNEXT)")[1][0] == b'Archive (MESSAGES 2 UIDNEXT 3)'
+    assert c.create("Projects")[0] == "OK"
+    assert c.copy("1:2", "Projects")[0] == "OK"
+    assert c.status("Projects", "(MESSAGES UIDNEXT)")[1][0] == b"Projects (MESSAGES 2 UIDNEXT 3)"
     c.store("1", "+FLAGS", "(\\Deleted)")
     typ, data = c.expunge()
     assert data == [b"1"]

@@ -14,7 +14,7 @@ pub mod config;
 pub mod directory;
 mod error;
 pub mod keys;
-mod mailbox_ops;
+pub mod mailbox_ops;
 pub mod message_ops;
 pub mod mime;
 mod node;

@@ -13,6 +13,13 @@ pub const SEPARATOR: char = '/';
 /// Longest mailbox name accepted, in bytes.
 pub const MAX_NAME_LEN: usize = 1024;
 
+/// The mailboxes every new account gets, with their RFC 6154 special use.
+pub const DEFAULT_MAILBOXES: [(&str, &str); 5] =
+    [("Drafts", "\\Drafts"), ("Sent", "\\Sent"), ("Trash", "\\Trash"), ("Junk", "\\Junk"), ("Archive", "\\Archive")];
+
+/// The special-use attributes of RFC 6154 that a mailbox may carry.
+pub const SPECIAL_USES: [&str; 7] = ["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"];
+
 /// Spells INBOX (and names under it) canonically: `inbox/x` is `INBOX/x`.
 pub fn canonical_name(name: &str) -> String {
     let first = name.split(SEPARATOR).next().unwrap_or("");
@@ -50,7 +57,7 @@ pub fn validate_name(name: &str) -> Result<String> {
 }
 
 impl Account {
-    /// Creates INBOX for a new account.
+    /// Creates INBOX and the [`DEFAULT_MAILBOXES`] for a new account.
     pub(crate) async fn initialize(&self) -> Result<()> {
         let _g = self.lock().await;
         if self.mailbox_record(INBOX_ID)?.is_some() {
@@ -58,6 +65,10 @@ impl Account {
         }
         let mut tx = self.begin()?;
         self.stage_new_mailbox(&mut tx, INBOX_ID, "INBOX");
+        let mut all = Vec::new();
+        for (name, special_use) in DEFAULT_MAILBOXES {
+            self.stage_create_path(&mut tx, &mut all, name, Some(special_use))?;
+        }
         self.commit(tx).await.map(|_| ())
     }
 
@@ -106,8 +117,15 @@ impl Account {
         all.iter().find(|(_, r)| r.name == name).cloned()
     }
 
-    /// Stages the creation of `name`'s missing parents, and of `name` itself.
-    fn stage_create_path(&self, tx: &mut Txn, all: &mut Vec<(MailboxId, MailboxInfo)>, name: &str) -> Result<MailboxInfo> {
+    /// Stages the creation of `name`'s missing parents, and of `name` itself
+    /// with its special use.
+    fn stage_create_path(
+        &self,
+        tx: &mut Txn,
+        all: &mut Vec<(MailboxId, MailboxInfo)>,
+        name: &str,
+        special_use: Option<&str>,
+    ) -> Result<MailboxInfo> {
         let mut path = String::new();
         let mut last = None;
         for seg in name.split(crate::mailbox_ops::SEPARATOR) {
@@ -118,6 +136,7 @@ impl Account {
             match self.find(all, &path) {
                 Some((id, mut rec)) if rec.noselect && path == name => {
                     rec.noselect = false;
+                    rec.special_use = special_use.map(str::to_string);
                     rec.highest_modseq = tx.log(self.id, Change::Mailboxes);
                     tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, id), records::encode(&rec));
                     last = Some(rec);
@@ -126,7 +145,11 @@ impl Account {
                 None => {
                     let id = tx.state.next_mailbox;
                     tx.state.next_mailbox += 1;
-                    let rec = self.stage_new_mailbox(tx, id, &path);
+                    let mut rec = self.stage_new_mailbox(tx, id, &path);
+                    if path == name && special_use.is_some() {
+                        rec.special_use = special_use.map(str::to_string);
+                        tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, id), records::encode(&rec));
+                    }
                     last = Some(rec.clone());
                     all.push((id, rec));
                 }
@@ -135,9 +158,19 @@ impl Account {
         last.ok_or_else(|| Error::InvalidName("empty name".into()))
     }
 
-    /// Creates a mailbox (and any missing parents).
-    pub async fn create_mailbox(&self, name: &str) -> Result<MailboxInfo> {
+    /// Creates a mailbox (and any missing parents), optionally with an RFC
+    /// 6154 special use (one of [`SPECIAL_USES`]).
+    pub async fn create_mailbox(&self, name: &str, special_use: Option<&str>) -> Result<MailboxInfo> {
         let name = validate_name(name)?;
+        let special_use = match special_use {
+            Some(u) => Some(
+                *SPECIAL_USES
+                    .iter()
+                    .find(|s| s.eq_ignore_ascii_case(u))
+                    .ok_or_else(|| Error::Invalid(format!("unknown special use {u}")))?,
+            ),
+            None => None,
+        };
         let _g = self.lock().await;
         let mut all = self.mailbox_records()?;
         if let Some((_, r)) = self.find(&all, &name) {
@@ -146,7 +179,7 @@ impl Account {
             }
         }
         let mut tx = self.begin()?;
-        let info = self.stage_create_path(&mut tx, &mut all, &name)?;
+        let info = self.stage_create_path(&mut tx, &mut all, &name, special_use)?;
         self.commit(tx).await?;
         Ok(info)
     }
@@ -201,7 +234,7 @@ impl Account {
         }
         let mut tx = self.begin()?;
         if let Some((parent, _)) = to.rsplit_once(SEPARATOR) {
-            self.stage_create_path(&mut tx, &mut all, parent)?;
+            self.stage_create_path(&mut tx, &mut all, parent, None)?;
         }
         if from_id == INBOX_ID {
             let new_id = tx.state.next_mailbox;

@@ -116,18 +116,38 @@ impl Account {
     /// Copies messages to another mailbox of the same account, sharing their
     /// stored bodies; returns the UID pairs.
     pub async fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<Copied> {
+        self.transfer(from, uids, to, false).await
+    }
+
+    /// Moves messages to another mailbox of the same account in one durable
+    /// write (RFC 6851): the copies appear and the originals are expunged
+    /// together, so a crash can neither lose nor duplicate a message.
+    pub async fn move_messages(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<Copied> {
+        self.transfer(from, uids, to, true).await
+    }
+
+    async fn transfer(&self, from: MailboxId, uids: &[Uid], to: MailboxId, remove: bool) -> Result<Copied> {
         let _g = self.lock().await;
-        self.selectable(from)?;
+        let mut src = self.selectable(from)?;
         let mut dst = self.selectable(to)?;
+        if remove && from == to {
+            return Err(Error::Invalid("cannot move messages into their own mailbox".into()));
+        }
         let mut tx = self.begin()?;
         let mut pairs = Vec::new();
         for &uid in uids {
             let Some(rec) = self.message_record(from, uid)? else { continue };
             let new_uid = self.add_message(&mut tx, to, &mut dst, rec.blob, rec.flags.clone(), rec.internal_date, rec.size);
+            if remove {
+                self.remove_message(&mut tx, from, &mut src, uid, &rec);
+            }
             pairs.push((uid, new_uid));
         }
         if !pairs.is_empty() {
             tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, to), records::encode(&dst));
+            if remove {
+                tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, from), records::encode(&src));
+            }
             self.commit(tx).await?;
         }
         Ok(Copied { uidvalidity: dst.uidvalidity, uids: pairs })

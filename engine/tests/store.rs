@@ -112,11 +112,12 @@ async fn mailboxes_create_rename_delete() {
     let node = open(dir.path());
     let rec = node.add_account("a@x.test", "pw").await.unwrap();
     let a = node.account(&rec).unwrap();
-    a.create_mailbox("Work/2026/Q4").await.unwrap();
+    a.create_mailbox("Work/2026/Q4", None).await.unwrap();
     let names = |a: &kotak_engine::Account| a.list_mailboxes().unwrap().into_iter().map(|m| m.name).collect::<Vec<_>>();
-    assert_eq!(names(&a), vec!["INBOX", "Work", "Work/2026", "Work/2026/Q4"]);
-    assert!(matches!(a.create_mailbox("work/2026").await, Ok(_)), "names are case-sensitive except INBOX");
-    assert!(matches!(a.create_mailbox("Work").await, Err(Error::MailboxExists)));
+    assert_eq!(names(&a), vec!["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash", "Work", "Work/2026", "Work/2026/Q4"]);
+    assert_eq!(a.mailbox("Sent").unwrap().unwrap().special_use.as_deref(), Some("\\Sent"));
+    assert!(matches!(a.create_mailbox("work/2026", None).await, Ok(_)), "names are case-sensitive except INBOX");
+    assert!(matches!(a.create_mailbox("Work", None).await, Err(Error::MailboxExists)));
     a.rename_mailbox("Work", "Kerja").await.unwrap();
     assert!(names(&a).contains(&"Kerja/2026/Q4".to_string()));
     node.deliver(std::slice::from_ref(&rec), &msg(1)).await;
@@ -129,4 +130,23 @@ async fn mailboxes_create_rename_delete() {
     assert!(matches!(a.delete_mailbox("INBOX").await, Err(Error::NotPermitted(_))));
     let copied = a.copy(old.id, &[1], 1).await.unwrap();
     assert_eq!(copied.uids, vec![(1, 2)], "INBOX keeps its UIDNEXT after RENAME INBOX");
+}
+
+#[tokio::test]
+async fn move_is_one_write_and_shares_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    let rec = node.add_account("a@x.test", "pw").await.unwrap();
+    let a = node.account(&rec).unwrap();
+    node.deliver(std::slice::from_ref(&rec), &msg(1)).await;
+    let archive = a.mailbox("Archive").unwrap().unwrap();
+    let before = a.highest_modseq().unwrap();
+    let moved = a.move_messages(1, &[1, 7], archive.id).await.unwrap();
+    assert_eq!(moved.uids, vec![(1, 1)]);
+    assert!(a.messages(1).unwrap().is_empty());
+    let m = a.messages(archive.id).unwrap();
+    assert_eq!(a.read_raw(&m[0]).unwrap(), msg(1));
+    let changes: Vec<Change> = a.changes_since(before).unwrap().into_iter().map(|(_, c)| c).collect();
+    assert_eq!(changes, vec![Change::Added { mailbox: archive.id, uid: 1 }, Change::Expunged { mailbox: 1, uid: 1 }]);
+    assert_eq!(a.mailbox("INBOX").unwrap().unwrap().messages, 0);
 }

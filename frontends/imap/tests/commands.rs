@@ -140,19 +140,19 @@ async fn copy_expunge_close_examine() {
         assert!(c.append("a", "INBOX", flags, &message(&format!("m{i}"), "body")).await.starts_with("a OK"));
     }
     c.ok("s1", "SELECT INBOX").await;
-    assert!(c.tagged("c1", "COPY 1:2 Archive").await.starts_with("c1 NO [TRYCREATE]"));
-    c.ok("c2", "CREATE Archive").await;
-    c.ok("c3", "COPY 1:2 Archive").await;
-    c.ok("c4", "UID COPY 4 Archive").await;
-    let lines = c.ok("c5", "STATUS Archive (MESSAGES UIDNEXT UNSEEN)").await;
-    assert_eq!(lines, vec!["* STATUS Archive (MESSAGES 3 UIDNEXT 4 UNSEEN 3)"]);
+    assert!(c.tagged("c1", "COPY 1:2 Keep").await.starts_with("c1 NO [TRYCREATE]"));
+    c.ok("c2", "CREATE Keep").await;
+    c.ok("c3", "COPY 1:2 Keep").await;
+    c.ok("c4", "UID COPY 4 Keep").await;
+    let lines = c.ok("c5", "STATUS Keep (MESSAGES UIDNEXT UNSEEN)").await;
+    assert_eq!(lines, vec!["* STATUS Keep (MESSAGES 3 UIDNEXT 4 UNSEEN 3)"]);
 
     let lines = c.ok("e1", "EXPUNGE").await;
     assert_eq!(lines, vec!["* 3 EXPUNGE", "* 1 EXPUNGE"]);
     assert_eq!(c.ok("e2", "FETCH 1:* (UID)").await, vec!["* 1 FETCH (UID 2)", "* 2 FETCH (UID 4)"]);
 
     // EXAMINE is read-only: no flag changes, no expunge, no implicit \Seen.
-    let lines = c.command("x1", "EXAMINE Archive").await;
+    let lines = c.command("x1", "EXAMINE Keep").await;
     assert_eq!(lines.last().unwrap(), "x1 OK [READ-ONLY] EXAMINE completed");
     assert!(has(&lines, "* OK [PERMANENTFLAGS ()]"));
     assert!(has(&lines, "* 0 RECENT"));
@@ -162,15 +162,15 @@ async fn copy_expunge_close_examine() {
     assert!(!has(&lines, "FLAGS"), "{lines:?}");
     c.ok("x5", "CLOSE").await;
     assert!(c.tagged("x6", "FETCH 1 FLAGS").await.starts_with("x6 BAD"));
-    let lines = c.ok("x7", "STATUS Archive (MESSAGES UNSEEN)").await;
-    assert_eq!(lines, vec!["* STATUS Archive (MESSAGES 3 UNSEEN 3)"]);
+    let lines = c.ok("x7", "STATUS Keep (MESSAGES UNSEEN)").await;
+    assert_eq!(lines, vec!["* STATUS Keep (MESSAGES 3 UNSEEN 3)"]);
 
     // CLOSE after SELECT expunges silently.
-    c.ok("y1", "SELECT Archive").await;
+    c.ok("y1", "SELECT Keep").await;
     c.ok("y2", "STORE 1:2 +FLAGS.SILENT (\\Deleted)").await;
     assert!(c.ok("y3", "CLOSE").await.is_empty());
-    let lines = c.ok("y4", "STATUS Archive (MESSAGES)").await;
-    assert_eq!(lines, vec!["* STATUS Archive (MESSAGES 1)"]);
+    let lines = c.ok("y4", "STATUS Keep (MESSAGES)").await;
+    assert_eq!(lines, vec!["* STATUS Keep (MESSAGES 1)"]);
     server.stop().await;
 }
 
@@ -191,14 +191,19 @@ async fn mailbox_management_and_list() {
 
     let lines = c.ok("l1", "LIST \"\" *").await;
     assert_eq!(lines, vec![
+        "* LIST (\\HasNoChildren) \"/\" Archive",
+        "* LIST (\\HasNoChildren) \"/\" Drafts",
         "* LIST (\\HasNoChildren) \"/\" INBOX",
+        "* LIST (\\HasNoChildren) \"/\" Junk",
         "* LIST (\\HasChildren) \"/\" \"Kotak surat\"",
         "* LIST (\\HasNoChildren) \"/\" \"Kotak surat/Terkirim\"",
+        "* LIST (\\HasNoChildren) \"/\" Sent",
+        "* LIST (\\HasNoChildren) \"/\" Trash",
         "* LIST (\\HasChildren) \"/\" Work",
         "* LIST (\\HasNoChildren) \"/\" Work/Projects",
         "* LIST (\\HasNoChildren) \"/\" &BB8EPgRHBEIEMA-",
     ]);
-    assert_eq!(c.ok("l2", "LIST \"\" %").await.len(), 4);
+    assert_eq!(c.ok("l2", "LIST \"\" %").await.len(), 9);
     assert_eq!(c.ok("l3", "LIST Work/ %").await, vec!["* LIST (\\HasNoChildren) \"/\" Work/Projects"]);
     assert_eq!(c.ok("l4", "LIST \"\" inBOX").await, vec!["* LIST (\\HasNoChildren) \"/\" INBOX"]);
 

@@ -2,6 +2,8 @@
 //! bounds admission *before* `accept()`, one task per connection, and a
 //! shutdown signal broadcast to all connection tasks.
 
+pub mod tls;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;

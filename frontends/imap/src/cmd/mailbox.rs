@@ -28,7 +28,7 @@ pub async fn create(account: &Account, mailbox: &Mailbox<'_>) -> Outcome {
     if name.eq_ignore_ascii_case("INBOX") {
         return Ok(Done::no("ALREADYEXISTS", "INBOX always exists"));
     }
-    account.create_mailbox(&name).await?;
+    account.create_mailbox(&name, None).await?;
     Ok(Done::ok("CREATE completed"))
 }
 
