@@ -20,6 +20,9 @@ pub struct Summary {
     pub root: Part,
     /// `Date:` as seconds since the epoch, when it parses.
     pub sent_date: Option<i64>,
+    /// The message ids of `References:`, in order, with their angle brackets
+    /// (THREAD=REFERENCES needs them).
+    pub references: Vec<String>,
     /// True when a parser limit cut the structure short.
     pub truncated: bool,
 }
@@ -135,7 +138,8 @@ impl Part {
 pub fn summarize(raw: &[u8], limits: &Limits) -> Summary {
     let mut walker = Walker { raw, limits, parts: 0, truncated: false };
     let (root, envelope, sent_date) = walker.entity(0, raw.len(), 0, ("text", "plain"));
-    Summary { envelope: envelope.unwrap_or_default(), root, sent_date, truncated: walker.truncated }
+    let references = references(&raw[..root.body_start as usize]);
+    Summary { envelope: envelope.unwrap_or_default(), root, sent_date, references, truncated: walker.truncated }
 }
 
 struct Walker<'a> {
@@ -296,6 +300,28 @@ impl Walker<'_> {
     }
 }
 
+/// The `<id>` tokens of the first `References:` field of a header block.
+fn references(header: &[u8]) -> Vec<String> {
+    let mut p = 0;
+    while p < header.len() {
+        let line_end = memchr(b'\n', &header[p..]).map(|i| p + i + 1).unwrap_or(header.len());
+        if header.len() - p >= 11 && header[p..p + 11].eq_ignore_ascii_case(b"references:") {
+            let mut end = line_end;
+            while end < header.len() && matches!(header[end], b' ' | b'\t') {
+                end = memchr(b'\n', &header[end..]).map(|i| end + i + 1).unwrap_or(header.len());
+            }
+            let value = String::from_utf8_lossy(&header[p + 11..end]);
+            return value
+                .split('<')
+                .skip(1)
+                .filter_map(|t| t.split_once('>').map(|(id, _)| format!("<{}>", id.trim())))
+                .collect();
+        }
+        p = line_end;
+    }
+    Vec::new()
+}
+
 fn addresses(v: &HeaderValue) -> Vec<Address> {
     let one = |a: &mail_parser::Addr| {
         let (mailbox, host) = match a.address.as_deref() {
@@ -413,6 +439,13 @@ mod tests {
         raw.push_str("\r\nx\r\n");
         let s = sum(&raw);
         assert!(s.truncated);
+    }
+
+    #[test]
+    fn references_are_collected_across_folded_lines() {
+        let s = sum("Subject: x\r\nReferences: <a@x>\r\n <b@y> <c@z>\r\nX: y\r\n\r\nbody\r\n");
+        assert_eq!(s.references, vec!["<a@x>", "<b@y>", "<c@z>"]);
+        assert!(sum("Subject: x\r\n\r\nReferences: <no@body>\r\n").references.is_empty());
     }
 
     #[test]

@@ -21,6 +21,23 @@ pub struct FileConfig {
     pub limits: Limits,
     /// Most simultaneous connections per listener.
     pub max_connections: Option<usize>,
+    /// The name clients use for this node (greetings, self-signed certificate).
+    pub hostname: Option<String>,
+    /// TLS certificate and key.
+    pub tls: TlsFileConfig,
+}
+
+/// The `[tls]` table: PEM files; without them a self-signed certificate is
+/// generated and kept in `DATA_DIR/tls`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsFileConfig {
+    /// Certificate chain (PEM), leaf first.
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM: PKCS#8, RSA or SEC1).
+    pub key: Option<PathBuf>,
+    /// Seconds a client may take to finish the TLS handshake.
+    pub handshake_timeout_secs: Option<u64>,
 }
 
 /// A resolved configuration: file, then flags.
@@ -31,6 +48,10 @@ pub struct Resolved {
     pub listen: Vec<String>,
     /// Most simultaneous connections per listener.
     pub max_connections: usize,
+    /// The node's public host name.
+    pub hostname: String,
+    /// How TLS listeners and STARTTLS get their certificate.
+    pub tls: kotak_net::tls::TlsSettings,
 }
 
 /// Reads the config file (if any) and applies the flags.
@@ -53,5 +74,13 @@ pub fn resolve(args: &NodeArgs) -> Result<Resolved, String> {
     if let Some(n) = file.node_name {
         node.node_name = n;
     }
-    Ok(Resolved { node, listen: file.listen, max_connections: file.max_connections.unwrap_or(10_000) })
+    let hostname = file.hostname.unwrap_or_else(|| "localhost".to_string());
+    let mut tls = kotak_net::tls::TlsSettings::new(hostname.clone());
+    tls.cert_path = file.tls.cert;
+    tls.key_path = file.tls.key;
+    tls.selfsigned_dir = Some(node.data_dir.join("tls"));
+    if let Some(s) = file.tls.handshake_timeout_secs {
+        tls.handshake_timeout = std::time::Duration::from_secs(s);
+    }
+    Ok(Resolved { node, listen: file.listen, max_connections: file.max_connections.unwrap_or(10_000), hostname, tls })
 }
