@@ -59,3 +59,20 @@ def test_account_admin_online_and_offline():
         finally:
             n.stop()
         assert "off@kotak.test" in kotak("account", "list", "--data-dir", d).stdout
+
+
+def test_quota_refuses_lmtp_and_append(node):
+    node.add_account("q@kotak.test", "pw")
+    kotak("account", "quota", "q@kotak.test", "--messages", "1", "--data-dir", node.data_dir)
+    assert node.deliver("a@example.org", ["q@kotak.test"], make_message(1)) == {}
+    import smtplib
+    try:
+        node.deliver("a@example.org", ["q@kotak.test"], make_message(2))
+        raise AssertionError("delivery over quota was accepted")
+    except smtplib.SMTPDataError as e:
+        assert e.smtp_code == 552 and b"5.2.2" in e.smtp_error
+    c = imaplib.IMAP4("127.0.0.1", node.ports["imap"], timeout=30)
+    c.login("q@kotak.test", "pw")
+    typ, data = c.append("INBOX", None, None, make_message(3))
+    assert typ == "NO" and b"[OVERQUOTA]" in data[0]
+    c.logout()

@@ -5,6 +5,7 @@
 //! previous one; writes to different accounts share group commits.
 
 use crate::commit::Batch;
+use crate::directory::{AccountRecord, Quota};
 use crate::error::{Error, Result};
 use crate::keys::{self, Cf};
 use crate::mime::Summary;
@@ -24,6 +25,16 @@ pub struct Account {
     pub(crate) id: AccountId,
     address: String,
     pub(crate) shard: usize,
+    quota: Quota,
+}
+
+/// What an account uses, summed over its mailboxes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes of mail.
+    pub storage: u64,
+    /// Number of messages.
+    pub messages: u64,
 }
 
 /// A write in progress on one account: its counters, the storage writes and
@@ -43,8 +54,36 @@ impl Txn {
 }
 
 impl Account {
-    pub(crate) fn new(node: Arc<Node>, id: AccountId, address: String, shard: usize) -> Self {
-        Account { node, id, address, shard }
+    pub(crate) fn new(node: Arc<Node>, rec: &AccountRecord, shard: usize) -> Self {
+        Account { node, id: rec.id, address: rec.address.clone(), shard, quota: rec.quota }
+    }
+
+    /// The account's limits, as the directory said when this handle was made.
+    pub fn quota(&self) -> Quota {
+        self.quota
+    }
+
+    /// What the account uses now.
+    pub fn usage(&self) -> Result<Usage> {
+        Ok(self.mailbox_records()?.iter().fold(Usage::default(), |u, (_, m)| Usage {
+            storage: u.storage + m.size,
+            messages: u.messages + m.messages as u64,
+        }))
+    }
+
+    /// Fails with [`Error::OverQuota`] unless `messages` more messages of
+    /// `bytes` bytes in total fit; the caller holds the account lock.
+    pub(crate) fn check_quota(&self, messages: u64, bytes: u64) -> Result<()> {
+        if self.quota == Quota::default() {
+            return Ok(());
+        }
+        let used = self.usage()?;
+        let over_storage = self.quota.storage.is_some_and(|q| used.storage + bytes > q);
+        let over_count = self.quota.messages.is_some_and(|q| used.messages + messages > q);
+        if over_storage || over_count {
+            return Err(Error::OverQuota);
+        }
+        Ok(())
     }
 
     /// The account's number.
@@ -208,6 +247,7 @@ impl Account {
     pub(crate) fn stage_delivery(&self, batch: &mut Batch, blob: BlobId, size: u32, date: i64) -> Result<(Uid, ModSeq)> {
         let mut tx = Txn { state: self.state()?, batch: std::mem::take(batch) };
         let result = (|| {
+            self.check_quota(1, size as u64)?;
             let mut mbrec = self.mailbox_record(INBOX_ID)?.ok_or(Error::NoSuchMailbox)?;
             let uid = self.add_message(&mut tx, INBOX_ID, &mut mbrec, blob, Flags::default(), date, size);
             tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, INBOX_ID), records::encode(&mbrec));

@@ -26,6 +26,17 @@ pub struct AccountRecord {
     pub home: String,
     /// Which shard of the home node holds the account.
     pub shard: u16,
+    /// The account's limits.
+    pub quota: Quota,
+}
+
+/// Per-account limits (RFC 9208 STORAGE and MESSAGE); `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    /// Most bytes of mail, summed over all mailboxes.
+    pub storage: Option<u64>,
+    /// Most messages, summed over all mailboxes.
+    pub messages: Option<u64>,
 }
 
 /// The directory operations the front-ends and tools need.
@@ -40,6 +51,8 @@ pub trait Directory: Send + Sync {
     fn delete_account(&self, address: &str) -> Result<AccountRecord>;
     /// Replaces an account's password.
     fn set_password(&self, address: &str, password: &str) -> Result<()>;
+    /// Replaces an account's quota.
+    fn set_quota(&self, address: &str, quota: Quota) -> Result<()>;
     /// Every account, ordered by address.
     fn list_accounts(&self) -> Result<Vec<AccountRecord>>;
     /// Every domain, ordered.
@@ -99,6 +112,13 @@ impl EmbeddedDirectory {
         Ok(self.db.delete_opt(key, &w)?)
     }
 
+    fn update(&self, address: &str, change: impl FnOnce(&mut AccountRecord)) -> Result<()> {
+        let _g = self.write_lock.lock();
+        let mut rec = self.lookup(address)?.ok_or_else(|| Error::NoSuchAccount(address.to_string()))?;
+        change(&mut rec);
+        self.put_synced(&keys::dir_account(&rec.address), &crate::records::encode(&rec))
+    }
+
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
         for item in self.db.iterator(IteratorMode::From(prefix, rocksdb::Direction::Forward)) {
@@ -147,6 +167,7 @@ impl Directory for EmbeddedDirectory {
             password_hash: hash,
             home: home.to_string(),
             shard: (id as usize % shards.max(1)) as u16,
+            quota: Quota::default(),
         };
         self.put_synced(&keys::dir_account(&address), &crate::records::encode(&rec))?;
         Ok(rec)
@@ -161,10 +182,11 @@ impl Directory for EmbeddedDirectory {
 
     fn set_password(&self, address: &str, password: &str) -> Result<()> {
         let hash = hash_password(password)?;
-        let _g = self.write_lock.lock();
-        let mut rec = self.lookup(address)?.ok_or_else(|| Error::NoSuchAccount(address.to_string()))?;
-        rec.password_hash = hash;
-        self.put_synced(&keys::dir_account(&rec.address), &crate::records::encode(&rec))
+        self.update(address, |rec| rec.password_hash = hash)
+    }
+
+    fn set_quota(&self, address: &str, quota: Quota) -> Result<()> {
+        self.update(address, |rec| rec.quota = quota)
     }
 
     fn list_accounts(&self) -> Result<Vec<AccountRecord>> {

@@ -37,6 +37,9 @@ pub enum Error {
     /// The message exceeds the configured size limit.
     #[error("message too large")]
     TooLarge,
+    /// The account's quota does not allow this.
+    #[error("quota exceeded")]
+    OverQuota,
     /// A caller passed something the engine cannot accept.
     #[error("invalid argument: {0}")]
     Invalid(String),

@@ -22,9 +22,9 @@ mod records;
 mod shard;
 pub mod types;
 
-pub use account::Account;
+pub use account::{Account, Usage};
 pub use config::{Limits, NodeConfig};
-pub use directory::{AccountRecord, Directory};
+pub use directory::{AccountRecord, Directory, Quota};
 pub use error::{Error, Result};
 pub use node::Node;
 pub use message_ops::Stored;

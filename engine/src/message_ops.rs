@@ -33,6 +33,7 @@ impl Account {
         let date = internal_date.unwrap_or_else(|| chrono::Utc::now().timestamp());
         let _g = self.lock().await;
         let mut mbrec = self.selectable(mb)?;
+        self.check_quota(1, raw.len() as u64)?;
         let mut tx = self.begin()?;
         let blob = self.shard().new_blob_id();
         tx.batch.put(Cf::Blob, keys::blob(blob), stored);
@@ -135,6 +136,11 @@ impl Account {
         }
         let mut tx = self.begin()?;
         let mut pairs = Vec::new();
+        if !remove {
+            let sources = uids.iter().map(|&u| self.message_record(from, u)).collect::<Result<Vec<_>>>()?;
+            let bytes = sources.iter().flatten().map(|m| m.size as u64).sum();
+            self.check_quota(sources.iter().flatten().count() as u64, bytes)?;
+        }
         for &uid in uids {
             let Some(rec) = self.message_record(from, uid)? else { continue };
             let new_uid = self.add_message(&mut tx, to, &mut dst, rec.blob, rec.flags.clone(), rec.internal_date, rec.size);

@@ -83,7 +83,7 @@ impl Node {
         if shard >= self.shards.len() {
             return Err(Error::Corrupt(format!("account {} is on shard {shard}, node has {}", rec.address, self.shards.len())));
         }
-        Ok(Account::new(self.clone(), rec.id, rec.address.clone(), shard))
+        Ok(Account::new(self.clone(), rec, shard))
     }
 
     /// Checks a login off the async threads (password hashing is slow on purpose).

@@ -150,3 +150,25 @@ async fn move_is_one_write_and_shares_the_body() {
     assert_eq!(changes, vec![Change::Added { mailbox: archive.id, uid: 1 }, Change::Expunged { mailbox: 1, uid: 1 }]);
     assert_eq!(a.mailbox("INBOX").unwrap().unwrap().messages, 0);
 }
+
+#[tokio::test]
+async fn quota_refuses_delivery_append_and_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    node.add_account("q@x.test", "pw").await.unwrap();
+    node.directory().set_quota("q@x.test", kotak_engine::Quota { storage: None, messages: Some(2) }).unwrap();
+    let rec = node.directory().lookup("q@x.test").unwrap().unwrap();
+    for i in 0..2 {
+        assert!(node.deliver(std::slice::from_ref(&rec), &msg(i)).await[0].is_ok());
+    }
+    assert!(matches!(node.deliver(std::slice::from_ref(&rec), &msg(3)).await[0], Err(Error::OverQuota)));
+    let a = node.account(&rec).unwrap();
+    assert!(matches!(a.append(1, &msg(4), Flags::default(), None).await, Err(Error::OverQuota)));
+    let sent = a.mailbox("Sent").unwrap().unwrap();
+    assert!(matches!(a.copy(1, &[1], sent.id).await, Err(Error::OverQuota)));
+    assert!(a.move_messages(1, &[1], sent.id).await.is_ok(), "moving does not grow usage");
+    assert_eq!(a.usage().unwrap().messages, 2);
+    node.directory().set_quota("q@x.test", kotak_engine::Quota { storage: Some(10), messages: None }).unwrap();
+    let rec = node.directory().lookup("q@x.test").unwrap().unwrap();
+    assert!(matches!(node.deliver(std::slice::from_ref(&rec), &msg(5)).await[0], Err(Error::OverQuota)));
+}

@@ -234,6 +234,7 @@ fn delivery_reply(sender: &str, recipient: &Recipient, size: usize, result: kota
             Reply::new(250, "2.0.0", format!("<{to}> Ok"))
         }
         Err(Error::TooLarge) => too_large(),
+        Err(Error::OverQuota) => Reply::new(552, "5.2.2", format!("<{to}> Mailbox full")),
         Err(Error::NoSuchAccount(_)) => Reply::new(550, "5.1.1", format!("<{to}> No such user here")),
         Err(e) => {
             tracing::error!(%sender, recipient = %to, error = %e, "delivery failed");

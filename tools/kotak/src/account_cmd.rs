@@ -33,6 +33,18 @@ pub enum AccountAction {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Sets an account's quota (RFC 9208 STORAGE and MESSAGE); 0 means unlimited.
+    Quota {
+        address: String,
+        /// Most bytes of mail.
+        #[arg(long, default_value_t = 0)]
+        storage: u64,
+        /// Most messages.
+        #[arg(long, default_value_t = 0)]
+        messages: u64,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
     /// Lists accounts.
     List {
         #[command(flatten)]
@@ -61,6 +73,10 @@ pub async fn run(action: AccountAction) -> Result<(), String> {
         }
         AccountAction::Del { address, node } => (node, Request::AccountDel { address }),
         AccountAction::Passwd { address, password, node } => (node, Request::AccountPasswd { address, password }),
+        AccountAction::Quota { address, storage, messages, node } => {
+            let limit = |n: u64| (n > 0).then_some(n);
+            (node, Request::AccountQuota { address, storage: limit(storage), messages: limit(messages) })
+        }
         AccountAction::List { node } => (node, Request::AccountList),
     };
     let cfg = crate::config::resolve(&args)?;

@@ -23,6 +23,8 @@ pub enum Request {
     AccountDel { address: String },
     /// Change a password.
     AccountPasswd { address: String, password: String },
+    /// Set an account's quota (`None`: unlimited).
+    AccountQuota { address: String, storage: Option<u64>, messages: Option<u64> },
     /// List accounts.
     AccountList,
 }
@@ -56,6 +58,11 @@ pub async fn execute(node: &Arc<Node>, req: Request) -> Reply {
             Request::AccountPasswd { address, password } => {
                 node.directory().set_password(&address, &password)?;
                 Ok(vec![format!("password changed for {address}")])
+            }
+            Request::AccountQuota { address, storage, messages } => {
+                node.directory().set_quota(&address, kotak_engine::Quota { storage, messages })?;
+                let show = |v: Option<u64>| v.map_or("unlimited".to_string(), |n| n.to_string());
+                Ok(vec![format!("quota of {address}: storage {} bytes, {} messages", show(storage), show(messages))])
             }
             Request::AccountList => Ok(node
                 .directory()

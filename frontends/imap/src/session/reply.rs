@@ -104,6 +104,7 @@ pub fn engine_error(e: &Error) -> Done {
         Error::InvalidName(why) => Done::no("CANNOT", format!("Invalid mailbox name: {why}")),
         Error::NotPermitted(why) => Done::no("CANNOT", format!("Not permitted: {why}")),
         Error::TooLarge => Done::no("TOOBIG", "Message too large"),
+        Error::OverQuota => Done::no("OVERQUOTA", "Quota exceeded"),
         Error::Invalid(why) => Done::no("CANNOT", format!("Invalid argument: {why}")),
         Error::ShuttingDown => Done::no("UNAVAILABLE", "Server is shutting down"),
         Error::Corrupt(_) => {
