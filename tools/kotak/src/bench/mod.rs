@@ -3,6 +3,8 @@
 //! a message count and a time limit, and targets the given host only.
 
 mod corpus;
+mod imap;
+mod imap_client;
 mod lmtp;
 mod report;
 
@@ -13,11 +15,14 @@ use clap::Subcommand;
 pub enum Scenario {
     /// Delivers N generated messages over C concurrent LMTP sessions.
     Lmtp(lmtp::LmtpArgs),
+    /// An imaptest-style mixed IMAP workload with state checking.
+    Imap(imap::ImapArgs),
 }
 
 /// Runs a scenario.
 pub async fn run(s: Scenario) -> Result<(), String> {
     match s {
         Scenario::Lmtp(a) => lmtp::run(a).await,
+        Scenario::Imap(a) => imap::run(a).await,
     }
 }

@@ -1,0 +1,238 @@
+//! The `imap` scenario, modelled on imaptest's default mix: each client logs
+//! in, selects INBOX, fetches, flags, appends, sometimes expunges, and logs
+//! out, over and over. Every response is checked against what the server
+//! said before (EXISTS never shrinks without EXPUNGE, no sequence number
+//! beyond the mailbox), and contradictions are counted as state errors.
+
+use super::corpus::Corpus;
+use super::imap_client::{Completion, ImapClient};
+use clap::Args;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Options of the IMAP scenario.
+#[derive(Args, Debug, Clone)]
+pub struct ImapArgs {
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long)]
+    port: u16,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 50)]
+    clients: usize,
+    /// Logins are USER_PREFIX<k>@DOMAIN / PASSWORD_PREFIX<k>, k in 1..=users.
+    #[arg(long, default_value_t = 100)]
+    users: usize,
+    #[arg(long, default_value = "user")]
+    user_prefix: String,
+    #[arg(long, default_value = "bench.test")]
+    domain: String,
+    #[arg(long, default_value = "pw")]
+    password_prefix: String,
+    /// How long to run, in seconds.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Corpus seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What one client saw.
+#[derive(Default)]
+struct Tally {
+    latency: BTreeMap<&'static str, Histogram<u64>>,
+    cycles: u64,
+    refused: u64,
+    state_errors: u64,
+    io_errors: u64,
+}
+
+impl Tally {
+    fn record(&mut self, cmd: &'static str, t0: Instant) {
+        let h = self.latency.entry(cmd).or_insert_with(|| Histogram::new(3).expect("histogram"));
+        let _ = h.record(t0.elapsed().as_micros() as u64);
+    }
+
+    fn merge(&mut self, o: Tally) {
+        for (k, h) in o.latency {
+            let mine = self.latency.entry(k).or_insert_with(|| Histogram::new(3).expect("histogram"));
+            let _ = mine.add(h);
+        }
+        self.cycles += o.cycles;
+        self.refused += o.refused;
+        self.state_errors += o.state_errors;
+        self.io_errors += o.io_errors;
+    }
+}
+
+/// The mailbox size a client believes in, updated from untagged responses.
+struct View {
+    exists: u32,
+}
+
+impl View {
+    /// Applies untagged responses; returns how many contradicted the view.
+    fn apply(&mut self, c: &Completion) -> u64 {
+        let mut bad = 0;
+        for r in &c.untagged {
+            let mut words = r.line.split(' ');
+            let (Some("*"), Some(n), Some(kind)) = (words.next(), words.next(), words.next()) else { continue };
+            let Ok(n) = n.parse::<u32>() else { continue };
+            match kind {
+                "EXISTS" if n < self.exists => bad += 1,
+                "EXISTS" => self.exists = n,
+                "EXPUNGE" if n == 0 || n > self.exists => bad += 1,
+                "EXPUNGE" => self.exists -= 1,
+                "FETCH" if n == 0 || n > self.exists => bad += 1,
+                _ => {}
+            }
+        }
+        bad
+    }
+}
+
+#[derive(Serialize)]
+struct Row {
+    command: &'static str,
+    count: u64,
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Runs the scenario and prints its figures.
+pub async fn run(args: ImapArgs) -> Result<(), String> {
+    if args.users == 0 || args.clients == 0 {
+        return Err("--users and --clients must be positive".into());
+    }
+    let args = Arc::new(args);
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..args.clients)
+        .map(|k| {
+            let args = args.clone();
+            tokio::spawn(async move { client(&args, k, deadline).await })
+        })
+        .collect();
+    let mut total = Tally::default();
+    for t in tasks {
+        total.merge(t.await.map_err(|e| e.to_string())?);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let rows: Vec<Row> = total
+        .latency
+        .iter()
+        .map(|(cmd, h)| Row {
+            command: cmd,
+            count: h.len(),
+            per_second: h.len() as f64 / secs,
+            p50_ms: h.value_at_quantile(0.5) as f64 / 1000.0,
+            p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
+        })
+        .collect();
+    let ops: u64 = rows.iter().map(|r| r.count).sum();
+    if args.json {
+        let out = serde_json::json!({
+            "scenario": "imap", "seconds": secs, "clients": args.clients, "cycles": total.cycles,
+            "cycles_per_second": total.cycles as f64 / secs, "ops_per_second": ops as f64 / secs,
+            "refused": total.refused, "state_errors": total.state_errors, "io_errors": total.io_errors,
+            "commands": rows,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("scenario imap: {} clients, {:.1} s", args.clients, secs);
+    println!("{:<8} {:>8} {:>10} {:>9} {:>9}", "command", "count", "ops/s", "p50 ms", "p99 ms");
+    for r in &rows {
+        println!("{:<8} {:>8} {:>10.1} {:>9.2} {:>9.2}", r.command, r.count, r.per_second, r.p50_ms, r.p99_ms);
+    }
+    println!("total ops/s      {:.1}", ops as f64 / secs);
+    println!("cycles/s         {:.1}  (login to logout)", total.cycles as f64 / secs);
+    println!("NO/BAD replies   {}", total.refused);
+    println!("state errors     {}", total.state_errors);
+    println!("i/o errors       {}", total.io_errors);
+    Ok(())
+}
+
+async fn client(args: &ImapArgs, k: usize, deadline: Instant) -> Tally {
+    let mut tally = Tally::default();
+    let mut corpus = Corpus::new(args.seed.wrapping_mul(7919).wrapping_add(k as u64));
+    let mut n = k as u64;
+    while Instant::now() < deadline {
+        match cycle(args, k, &mut corpus, &mut n, &mut tally).await {
+            Ok(()) => tally.cycles += 1,
+            Err(e) => {
+                tally.io_errors += 1;
+                tracing::debug!(error = %e, "imap bench cycle failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    tally
+}
+
+async fn cycle(args: &ImapArgs, k: usize, corpus: &mut Corpus, n: &mut u64, tally: &mut Tally) -> std::io::Result<()> {
+    let user = k % args.users + 1;
+    let mut c = ImapClient::connect(&args.host, args.port).await?;
+    let check = |tally: &mut Tally, view: &mut View, done: &Completion| {
+        if done.status != "OK" {
+            tally.refused += 1;
+            tracing::debug!(reply = %done.tagged, "refused");
+        }
+        tally.state_errors += view.apply(done);
+    };
+    let mut view = View { exists: 0 };
+    let t = Instant::now();
+    let done = c.run(&format!("LOGIN {}{user}@{} {}{user}", args.user_prefix, args.domain, args.password_prefix), None).await?;
+    tally.record("LOGIN", t);
+    check(tally, &mut view, &done);
+    let t = Instant::now();
+    let done = c.run("SELECT INBOX", None).await?;
+    tally.record("SELECT", t);
+    check(tally, &mut view, &done);
+    for _ in 0..3 {
+        *n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let pick = (*n >> 33) as u32;
+        if view.exists > 0 {
+            let last = view.exists;
+            let first = last.saturating_sub(9).max(1);
+            let t = Instant::now();
+            let done = c.run(&format!("FETCH {first}:{last} (UID FLAGS RFC822.SIZE BODY.PEEK[])"), None).await?;
+            tally.record("FETCH", t);
+            check(tally, &mut view, &done);
+        }
+        if view.exists > 0 {
+            let seq = pick % view.exists + 1;
+            let flag = if pick % 5 == 0 { "\\Deleted" } else { "\\Seen" };
+            let t = Instant::now();
+            let done = c.run(&format!("STORE {seq} +FLAGS ({flag})"), None).await?;
+            tally.record("STORE", t);
+            check(tally, &mut view, &done);
+        }
+        let to = format!("{}{user}@{}", args.user_prefix, args.domain);
+        let msg = corpus.message("bench@kotak.test", &[to], Some(2000 + (pick % 6000) as usize));
+        let t = Instant::now();
+        let done = c.run(&format!("APPEND INBOX (\\Seen) {{{}}}", msg.len()), Some(&msg)).await?;
+        tally.record("APPEND", t);
+        check(tally, &mut view, &done);
+        if pick % 3 == 0 {
+            let t = Instant::now();
+            let done = c.run("EXPUNGE", None).await?;
+            tally.record("EXPUNGE", t);
+            check(tally, &mut view, &done);
+        }
+    }
+    let t = Instant::now();
+    let done = c.run("LOGOUT", None).await?;
+    tally.record("LOGOUT", t);
+    if done.status != "OK" {
+        tally.refused += 1;
+    }
+    Ok(())
+}

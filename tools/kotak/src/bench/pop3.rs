@@ -1,0 +1,214 @@
+//! The `pop3` scenario: C concurrent clients, each with its own share of U
+//! accounts, log in (USER, PASS and STAT pipelined), RETR every message of
+//! the maildrop and QUIT, cycling through their accounts until N messages
+//! were retrieved or the time limit passed. Each RETR is timed from the
+//! command to its terminating line; the figures are messages/s and MB/s of
+//! message bytes. Nothing is deleted, so runs can repeat; fill the
+//! mailboxes first, e.g. with the `lmtp` scenario and the same accounts.
+
+use super::report::Figures;
+use clap::Args;
+use hdrhistogram::Histogram;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+/// Options of the POP3 scenario.
+#[derive(Args, Debug, Clone)]
+pub struct Pop3Args {
+    /// Server host.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Server port.
+    #[arg(long)]
+    port: u16,
+    /// Messages to retrieve in total.
+    #[arg(long, default_value_t = 10_000)]
+    messages: u64,
+    /// Concurrent POP3 clients; at most --users, since an account's
+    /// maildrop serves one POP3 session at a time.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Accounts are USER_PREFIX1@DOMAIN .. USER_PREFIX<users>@DOMAIN.
+    #[arg(long, default_value_t = 100)]
+    users: usize,
+    #[arg(long, default_value = "user")]
+    user_prefix: String,
+    #[arg(long, default_value = "bench.test")]
+    domain: String,
+    /// The password of account USER_PREFIX<i> is PASSWORD_PREFIX<i>.
+    #[arg(long, default_value = "pw")]
+    password_prefix: String,
+    /// Stop after this many seconds even if messages remain.
+    #[arg(long, default_value_t = 120)]
+    time_limit: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Shared {
+    args: Pop3Args,
+    /// Messages claimed so far, across all clients.
+    next: AtomicU64,
+    bytes: AtomicU64,
+    errors: AtomicU64,
+    deadline: Instant,
+}
+
+impl Shared {
+    /// Claims the next message of the run, unless the run is over.
+    fn claim(&self) -> bool {
+        Instant::now() < self.deadline && self.next.fetch_add(1, Ordering::Relaxed) < self.args.messages
+    }
+}
+
+/// Runs the scenario and prints its figures.
+pub async fn run(args: Pop3Args) -> Result<(), String> {
+    if args.users == 0 || args.concurrency == 0 {
+        return Err("--users and --concurrency must be positive".into());
+    }
+    if args.concurrency > args.users {
+        return Err("--concurrency may not exceed --users: each account serves one POP3 session at a time".into());
+    }
+    let shared = Arc::new(Shared {
+        deadline: Instant::now() + Duration::from_secs(args.time_limit),
+        args,
+        next: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+    });
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..shared.args.concurrency {
+        let shared = shared.clone();
+        tasks.push(tokio::spawn(async move { client(shared, worker).await }));
+    }
+    let mut hist = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(h)) => hist.add(h).map_err(|e| e.to_string())?,
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let f = Figures::new("pop3", &hist, shared.errors.load(Ordering::Relaxed), shared.bytes.load(Ordering::Relaxed), start.elapsed());
+    f.print(shared.args.json);
+    Ok(())
+}
+
+/// One client: sessions on accounts worker+1, worker+1+C, ... in turn,
+/// until the run is over or a whole round found no mail.
+async fn client(shared: Arc<Shared>, worker: usize) -> Result<Histogram<u64>, String> {
+    let a = &shared.args;
+    let mut hist = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
+    let accounts: Vec<usize> = (worker + 1..=a.users).step_by(a.concurrency).collect();
+    loop {
+        let mut retrieved = 0;
+        for &i in &accounts {
+            if Instant::now() >= shared.deadline || shared.next.load(Ordering::Relaxed) >= a.messages {
+                return Ok(hist);
+            }
+            retrieved += session(&shared, i, &mut hist).await?;
+        }
+        if retrieved == 0 {
+            return Ok(hist);
+        }
+    }
+}
+
+/// The connection of one session.
+struct Connection {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    line: Vec<u8>,
+}
+
+impl Connection {
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.writer.write_all(bytes).await.map_err(|e| e.to_string())
+    }
+
+    /// Reads one line into `self.line`, CRLF included.
+    async fn read_line(&mut self) -> Result<(), String> {
+        self.line.clear();
+        let n = self.reader.read_until(b'\n', &mut self.line).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("server closed the connection".into());
+        }
+        Ok(())
+    }
+
+    /// Reads a status line; `Ok(true)` for `+OK`, `Ok(false)` for `-ERR`.
+    async fn status(&mut self) -> Result<bool, String> {
+        self.read_line().await?;
+        match &self.line {
+            l if l.starts_with(b"+OK") => Ok(true),
+            l if l.starts_with(b"-ERR") => Ok(false),
+            l => Err(format!("bad reply: {:?}", String::from_utf8_lossy(l))),
+        }
+    }
+
+    /// Reads a message body up to its `.` line; returns its size un-stuffed.
+    async fn body(&mut self) -> Result<u64, String> {
+        let mut size = 0;
+        loop {
+            self.read_line().await?;
+            if self.line == b".\r\n" {
+                return Ok(size);
+            }
+            size += self.line.len() as u64 - u64::from(self.line.starts_with(b"."));
+        }
+    }
+}
+
+/// One POP3 session on account `i`; returns how many messages it retrieved.
+async fn session(shared: &Shared, i: usize, hist: &mut Histogram<u64>) -> Result<u64, String> {
+    let a = &shared.args;
+    let stream = TcpStream::connect((a.host.as_str(), a.port)).await.map_err(|e| format!("connect: {e}"))?;
+    let (reader, writer) = stream.into_split();
+    let mut c = Connection { reader: BufReader::new(reader), writer, line: Vec::new() };
+    if !c.status().await? {
+        return Err(format!("greeting: {}", String::from_utf8_lossy(&c.line)));
+    }
+    let user = format!("{}{i}@{}", a.user_prefix, a.domain);
+    c.send(format!("USER {user}\r\nPASS {}{i}\r\nSTAT\r\n", a.password_prefix).as_bytes()).await?;
+    for _ in 0..3 {
+        if !c.status().await? {
+            return Err(format!("login as {user}: {}", String::from_utf8_lossy(&c.line).trim_end()));
+        }
+    }
+    let count: u32 = String::from_utf8_lossy(&c.line)
+        .split(' ')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("bad STAT reply: {:?}", String::from_utf8_lossy(&c.line)))?;
+    let mut retrieved = 0;
+    for n in 1..=count {
+        if !shared.claim() {
+            break;
+        }
+        let t0 = Instant::now();
+        c.send(format!("RETR {n}\r\n").as_bytes()).await?;
+        if !c.status().await? {
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let announced: Option<u64> = String::from_utf8_lossy(&c.line).split(' ').nth(1).and_then(|s| s.parse().ok());
+        let size = c.body().await?;
+        if announced != Some(size) {
+            // The bytes received must be the size the server announced.
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        hist.record(t0.elapsed().as_micros() as u64).map_err(|e| e.to_string())?;
+        shared.bytes.fetch_add(size, Ordering::Relaxed);
+        retrieved += 1;
+    }
+    c.send(b"QUIT\r\n").await?;
+    c.status().await?;
+    Ok(retrieved)
+}
