@@ -3,7 +3,9 @@
 
 use crate::NodeArgs;
 use kotak_engine::Node;
+use kotak_net::tls::TlsAcceptor;
 use kotak_net::Shutdown;
+use kotak_pop3::{Mode, Pop3Config, Pop3Service};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,16 +17,31 @@ use tokio::task::JoinSet;
 enum Proto {
     Imap,
     Lmtp,
+    Pop3,
+    Pop3s,
+}
+
+impl Proto {
+    fn name(self) -> &'static str {
+        match self {
+            Proto::Imap => "imap",
+            Proto::Lmtp => "lmtp",
+            Proto::Pop3 => "pop3",
+            Proto::Pop3s => "pop3s",
+        }
+    }
 }
 
 /// Protocols named by DESIGN.md that are not built yet.
-const PLANNED: &[&str] = &["imaps", "pop3", "pop3s", "smtp", "submission", "submissions", "http", "https"];
+const PLANNED: &[&str] = &["imaps", "smtp", "submission", "submissions", "http", "https"];
 
 fn parse_listen(spec: &str) -> Result<(Proto, SocketAddr), String> {
     let (proto, addr) = spec.split_once('=').ok_or_else(|| format!("--listen {spec}: expected PROTO=ADDR"))?;
     let proto = match proto {
         "imap" => Proto::Imap,
         "lmtp" => Proto::Lmtp,
+        "pop3" => Proto::Pop3,
+        "pop3s" => Proto::Pop3s,
         p if PLANNED.contains(&p) => return Err(format!("--listen {spec}: {p} is not available in this version")),
         p => return Err(format!("--listen {spec}: unknown protocol {p}")),
     };
@@ -55,15 +72,18 @@ pub async fn run(args: NodeArgs, listen: Vec<String>) -> Result<(), String> {
     let socket = crate::admin::socket_path(&data_dir);
     let admin = tokio::spawn(crate::admin::listen(node.clone(), socket.clone()));
     let shutdown = Shutdown::new();
+    let tls = TlsAcceptor::from_settings(&cfg.tls).map_err(|e| format!("TLS: {e}"))?;
+    let pop3 = Pop3Service::new(
+        node.clone(),
+        Pop3Config { hostname: cfg.hostname.clone(), max_connections: cfg.max_connections, ..Default::default() },
+    );
+    let shared = Shared { node: node.clone(), tls, pop3, max_connections: cfg.max_connections, shutdown: shutdown.clone() };
     let mut servers = JoinSet::new();
     for (proto, addr) in specs {
         let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
-        spawn_server(&mut servers, proto, listener, node.clone(), cfg.max_connections, shutdown.clone());
-        let name = match proto {
-            Proto::Imap => "imap",
-            Proto::Lmtp => "lmtp",
-        };
+        spawn_server(&mut servers, proto, listener, &shared);
+        let name = proto.name();
         tracing::info!(protocol = name, address = %bound, "listening");
         // Scripts and tests read the bound address (port 0 picks one) here.
         println!("listening {name} {bound}");
@@ -80,7 +100,19 @@ pub async fn run(args: NodeArgs, listen: Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
-fn spawn_server(set: &mut JoinSet<()>, proto: Proto, listener: TcpListener, node: Arc<Node>, max_connections: usize, shutdown: Shutdown) {
+/// What every listener of the process shares.
+struct Shared {
+    node: Arc<Node>,
+    tls: TlsAcceptor,
+    /// One POP3 service for all POP3 listeners: the IN-USE locks and the
+    /// failed-login counts must be shared.
+    pop3: Arc<Pop3Service>,
+    max_connections: usize,
+    shutdown: Shutdown,
+}
+
+fn spawn_server(set: &mut JoinSet<()>, proto: Proto, listener: TcpListener, s: &Shared) {
+    let (node, shutdown, max_connections) = (s.node.clone(), s.shutdown.clone(), s.max_connections);
     match proto {
         Proto::Imap => {
             let config = kotak_imap::server::ImapConfig { max_connections, ..Default::default() };
@@ -90,5 +122,10 @@ fn spawn_server(set: &mut JoinSet<()>, proto: Proto, listener: TcpListener, node
             let config = kotak_lmtp::server::LmtpConfig { max_connections, ..Default::default() };
             set.spawn(kotak_lmtp::server::serve(listener, node, config, shutdown));
         }
-    }
+        Proto::Pop3 => {
+            let mode = Mode::Plain { stls: Some(s.tls.clone()) };
+            set.spawn(kotak_pop3::serve(listener, s.pop3.clone(), mode, shutdown));
+        }
+        Proto::Pop3s => set.spawn(kotak_pop3::serve(listener, s.pop3.clone(), Mode::Implicit(s.tls.clone()), shutdown)),
+    };
 }

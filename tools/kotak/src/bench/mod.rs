@@ -6,6 +6,7 @@ mod corpus;
 mod imap;
 mod imap_client;
 mod lmtp;
+mod pop3;
 mod report;
 
 use clap::Subcommand;
@@ -17,6 +18,8 @@ pub enum Scenario {
     Lmtp(lmtp::LmtpArgs),
     /// An imaptest-style mixed IMAP workload with state checking.
     Imap(imap::ImapArgs),
+    /// POP3 clients logging in and retrieving their whole maildrop.
+    Pop3(pop3::Pop3Args),
 }
 
 /// Runs a scenario.
@@ -24,5 +27,6 @@ pub async fn run(s: Scenario) -> Result<(), String> {
     match s {
         Scenario::Lmtp(a) => lmtp::run(a).await,
         Scenario::Imap(a) => imap::run(a).await,
+        Scenario::Pop3(a) => pop3::run(a).await,
     }
 }

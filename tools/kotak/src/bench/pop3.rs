@@ -95,7 +95,13 @@ pub async fn run(args: Pop3Args) -> Result<(), String> {
             Err(e) => return Err(e.to_string()),
         }
     }
-    let f = Figures::new("pop3", &hist, shared.errors.load(Ordering::Relaxed), shared.bytes.load(Ordering::Relaxed), start.elapsed());
+    let f = Figures::new(
+        "pop3",
+        &hist,
+        shared.errors.load(Ordering::Relaxed),
+        shared.bytes.load(Ordering::Relaxed),
+        start.elapsed(),
+    );
     f.print(shared.args.json);
     Ok(())
 }
