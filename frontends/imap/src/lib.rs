@@ -1,17 +1,20 @@
 //! Kotak's IMAP4rev1 front-end (RFC 3501).
 //!
 //! Layers, bottom up: [`receiver`] frames bytes into complete commands (with
-//! a limit in every state, literals checked before any allocation) and hands
-//! them to imap-codec's parser; the session state machine runs commands
-//! against the engine; [`server`] does the socket I/O.
+//! a limit in every state, literals checked before any allocation);
+//! [`request`] parses them (imap-codec, plus the extension forms it lacks);
+//! the session state machine runs commands against the engine; [`server`]
+//! does the socket I/O.
 
 mod cmd;
 pub mod fetch;
 pub mod receiver;
+pub mod request;
 pub mod search;
 pub mod seqset;
 pub mod server;
 pub mod session;
+pub mod sort;
 pub mod utf7;
 mod view;
 pub mod wire;

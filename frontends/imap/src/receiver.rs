@@ -12,10 +12,8 @@
 //! [`Receiver::poll`] until it returns `None`; after that, all fed bytes have
 //! been consumed, so the caller's buffering stays bounded by its read size.
 
-use imap_codec::decode::{CommandDecodeError, Decoder};
-use imap_codec::imap_types::command::Command;
+use crate::request;
 use imap_codec::imap_types::core::Tag;
-use imap_codec::CommandCodec;
 
 /// The sizes the receiver enforces.
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +29,7 @@ pub struct Limits {
 /// What the caller must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A complete command, literals included, ready for [`parse`].
+    /// A complete command, literals included, ready for [`request::parse`].
     Command(Vec<u8>),
     /// The client announced a synchronizing literal that is acceptable:
     /// send a continuation request (`+ ...`) so it sends the data.
@@ -225,7 +223,7 @@ impl Receiver {
         }
         if synchronizing {
             // Ask for the data only if the command so far makes sense.
-            if !matches!(CommandCodec::new().decode(&self.cmd), Err(CommandDecodeError::LiteralFound { .. })) {
+            if !request::wants_literal(&self.cmd) {
                 let refusal = Refusal { tag: find_tag(&self.cmd), reason: Reason::Syntax };
                 self.reset();
                 return Some(Event::Rejected(refusal));
@@ -332,21 +330,6 @@ pub fn find_tag(cmd: &[u8]) -> Option<String> {
     let candidate = &cmd[..end];
     Tag::validate(candidate).ok()?;
     String::from_utf8(candidate.to_vec()).ok()
-}
-
-/// A complete command that imap-codec could not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseFailure {
-    /// The command's tag, when its start was readable.
-    pub tag: Option<String>,
-}
-
-/// Parses one complete command as framed by the [`Receiver`].
-pub fn parse(cmd: &[u8]) -> Result<Command<'_>, ParseFailure> {
-    match CommandCodec::new().decode(cmd) {
-        Ok((b"", command)) => Ok(command),
-        _ => Err(ParseFailure { tag: find_tag(cmd) }),
-    }
 }
 
 #[cfg(test)]
@@ -484,16 +467,5 @@ mod tests {
         assert_eq!(events, vec![fatal(None, Reason::LineTooLong)]);
         r.feed(b"a1 NOOP\r\n");
         assert_eq!(r.poll(), None, "nothing after a fatal event");
-    }
-
-    #[test]
-    fn parse_accepts_framed_commands_and_finds_tags() {
-        assert!(parse(b"a1 NOOP\r\n").is_ok());
-        assert!(parse(b"a1 LOGIN {3}\r\nbob {2}\r\npw\r\n").is_ok());
-        assert!(parse(b"a1 LOGIN {3+}\r\nbob pw\r\n").is_ok());
-        assert_eq!(parse(b"a1 FROB\r\n").unwrap_err().tag.as_deref(), Some("a1"));
-        assert_eq!(parse(b"a1 NOOP\r\na2 NOOP\r\n").unwrap_err().tag.as_deref(), Some("a1"));
-        assert_eq!(parse(b"\r\n").unwrap_err().tag, None);
-        assert_eq!(parse(b"a{b NOOP\r\n").unwrap_err().tag, None);
     }
 }

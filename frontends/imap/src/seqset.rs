@@ -38,6 +38,27 @@ pub fn resolve_uid(set: &SequenceSet, uids: &[u32]) -> Vec<usize> {
     expand(ranges)
 }
 
+/// Whether every number of the set names a message of a mailbox of
+/// `count` messages (`*` does when there is one). FETCH, STORE, COPY and
+/// MOVE answer BAD otherwise, as Dovecot does.
+pub fn within(set: &SequenceSet, count: u32) -> bool {
+    count > 0 && set.0.as_ref().iter().all(|s| bounds(s, count).1 <= count)
+}
+
+/// Writes ascending numbers as a sequence set, runs as ranges (`1:3,7`);
+/// COPYUID and ESEARCH use it. Empty for no numbers.
+pub fn compress(numbers: impl IntoIterator<Item = u32>) -> String {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for n in numbers {
+        match runs.last_mut() {
+            Some(run) if run.1.checked_add(1) == Some(n) => run.1 = n,
+            _ => runs.push((n, n)),
+        }
+    }
+    let text: Vec<String> = runs.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}:{b}") }).collect();
+    text.join(",")
+}
+
 /// Whether `n` is in the set, with `*` standing for `largest`. SEARCH uses
 /// this to test one message at a time without resolving the whole set.
 pub fn contains(set: &SequenceSet, n: u32, largest: u32) -> bool {
@@ -126,6 +147,35 @@ mod tests {
         }
         assert!(resolve_uid(&set("1:*"), &[]).is_empty());
         assert!(resolve_uid(&set("*"), &[]).is_empty());
+    }
+
+    #[test]
+    fn validity() {
+        let cases: &[(&str, u32, bool)] = &[
+            ("1", 3, true),
+            ("1:*", 3, true),
+            ("*", 3, true),
+            ("3:*", 3, true),
+            ("4", 3, false),
+            ("2:4", 3, false),
+            ("4:*", 3, false),
+            ("*:4", 3, false),
+            ("1,5", 3, false),
+            ("1:*", 0, false),
+            ("*", 0, false),
+        ];
+        for (s, count, valid) in cases {
+            assert_eq!(within(&set(s), *count), *valid, "{s} in {count}");
+        }
+    }
+
+    #[test]
+    fn compression() {
+        assert_eq!(compress([]), "");
+        assert_eq!(compress([7]), "7");
+        assert_eq!(compress([1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(compress([4, 9, 10, 11, 12]), "4,9:12");
+        assert_eq!(compress([u32::MAX - 1, u32::MAX]), format!("{}:{}", u32::MAX - 1, u32::MAX));
     }
 
     #[test]

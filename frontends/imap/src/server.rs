@@ -2,17 +2,20 @@
 //! reading into a fixed buffer, framing with the [`Receiver`], running the
 //! [`Session`] and writing its buffered output.
 
-use crate::receiver::{self, Event, Limits, Receiver};
+use crate::receiver::{Event, Limits, Receiver};
+use crate::request;
 use crate::session::{Flow, Session, Sink};
-use kotak_engine::Node;
+use kotak_engine::{ModSeq, Node};
 use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// Bytes read from a socket at a time.
 const READ_SIZE: usize = 16 * 1024;
@@ -105,31 +108,75 @@ async fn connection(stream: TcpStream, node: Arc<Node>, config: &ImapConfig, mut
             let Some(event) = receiver.poll() else { break };
             match run_event(&mut session, event, &mut out).await? {
                 Flow::Continue => {}
-                Flow::ReadLine => receiver.expect_line(),
+                Flow::ReadLine | Flow::Idle => receiver.expect_line(),
                 Flow::Close => return out.flush().await,
             }
         }
         out.flush().await?;
         let timeout = if session.is_authenticated() { config.idle_timeout } else { config.preauth_timeout };
-        let read = tokio::select! {
-            read = tokio::time::timeout(timeout, reader.read(&mut read_buf)) => read,
-            _ = signal.wait() => {
-                out.buffer.extend_from_slice(b"* BYE Server shutting down\r\n");
-                return out.flush().await;
-            }
-        };
-        let n = match read {
-            Ok(n) => n?,
-            Err(_) => {
-                tracing::debug!(?peer, "imap client idle too long");
-                out.buffer.extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
-                return out.flush().await;
+        let deadline = Instant::now() + timeout;
+        let n = loop {
+            match wait(&mut reader, &mut read_buf, deadline, &mut signal, session.idle_watch()).await {
+                Wake::Read(read) => break read?,
+                Wake::Changed => {
+                    session.idle_update(&mut out.buffer);
+                    out.flush().await?;
+                }
+                Wake::Shutdown => {
+                    out.buffer.extend_from_slice(b"* BYE Server shutting down\r\n");
+                    return out.flush().await;
+                }
+                Wake::TimedOut => {
+                    tracing::debug!(?peer, "imap client idle too long");
+                    out.buffer.extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
+                    return out.flush().await;
+                }
             }
         };
         if n == 0 {
             return Ok(());
         }
         receiver.feed(&read_buf[..n]);
+    }
+}
+
+/// Why a connection waiting for its client woke up.
+enum Wake {
+    /// The client sent something (or closed, or failed).
+    Read(io::Result<usize>),
+    /// The account changed while the session is in IDLE.
+    Changed,
+    /// The server is shutting down.
+    Shutdown,
+    /// The client was silent until the deadline.
+    TimedOut,
+}
+
+/// Waits for client input, shutdown, the deadline, or (during IDLE) a
+/// change of the account. Every branch is cancel-safe.
+async fn wait(
+    reader: &mut OwnedReadHalf,
+    buf: &mut [u8],
+    deadline: Instant,
+    signal: &mut ShutdownSignal,
+    idle: Option<&mut watch::Receiver<ModSeq>>,
+) -> Wake {
+    let changed = async {
+        if let Some(watch) = idle {
+            if watch.changed().await.is_ok() {
+                return;
+            }
+        }
+        // Not idling, or a closed channel that never changes again.
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        read = tokio::time::timeout_at(deadline, reader.read(buf)) => match read {
+            Ok(read) => Wake::Read(read),
+            Err(_) => Wake::TimedOut,
+        },
+        _ = signal.wait() => Wake::Shutdown,
+        () = changed => Wake::Changed,
     }
 }
 
@@ -148,8 +195,8 @@ fn limits(config: &ImapConfig, max_message: u64, authenticated: bool) -> Limits 
 /// Handles one receiver event; returns what the connection does next.
 async fn run_event(session: &mut Session, event: Event, out: &mut Output) -> io::Result<Flow> {
     Ok(match event {
-        Event::Command(bytes) => match receiver::parse(&bytes) {
-            Ok(command) => session.handle(&command, out).await?,
+        Event::Command(mut bytes) => match request::parse(&mut bytes) {
+            Ok(request) => session.handle(&request, out).await?,
             Err(failure) => {
                 session.parse_failed(failure.tag.as_deref(), &mut out.buffer);
                 Flow::Continue

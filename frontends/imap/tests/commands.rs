@@ -9,7 +9,10 @@ async fn capability_login_logout() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
     let lines = c.ok("a1", "CAPABILITY").await;
-    assert_eq!(lines, vec!["* CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN"]);
+    assert_eq!(lines, vec![
+        "* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE \
+         CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH APPENDLIMIT=52428800"
+    ]);
     assert!(c.tagged("a2", "SELECT INBOX").await.starts_with("a2 BAD"));
     assert!(c.tagged("a3", &format!("LOGIN {USER} wrong")).await.starts_with("a3 NO [AUTHENTICATIONFAILED]"));
     assert!(c.tagged("a4", &format!("LOGIN \"{USER}\" \"{PASS}\"")).await.starts_with("a4 OK [CAPABILITY IMAP4rev1"));
@@ -191,14 +194,14 @@ async fn mailbox_management_and_list() {
 
     let lines = c.ok("l1", "LIST \"\" *").await;
     assert_eq!(lines, vec![
-        "* LIST (\\HasNoChildren) \"/\" Archive",
-        "* LIST (\\HasNoChildren) \"/\" Drafts",
+        "* LIST (\\HasNoChildren \\Archive) \"/\" Archive",
+        "* LIST (\\HasNoChildren \\Drafts) \"/\" Drafts",
         "* LIST (\\HasNoChildren) \"/\" INBOX",
-        "* LIST (\\HasNoChildren) \"/\" Junk",
+        "* LIST (\\HasNoChildren \\Junk) \"/\" Junk",
         "* LIST (\\HasChildren) \"/\" \"Kotak surat\"",
         "* LIST (\\HasNoChildren) \"/\" \"Kotak surat/Terkirim\"",
-        "* LIST (\\HasNoChildren) \"/\" Sent",
-        "* LIST (\\HasNoChildren) \"/\" Trash",
+        "* LIST (\\HasNoChildren \\Sent) \"/\" Sent",
+        "* LIST (\\HasNoChildren \\Trash) \"/\" Trash",
         "* LIST (\\HasChildren) \"/\" Work",
         "* LIST (\\HasNoChildren) \"/\" Work/Projects",
         "* LIST (\\HasNoChildren) \"/\" &BB8EPgRHBEIEMA-",

@@ -126,6 +126,8 @@ fn spawn_server(set: &mut JoinSet<()>, proto: Proto, listener: TcpListener, s: &
             let mode = Mode::Plain { stls: Some(s.tls.clone()) };
             set.spawn(kotak_pop3::serve(listener, s.pop3.clone(), mode, shutdown));
         }
-        Proto::Pop3s => set.spawn(kotak_pop3::serve(listener, s.pop3.clone(), Mode::Implicit(s.tls.clone()), shutdown)),
-    };
+        Proto::Pop3s => {
+            set.spawn(kotak_pop3::serve(listener, s.pop3.clone(), Mode::Implicit(s.tls.clone()), shutdown));
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! APPEND (RFC 3501 6.3.11). The size limit was already enforced on the
-//! literal by the receiver; the engine checks it again.
+//! APPEND (RFC 3501 6.3.11), answered with APPENDUID (RFC 4315). The size
+//! limit was already enforced on the literal by the receiver; the engine
+//! checks it again.
 
 use crate::cmd::flags;
 use crate::session::names;
@@ -26,7 +27,7 @@ pub async fn append(account: &Account, mailbox: &Mailbox<'_>, flag_list: &[Flag<
     let Some(target) = account.mailbox(&name)? else { return Ok(trycreate()) };
     let internal_date = date.map(|d| d.as_ref().timestamp());
     match account.append(target.id, message, flags, internal_date).await {
-        Ok(_) => Ok(Done::ok("APPEND completed")),
+        Ok(appended) => Ok(Done::ok("APPEND completed").with_code(format!("APPENDUID {} {}", appended.uidvalidity, appended.uid))),
         Err(Error::NoSuchMailbox) => Ok(trycreate()),
         Err(e) => Err(e.into()),
     }

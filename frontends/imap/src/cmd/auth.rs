@@ -1,7 +1,6 @@
 //! CAPABILITY, LOGIN and AUTHENTICATE PLAIN (RFC 3501 6.1-6.2, RFC 4616).
 
 use crate::session::reply::{engine_error, Done};
-use crate::session::CAPABILITIES;
 use base64::Engine;
 use imap_codec::imap_types::auth::AuthMechanism;
 use imap_codec::imap_types::core::AString;
@@ -9,8 +8,8 @@ use kotak_engine::{Account, Node};
 use std::sync::Arc;
 
 /// CAPABILITY: lists what the server implements.
-pub fn capability(out: &mut Vec<u8>) -> Done {
-    out.extend_from_slice(format!("* CAPABILITY {CAPABILITIES}\r\n").as_bytes());
+pub fn capability(capabilities: &str, out: &mut Vec<u8>) -> Done {
+    out.extend_from_slice(format!("* CAPABILITY {capabilities}\r\n").as_bytes());
     Done::ok("CAPABILITY completed")
 }
 

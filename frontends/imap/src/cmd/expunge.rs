@@ -1,16 +1,35 @@
-//! EXPUNGE: removes the `\Deleted` messages of the selected mailbox. The
-//! `EXPUNGE` responses come from the view's refresh after the command, like
-//! those of expunges by other sessions.
+//! EXPUNGE and UID EXPUNGE (RFC 4315): remove the `\Deleted` messages
+//! of the selected mailbox (all of them, or those in a UID set). The
+//! `EXPUNGE` responses come from the view's refresh after the command,
+//! like those of expunges by other sessions.
 
+use crate::seqset;
 use crate::session::reply::{Done, Outcome};
 use crate::view::View;
-use kotak_engine::Account;
+use imap_codec::imap_types::sequence::SequenceSet;
+use kotak_engine::{Account, Uid};
 
 /// EXPUNGE (RFC 3501 6.4.3).
 pub async fn expunge(account: &Account, view: &View) -> Outcome {
     if view.read_only() {
-        return Ok(Done::no("CANNOT", "Mailbox is read-only"));
+        return Ok(read_only());
     }
     account.expunge(view.mailbox(), None).await?;
     Ok(Done::ok("EXPUNGE completed"))
+}
+
+/// UID EXPUNGE: only the `\Deleted` messages whose UIDs are in `set`.
+pub async fn uid_expunge(account: &Account, view: &View, set: &SequenceSet) -> Outcome {
+    if view.read_only() {
+        return Ok(read_only());
+    }
+    let uids: Vec<Uid> = seqset::resolve_uid(set, &view.uids()).into_iter().map(|i| view.messages()[i].uid).collect();
+    if !uids.is_empty() {
+        account.expunge(view.mailbox(), Some(&uids)).await?;
+    }
+    Ok(Done::ok("UID EXPUNGE completed"))
+}
+
+fn read_only() -> Done {
+    Done::no("CANNOT", "Mailbox is read-only")
 }

@@ -24,8 +24,11 @@ pub async fn fetch<S: Sink>(
     uid: bool,
     sink: &mut S,
 ) -> Outcome {
+    let indexes = match resolve(view, set, uid) {
+        Ok(indexes) => indexes,
+        Err(done) => return Ok(done),
+    };
     let items = fetch::expand_macro(names);
-    let indexes = resolve(view, set, uid);
     let newly_seen = mark_seen(account, view, &indexes, &items).await?;
     // Messages that just got \Seen also report their new FLAGS.
     let mut items_and_flags = items.clone();

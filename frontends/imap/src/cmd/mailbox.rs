@@ -1,17 +1,20 @@
-//! CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE and STATUS (RFC 3501
-//! 6.3.3-6.3.10): commands on whole mailboxes.
+//! CREATE (with RFC 6154's special uses), DELETE, RENAME, SUBSCRIBE,
+//! UNSUBSCRIBE and STATUS (RFC 3501 6.3.3-6.3.10, with RFC 7889's
+//! APPENDLIMIT): commands on whole mailboxes.
 
+use crate::cmd::Context;
+use crate::request::StatusItem;
 use crate::session::names::{self, SEPARATOR};
 use crate::session::reply::{Done, Outcome};
 use crate::view::View;
 use imap_codec::imap_types::mailbox::Mailbox;
-use imap_codec::imap_types::status::StatusDataItemName;
+use kotak_engine::mailbox_ops::SPECIAL_USES;
 use kotak_engine::{Account, MailboxInfo, Result};
 
-/// Decodes a mailbox argument, or returns the tagged reply for a bad name.
+/// The decoded mailbox name, or returns the tagged reply for a bad name.
 macro_rules! name_or_reply {
-    ($mailbox:expr) => {
-        match names::from_wire($mailbox) {
+    ($decoded:expr) => {
+        match $decoded {
             Ok(name) => name,
             Err(done) => return Ok(done),
         }
@@ -19,8 +22,10 @@ macro_rules! name_or_reply {
 }
 
 /// CREATE; a trailing separator only declares the intent to add children.
-pub async fn create(account: &Account, mailbox: &Mailbox<'_>) -> Outcome {
-    let name = name_or_reply!(mailbox);
+/// `uses` are the special uses of `CREATE name (USE (...))`: at most one,
+/// and one the engine knows.
+pub async fn create(account: &Account, mailbox: &[u8], uses: &[&[u8]]) -> Outcome {
+    let name = name_or_reply!(names::from_raw(mailbox));
     let name = match name.strip_suffix(SEPARATOR) {
         Some(stripped) if !stripped.is_empty() => stripped.to_string(),
         _ => name,
@@ -28,52 +33,67 @@ pub async fn create(account: &Account, mailbox: &Mailbox<'_>) -> Outcome {
     if name.eq_ignore_ascii_case("INBOX") {
         return Ok(Done::no("ALREADYEXISTS", "INBOX always exists"));
     }
-    account.create_mailbox(&name, None).await?;
+    let special_use = match uses {
+        [] => None,
+        [one] => match SPECIAL_USES.iter().find(|known| known.as_bytes().eq_ignore_ascii_case(one)) {
+            Some(known) => Some(*known),
+            None => return Ok(Done::no("USEATTR", "Unsupported special use")),
+        },
+        _ => return Ok(Done::no("USEATTR", "A mailbox can have only one special use")),
+    };
+    account.create_mailbox(&name, special_use).await?;
     Ok(Done::ok("CREATE completed"))
 }
 
 /// DELETE.
 pub async fn delete(account: &Account, mailbox: &Mailbox<'_>) -> Outcome {
-    account.delete_mailbox(&name_or_reply!(mailbox)).await?;
+    account.delete_mailbox(&name_or_reply!(names::from_wire(mailbox))).await?;
     Ok(Done::ok("DELETE completed"))
 }
 
 /// RENAME; renaming INBOX moves its messages and leaves it empty.
 pub async fn rename(account: &Account, from: &Mailbox<'_>, to: &Mailbox<'_>) -> Outcome {
-    let (from, to) = (name_or_reply!(from), name_or_reply!(to));
+    let (from, to) = (name_or_reply!(names::from_wire(from)), name_or_reply!(names::from_wire(to)));
     account.rename_mailbox(&from, &to).await?;
     Ok(Done::ok("RENAME completed"))
 }
 
 /// SUBSCRIBE (`subscribed`) or UNSUBSCRIBE.
 pub async fn subscribe(account: &Account, mailbox: &Mailbox<'_>, subscribed: bool) -> Outcome {
-    account.set_subscribed(&name_or_reply!(mailbox), subscribed).await?;
+    account.set_subscribed(&name_or_reply!(names::from_wire(mailbox)), subscribed).await?;
     Ok(Done::ok(if subscribed { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" }))
 }
 
 /// STATUS: the counters of a mailbox, without selecting it.
-pub fn status(account: &Account, view: Option<&View>, mailbox: &Mailbox<'_>, items: &[StatusDataItemName], out: &mut Vec<u8>) -> Outcome {
-    let name = name_or_reply!(mailbox);
-    let info = match account.mailbox(&name)? {
+pub fn status(ctx: &Context<'_>, view: Option<&View>, mailbox: &[u8], items: &[StatusItem], out: &mut Vec<u8>) -> Outcome {
+    let name = name_or_reply!(names::from_raw(mailbox));
+    let info = match ctx.account.mailbox(&name)? {
         Some(info) if !info.noselect => info,
         Some(_) => return Ok(Done::no("CANNOT", "Mailbox cannot be selected")),
         None => return Ok(Done::no("NONEXISTENT", "Mailbox does not exist")),
     };
+    write_status(ctx, view, &info, items, out)?;
+    Ok(Done::ok("STATUS completed"))
+}
+
+/// Writes `* STATUS name (items)` for a selectable mailbox; LIST's STATUS
+/// return option (RFC 5819) uses it too.
+pub fn write_status(ctx: &Context<'_>, view: Option<&View>, info: &MailboxInfo, items: &[StatusItem], out: &mut Vec<u8>) -> Result<()> {
     let mut values = Vec::with_capacity(items.len());
     for item in items {
         values.push(match item {
-            StatusDataItemName::Messages => format!("MESSAGES {}", info.messages),
-            StatusDataItemName::Recent => format!("RECENT {}", recent(account, view, &info)?),
-            StatusDataItemName::UidNext => format!("UIDNEXT {}", info.uidnext),
-            StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", info.uidvalidity),
-            StatusDataItemName::Unseen => format!("UNSEEN {}", info.unseen),
-            _ => return Ok(Done::bad("Unsupported STATUS item")),
+            StatusItem::Messages => format!("MESSAGES {}", info.messages),
+            StatusItem::Recent => format!("RECENT {}", recent(ctx.account, view, info)?),
+            StatusItem::UidNext => format!("UIDNEXT {}", info.uidnext),
+            StatusItem::UidValidity => format!("UIDVALIDITY {}", info.uidvalidity),
+            StatusItem::Unseen => format!("UNSEEN {}", info.unseen),
+            StatusItem::AppendLimit => format!("APPENDLIMIT {}", ctx.append_limit),
         });
     }
     out.extend_from_slice(b"* STATUS ");
     names::write(out, &info.name);
     out.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
-    Ok(Done::ok("STATUS completed"))
+    Ok(())
 }
 
 /// The `\Recent` count STATUS reports: this session's own count for the

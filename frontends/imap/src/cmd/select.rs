@@ -1,4 +1,5 @@
-//! SELECT, EXAMINE and CLOSE: entering and leaving the selected state.
+//! SELECT, EXAMINE, CLOSE and UNSELECT (RFC 3691): entering and leaving
+//! the selected state.
 
 use crate::cmd::flags;
 use crate::session::names;
@@ -70,4 +71,12 @@ pub async fn close(account: &Account, view: &mut Option<View>) -> Outcome {
         }
     }
     Ok(Done::ok("CLOSE completed"))
+}
+
+/// UNSELECT: leaves the selected state without expunging anything.
+pub fn unselect(view: &mut Option<View>) -> Done {
+    match view.take() {
+        Some(_) => Done::ok("UNSELECT completed"),
+        None => Done::wrong_state(),
+    }
 }

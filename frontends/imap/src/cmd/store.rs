@@ -34,7 +34,10 @@ pub async fn store(
         StoreType::Add => StoreOp::Add,
         StoreType::Remove => StoreOp::Remove,
     };
-    let indexes = resolve(view, set, uid);
+    let indexes = match resolve(view, set, uid) {
+        Ok(indexes) => indexes,
+        Err(done) => return Ok(done),
+    };
     let uids: Vec<Uid> = indexes.iter().map(|&i| view.messages()[i].uid).filter(|&u| !view.is_gone(u)).collect();
     let stored = account.store(view.mailbox(), &uids, op, &flags, None).await?;
     for meta in &stored.changed {

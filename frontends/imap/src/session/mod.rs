@@ -6,18 +6,27 @@
 pub mod names;
 pub mod reply;
 
-use crate::cmd;
+use crate::cmd::{self, Context};
 use crate::receiver::{Reason, Refusal};
+use crate::request::{Body, Request};
 use crate::view::View;
-use imap_codec::imap_types::command::{Command, CommandBody};
-use kotak_engine::{Account, Node};
+use imap_codec::imap_types::command::CommandBody;
+use kotak_engine::{Account, ModSeq, Node};
 use reply::{Done, Failure};
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
+use tokio::sync::watch;
 
-/// What this server implements beyond IMAP4rev1, as CAPABILITY lists it.
-pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ AUTH=PLAIN";
+/// What this server implements, as CAPABILITY lists it (APPENDLIMIT,
+/// which depends on the node, follows).
+const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE \
+                            SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH";
+
+/// The CAPABILITY list of a node: [`CAPABILITIES`] and its APPENDLIMIT.
+pub fn capabilities(node: &Node) -> String {
+    format!("{CAPABILITIES} APPENDLIMIT={}", node.limits().max_message_size)
+}
 
 /// Where a session writes its responses. A handler that produces a lot of
 /// output (FETCH) calls [`Sink::flush`] as it goes, so a connection's
@@ -48,6 +57,10 @@ pub enum Flow {
     Continue,
     /// Read one raw line for [`Session::handle_line`] (AUTHENTICATE).
     ReadLine,
+    /// IDLE: read one raw line (`DONE`) for [`Session::handle_line`];
+    /// meanwhile, whenever [`Session::idle_watch`] changes, call
+    /// [`Session::idle_update`] and send its output.
+    Idle,
     /// Send the output, then close the connection.
     Close,
 }
@@ -59,23 +72,39 @@ enum State {
     Logout,
 }
 
+/// A command waiting for the client's next raw line.
+enum Pending {
+    /// AUTHENTICATE, waiting for the response to its challenge.
+    Auth { tag: String },
+    /// IDLE, waiting for `DONE`; `watch` changes with the account's MODSEQ.
+    Idle { tag: String, watch: watch::Receiver<ModSeq> },
+}
+
+impl Pending {
+    fn into_tag(self) -> String {
+        match self {
+            Pending::Auth { tag } | Pending::Idle { tag, .. } => tag,
+        }
+    }
+}
+
 /// One client's session.
 pub struct Session {
     node: Arc<Node>,
     state: State,
-    /// The tag of an AUTHENTICATE waiting for the client's response line.
-    pending_auth: Option<String>,
+    /// The command the next raw line belongs to.
+    pending: Option<Pending>,
 }
 
 impl Session {
     /// A new, not yet authenticated session.
     pub fn new(node: Arc<Node>) -> Self {
-        Session { node, state: State::NotAuthenticated, pending_auth: None }
+        Session { node, state: State::NotAuthenticated, pending: None }
     }
 
     /// The greeting sent when the connection opens.
     pub fn greeting(&self) -> Vec<u8> {
-        format!("* OK [CAPABILITY {CAPABILITIES}] Kotak IMAP ready\r\n").into_bytes()
+        format!("* OK [CAPABILITY {}] Kotak IMAP ready\r\n", capabilities(&self.node)).into_bytes()
     }
 
     /// Whether a user is logged in (the server uses a longer idle timeout then).
@@ -84,31 +113,64 @@ impl Session {
     }
 
     /// Runs one command and writes its responses, tagged status last.
-    pub async fn handle<S: Sink>(&mut self, command: &Command<'_>, sink: &mut S) -> io::Result<Flow> {
-        let tag = command.tag.inner();
-        let (done, flow) = match self.run(tag, &command.body, sink).await {
+    pub async fn handle<S: Sink>(&mut self, request: &Request<'_>, sink: &mut S) -> io::Result<Flow> {
+        let tag = request.tag.inner();
+        let (done, flow) = match self.run(tag, &request.body, sink).await {
             Ok(step) => step,
             Err(Failure::Engine(e)) => (reply::engine_error(&e), Flow::Continue),
             Err(Failure::Io(e)) => return Err(e),
         };
-        if flow != Flow::ReadLine {
+        if flow == Flow::Continue || flow == Flow::Close {
             done.write(sink.buffer(), Some(tag));
         }
         Ok(flow)
     }
 
-    /// Takes the client's response line to a pending AUTHENTICATE.
+    /// Takes the client's raw line: the response to a pending AUTHENTICATE,
+    /// or the `DONE` that ends IDLE.
     pub async fn handle_line<S: Sink>(&mut self, line: &[u8], sink: &mut S) -> io::Result<Flow> {
-        let Some(tag) = self.pending_auth.take() else {
-            Done::bad("Unexpected continuation data").write(sink.buffer(), None);
-            return Ok(Flow::Continue);
-        };
-        let done = match cmd::auth::plain_response(&self.node, line).await {
-            Ok(account) => self.logged_in(account),
-            Err(done) => done,
+        let (tag, done) = match self.pending.take() {
+            None => {
+                Done::bad("Unexpected continuation data").write(sink.buffer(), None);
+                return Ok(Flow::Continue);
+            }
+            Some(Pending::Auth { tag }) => match cmd::auth::plain_response(&self.node, line).await {
+                Ok(account) => (tag, self.logged_in(account)),
+                Err(done) => (tag, done),
+            },
+            Some(Pending::Idle { tag, .. }) => {
+                self.report_changes(sink.buffer());
+                (tag, cmd::idle::finish(line))
+            }
         };
         done.write(sink.buffer(), Some(&tag));
         Ok(Flow::Continue)
+    }
+
+    /// While IDLE runs: the receiver that changes with every committed
+    /// change of the account.
+    pub fn idle_watch(&mut self) -> Option<&mut watch::Receiver<ModSeq>> {
+        match &mut self.pending {
+            Some(Pending::Idle { watch, .. }) => Some(watch),
+            _ => None,
+        }
+    }
+
+    /// While IDLE runs: writes what changed in the selected mailbox.
+    pub fn idle_update(&mut self, out: &mut Vec<u8>) {
+        if matches!(self.pending, Some(Pending::Idle { .. })) {
+            self.report_changes(out);
+        }
+    }
+
+    /// Writes the untagged updates of the selected mailbox, expunges
+    /// included. A failure is logged; the next command reports it.
+    fn report_changes(&mut self, out: &mut Vec<u8>) {
+        if let State::Authenticated { account, view } = &mut self.state {
+            if let Err(e) = cmd::idle::report(account, view, out) {
+                tracing::warn!(account = %account.address(), error = %e, "idle update failed");
+            }
+        }
     }
 
     /// Answers a command the receiver refused; `fatal` adds the BYE that
@@ -120,8 +182,8 @@ impl Session {
             Reason::LiteralTooLarge => Done::no("TOOBIG", "Literal exceeds the size limit"),
             Reason::Syntax => Done::bad("Syntax error or unknown command"),
         };
-        // A refused AUTHENTICATE response line belongs to the AUTHENTICATE.
-        let tag = self.pending_auth.take().or_else(|| refusal.tag.clone());
+        // A refused raw line belongs to the AUTHENTICATE or IDLE.
+        let tag = self.pending.take().map(Pending::into_tag).or_else(|| refusal.tag.clone());
         done.write(out, tag.as_deref());
         if fatal {
             out.extend_from_slice(b"* BYE Input cannot be processed, closing connection\r\n");
@@ -133,34 +195,50 @@ impl Session {
         Done::bad("Syntax error or unknown command").write(out, tag);
     }
 
-    async fn run<S: Sink>(&mut self, tag: &str, body: &CommandBody<'_>, sink: &mut S) -> Result<(Done, Flow), Failure> {
-        let done = match (body, &mut self.state) {
-            (CommandBody::Capability, _) => cmd::auth::capability(sink.buffer()),
-            (CommandBody::Logout, _) => {
+    async fn run<S: Sink>(&mut self, tag: &str, body: &Body<'_>, sink: &mut S) -> Result<(Done, Flow), Failure> {
+        let codec = match body {
+            Body::Codec(codec) => Some(codec),
+            _ => None,
+        };
+        let done = match (codec, &mut self.state) {
+            (None, State::NotAuthenticated) => match body {
+                Body::Id(params) => cmd::negotiate::id(params, sink.buffer()),
+                _ => Done::wrong_state(),
+            },
+            (Some(CommandBody::Capability), _) => cmd::auth::capability(&capabilities(&self.node), sink.buffer()),
+            (Some(CommandBody::Logout), _) => {
                 sink.buffer().extend_from_slice(b"* BYE Kotak IMAP server logging out\r\n");
                 self.state = State::Logout;
                 return Ok((Done::ok("LOGOUT completed"), Flow::Close));
             }
-            (CommandBody::Login { username, password }, State::NotAuthenticated) => {
+            (Some(CommandBody::Login { username, password }), State::NotAuthenticated) => {
                 match cmd::auth::login(&self.node, username, password.declassify()).await {
                     Ok(account) => self.logged_in(account),
                     Err(done) => done,
                 }
             }
-            (CommandBody::Authenticate { mechanism, initial_response }, State::NotAuthenticated) => {
+            (Some(CommandBody::Authenticate { mechanism, initial_response }), State::NotAuthenticated) => {
                 let response = initial_response.as_ref().map(|r| r.declassify().as_ref());
                 match cmd::auth::authenticate(&self.node, mechanism, response, sink.buffer()).await {
                     cmd::auth::AuthStep::NeedResponse => {
-                        self.pending_auth = Some(tag.to_string());
+                        self.pending = Some(Pending::Auth { tag: tag.to_string() });
                         return Ok((Done::ok(""), Flow::ReadLine));
                     }
                     cmd::auth::AuthStep::Done(Ok(account)) => self.logged_in(account),
                     cmd::auth::AuthStep::Done(Err(done)) => done,
                 }
             }
-            (_, State::Authenticated { account, view }) => cmd::run_authenticated(account, view, body, sink).await?,
-            (CommandBody::Noop, _) => Done::ok("NOOP completed"),
-            (body, _) if cmd::is_supported(body) => Done::wrong_state(),
+            (Some(CommandBody::Idle), State::Authenticated { account, view }) => {
+                let watch = cmd::idle::start(account, view, sink.buffer())?;
+                self.pending = Some(Pending::Idle { tag: tag.to_string(), watch });
+                return Ok((Done::ok(""), Flow::Idle));
+            }
+            (_, State::Authenticated { account, view }) => {
+                let ctx = Context { account, tag, append_limit: self.node.limits().max_message_size };
+                cmd::run_authenticated(&ctx, view, body, sink).await?
+            }
+            (Some(CommandBody::Noop), _) => Done::ok("NOOP completed"),
+            (Some(body), _) if cmd::is_supported(body) => Done::wrong_state(),
             _ => Done::bad("Command not supported"),
         };
         Ok((done, Flow::Continue))
@@ -169,6 +247,6 @@ impl Session {
     fn logged_in(&mut self, account: Account) -> Done {
         tracing::info!(account = %account.address(), "imap login");
         self.state = State::Authenticated { account, view: None };
-        Done::ok("Logged in").with_code(format!("CAPABILITY {CAPABILITIES}"))
+        Done::ok("Logged in").with_code(format!("CAPABILITY {}", capabilities(&self.node)))
     }
 }

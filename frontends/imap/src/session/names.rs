@@ -12,10 +12,18 @@ pub const SEPARATOR: char = '/';
 /// Decodes a mailbox argument into the engine's UTF-8 name, or the tagged NO
 /// for a name that is not valid modified UTF-7 or holds control characters.
 pub fn from_wire(mailbox: &Mailbox<'_>) -> Result<String, Done> {
-    let raw = match mailbox {
-        Mailbox::Inbox => return Ok("INBOX".to_string()),
-        Mailbox::Other(other) => other.as_ref(),
-    };
+    match mailbox {
+        Mailbox::Inbox => Ok("INBOX".to_string()),
+        Mailbox::Other(other) => from_raw(other.as_ref()),
+    }
+}
+
+/// Like [`from_wire`], for a name as this crate's own parser hands it over
+/// (the bytes of the astring).
+pub fn from_raw(raw: &[u8]) -> Result<String, Done> {
+    if raw.eq_ignore_ascii_case(b"INBOX") {
+        return Ok("INBOX".to_string());
+    }
     let name = utf7::decode(raw).map_err(|e| Done::no("CANNOT", format!("Invalid mailbox name: {e}")))?;
     if name.chars().any(char::is_control) {
         return Err(Done::no("CANNOT", "Invalid mailbox name: control character"));
@@ -45,6 +53,9 @@ mod tests {
         assert!(decoded("&AGE-").is_err());
         assert!(decoded("a&AAA-b").is_err());
         assert!(decoded("&Jjo").is_err());
+        assert_eq!(from_raw(b"iNbOx").unwrap(), "INBOX");
+        assert_eq!(from_raw(b"Tom &- Jerry").unwrap(), "Tom & Jerry");
+        assert!(from_raw("é".as_bytes()).is_err());
     }
 
     #[test]

@@ -95,6 +95,11 @@ impl Client {
         self.try_line().await.expect("connection closed")
     }
 
+    /// Like [`Client::line`], but fails unless the line arrives within `limit`.
+    pub async fn line_within(&mut self, limit: Duration) -> String {
+        tokio::time::timeout(limit, self.line()).await.unwrap_or_else(|_| panic!("no line within {limit:?}"))
+    }
+
     /// Like [`Client::line`], `None` at end of stream.
     pub async fn try_line(&mut self) -> Option<String> {
         let mut out = Vec::new();
@@ -137,6 +142,20 @@ impl Client {
             }
         }
         panic!("no tagged response for {tag}");
+    }
+
+    /// Reads lines up to and including a continuation request (`+ ...`).
+    pub async fn until_continuation(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for _ in 0..100_000 {
+            let line = self.line().await;
+            let done = line.starts_with('+');
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+        panic!("no continuation request");
     }
 
     /// Runs a command that must succeed; returns its untagged lines.
