@@ -80,7 +80,7 @@ impl From<smtp_proto::Error> for CommandError {
 }
 
 /// Parses one command line, CRLF included, as framed by
-/// [`crate::line::LineFramer`] (so it holds no bare CR or LF).
+/// [`kotak_net::line::LineFramer`] (so it holds no bare CR or LF).
 pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
     let command = match Request::parse(&mut line.iter())? {
         Request::Lhlo { host } => Command::Lhlo { host: host.into_owned() },
@@ -129,7 +129,7 @@ fn rcpt(to: RcptTo<Cow<'_, str>>) -> Result<Command, CommandError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::line::{Framed, LineFramer};
+    use kotak_net::line::{Framed, LineEnds, LineFramer};
 
     fn mail(sender: &str, declared_size: u64) -> Result<Command, CommandError> {
         Ok(Command::Mail { sender: sender.into(), declared_size })
@@ -200,7 +200,7 @@ mod tests {
         let stream: Vec<u8> = table.iter().flat_map(|(l, _)| l.bytes()).collect();
         let expected: Vec<_> = table.into_iter().map(|(_, r)| r).collect();
         for at in 0..=stream.len() {
-            let mut framer = LineFramer::new(4096);
+            let mut framer = LineFramer::new(4096, LineEnds::Crlf);
             let mut buf = Vec::new();
             let mut got = Vec::new();
             for chunk in [&stream[..at], &stream[at..]] {

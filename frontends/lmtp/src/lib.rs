@@ -2,7 +2,7 @@
 //! mailbox node's store.
 //!
 //! Layers, bottom up, each usable and testable without the one above:
-//! - [`line`] frames command lines (CRLF only, length limit) and [`command`]
+//! - `kotak_net::line` frames command lines (CRLF only, length limit) and [`command`]
 //!   parses them with smtp-proto; [`data`] receives the message after `DATA`
 //!   (dot-unstuffing, end-of-data, bare CR/LF, size limit). All three are pure.
 //! - [`session`] is the protocol state machine: bytes in, replies out, with
@@ -13,7 +13,6 @@
 
 pub mod command;
 pub mod data;
-pub mod line;
 pub mod reply;
 pub mod server;
 pub mod session;

@@ -5,7 +5,7 @@
 
 use crate::command::{self, Command, CommandError};
 use crate::data::{DataReceiver, Fault, Received};
-use crate::line::{Framed, LineFramer};
+use kotak_net::line::{Framed, LineEnds, LineFramer};
 use crate::reply::Reply;
 use crate::server::LmtpConfig;
 use bytes::{Buf, BytesMut};
@@ -62,7 +62,7 @@ pub struct Session {
 impl Session {
     /// A session that has not yet sent its greeting.
     pub fn new(node: Arc<Node>, config: Arc<LmtpConfig>) -> Self {
-        let framer = LineFramer::new(config.max_line_length.max(MIN_LINE_LENGTH));
+        let framer = LineFramer::new(config.max_line_length.max(MIN_LINE_LENGTH), LineEnds::Crlf);
         Session { node, config, framer, state: State::Fresh }
     }
 

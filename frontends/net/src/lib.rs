@@ -2,6 +2,7 @@
 //! bounds admission *before* `accept()`, one task per connection, and a
 //! shutdown signal broadcast to all connection tasks.
 
+pub mod line;
 pub mod tls;
 
 use std::future::Future;

@@ -172,7 +172,7 @@ fn printable(arg: &[u8]) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::line::{content, Framed, LineFramer};
+    use kotak_net::line::{content, Framed, LineEnds, LineFramer};
 
     fn auth(mechanism: &str, initial: Option<&str>) -> Result<Command, CommandError> {
         Ok(Command::Auth(Some(AuthRequest { mechanism: mechanism.into(), initial: initial.map(Into::into) })))
@@ -250,7 +250,7 @@ mod tests {
         let stream: Vec<u8> = table.iter().flat_map(|(l, _)| l.bytes()).collect();
         let expected: Vec<_> = table.into_iter().map(|(_, r)| r).collect();
         for at in 0..=stream.len() {
-            let mut framer = LineFramer::new(255);
+            let mut framer = LineFramer::new(255, LineEnds::Lf);
             let mut buf = Vec::new();
             let mut got = Vec::new();
             for chunk in [&stream[..at], &stream[at..]] {

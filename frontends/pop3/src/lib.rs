@@ -3,7 +3,7 @@
 //! the INBOX of a mailbox node.
 //!
 //! Layers, bottom up, each usable and testable without the one above:
-//! - [`line`](mod@line) frames command lines and [`command`] parses them; [`reply`]
+//! - `kotak_net::line` frames command lines and [`command`] parses them; [`reply`]
 //!   renders replies and [`transfer`] renders message bodies (CRLF,
 //!   byte-stuffing, TOP). [`maildrop`] is a session's numbered snapshot of
 //!   INBOX with its deletion marks. All pure.
@@ -16,7 +16,6 @@
 
 pub mod command;
 pub mod in_use;
-pub mod line;
 pub mod maildrop;
 pub mod reply;
 pub mod server;

@@ -16,7 +16,7 @@
 //!
 //! Pure: bytes in, bytes out.
 
-use crate::line::content;
+use kotak_net::line::content;
 
 /// The stuffed, CRLF-normalised form of (a prefix of) one message, written
 /// out piece by piece.

@@ -11,7 +11,7 @@ mod auth;
 mod transaction;
 
 use crate::command::{self, Command, CommandError};
-use crate::line::{content, Framed, LineFramer};
+use kotak_net::line::{content, Framed, LineEnds, LineFramer};
 use crate::reply::Reply;
 use crate::service::{Pop3Service, MIN_LINE_LENGTH};
 use crate::transfer::Transfer;
@@ -102,7 +102,7 @@ pub struct Session {
 impl Session {
     /// A session for a client at `peer` that has not been greeted yet.
     pub fn new(service: Arc<Pop3Service>, peer: IpAddr, tls: Tls) -> Self {
-        let framer = LineFramer::new(service.config.max_line_length.max(MIN_LINE_LENGTH));
+        let framer = LineFramer::new(service.config.max_line_length.max(MIN_LINE_LENGTH), LineEnds::Lf);
         Session {
             service,
             peer,
@@ -150,6 +150,8 @@ impl Session {
                     }
                     Outcome::Refused(Reply::err("Line too long"))
                 }
+                // The LF policy accepts any line end; nothing is bare.
+                Framed::BareLineEnd => Outcome::Refused(Reply::err("Bad line end")),
             };
             if let Some(flow) = self.respond(outcome, out) {
                 return flow;
