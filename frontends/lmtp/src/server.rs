@@ -10,11 +10,11 @@ use crate::reply::Reply;
 use crate::session::{Flow, Session};
 use bytes::BytesMut;
 use kotak_engine::Node;
-use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal};
+use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal, Wakeup};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::Instrument;
 
@@ -69,14 +69,6 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, config: LmtpConfig, s
     .await;
 }
 
-/// What ended a wait for input.
-enum Wakeup {
-    Input,
-    Eof,
-    Idle,
-    Shutdown,
-}
-
 /// Runs one connection: greeting, then read / process / reply until the
 /// session, the client, the idle timer or the shutdown signal ends it.
 async fn converse(mut stream: TcpStream, mut session: Session, config: &LmtpConfig, mut signal: ShutdownSignal) -> io::Result<()> {
@@ -90,16 +82,7 @@ async fn converse(mut stream: TcpStream, mut session: Session, config: &LmtpConf
             return Ok(());
         }
         input.reserve(READ_CHUNK);
-        let wakeup = tokio::select! {
-            biased;
-            _ = signal.wait() => Wakeup::Shutdown,
-            read = tokio::time::timeout(config.idle_timeout, stream.read_buf(&mut input)) => match read {
-                Err(_) => Wakeup::Idle,
-                Ok(Ok(0)) => Wakeup::Eof,
-                Ok(Ok(_)) => Wakeup::Input,
-                Ok(Err(e)) => return Err(e),
-            },
-        };
+        let wakeup = kotak_net::wait_for_input(&mut stream, &mut input, config.idle_timeout, &mut signal).await?;
         let farewell = match wakeup {
             Wakeup::Input => continue,
             Wakeup::Eof => return Ok(()),

@@ -65,6 +65,41 @@ impl ShutdownSignal {
     }
 }
 
+/// What ended a connection's wait for client input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wakeup {
+    /// Bytes arrived and were appended to the buffer.
+    Input,
+    /// The client closed its side.
+    Eof,
+    /// Nothing arrived within the idle timeout.
+    Idle,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// Waits for more client input (appended to `buf`), the idle timeout or the
+/// shutdown signal, whichever comes first; shutdown wins ties. The same
+/// wait every line-based session loop needs.
+pub async fn wait_for_input<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut bytes::BytesMut,
+    idle_timeout: std::time::Duration,
+    signal: &mut ShutdownSignal,
+) -> std::io::Result<Wakeup> {
+    use tokio::io::AsyncReadExt;
+    tokio::select! {
+        biased;
+        _ = signal.wait() => Ok(Wakeup::Shutdown),
+        read = tokio::time::timeout(idle_timeout, stream.read_buf(buf)) => match read {
+            Err(_) => Ok(Wakeup::Idle),
+            Ok(Ok(0)) => Ok(Wakeup::Eof),
+            Ok(Ok(_)) => Ok(Wakeup::Input),
+            Ok(Err(e)) => Err(e),
+        },
+    }
+}
+
 /// Settings of one listener.
 #[derive(Debug, Clone)]
 pub struct ListenerConfig {

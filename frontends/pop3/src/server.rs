@@ -13,12 +13,12 @@ use crate::service::{Pop3Config, Pop3Service};
 use crate::session::{Flow, Session, Tls};
 use bytes::BytesMut;
 use kotak_net::tls::{MaybeTlsStream, TlsAcceptor, TlsError};
-use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal};
+use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal, Wakeup};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::Instrument;
 
@@ -87,14 +87,6 @@ async fn connection(
     converse(stream, session, &service.config, signal).await
 }
 
-/// What ended a wait for input.
-enum Wakeup {
-    Input,
-    Eof,
-    Idle,
-    Shutdown,
-}
-
 /// Greeting, then read / process / reply until the session, the client, the
 /// idle timer or the shutdown signal ends the connection.
 async fn converse(
@@ -126,16 +118,7 @@ async fn converse(
             }
         }
         input.reserve(READ_CHUNK);
-        let wakeup = tokio::select! {
-            biased;
-            _ = signal.wait() => Wakeup::Shutdown,
-            read = tokio::time::timeout(config.idle_timeout, stream.read_buf(&mut input)) => match read {
-                Err(_) => Wakeup::Idle,
-                Ok(Ok(0)) => Wakeup::Eof,
-                Ok(Ok(_)) => Wakeup::Input,
-                Ok(Err(e)) => return Err(e.into()),
-            },
-        };
+        let wakeup = kotak_net::wait_for_input(&mut stream, &mut input, config.idle_timeout, &mut signal).await?;
         let farewell = match wakeup {
             Wakeup::Input => continue,
             Wakeup::Eof => return Ok(()),
