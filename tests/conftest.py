@@ -30,8 +30,10 @@ class Node:
         self.proc = None
         self.ports = {}
 
-    def start(self, protocols=("imap", "lmtp")):
+    def start(self, protocols=("imap", "lmtp"), config=None):
         args = [KOTAK, "serve", "--data-dir", self.data_dir]
+        if config:
+            args += ["--config", config]
         for p in protocols:
             args += ["--listen", f"{p}=127.0.0.1:0"]
         self.log = open(os.path.join(self.data_dir, "serve.log"), "ab")

@@ -1,12 +1,15 @@
-//! Kotak's IMAP4rev1 front-end (RFC 3501).
+//! Kotak's IMAP front-end: IMAP4rev1 (RFC 3501) and, for clients that enable
+//! it, IMAP4rev2 (RFC 9051).
 //!
 //! Layers, bottom up: [`receiver`] frames bytes into complete commands (with
 //! a limit in every state, literals checked before any allocation);
 //! [`request`] parses them (imap-codec, plus the extension forms it lacks);
 //! the session state machine runs commands against the engine; [`server`]
-//! does the socket I/O.
+//! does the socket I/O, with TLS (imaps, STARTTLS) and [`compress`]
+//! (COMPRESS=DEFLATE) as layers of the connection's stream.
 
 mod cmd;
+pub mod compress;
 pub mod fetch;
 pub mod receiver;
 pub mod request;
@@ -19,4 +22,4 @@ pub mod utf7;
 mod view;
 pub mod wire;
 
-pub use server::{serve, ImapConfig};
+pub use server::{serve, ImapConfig, TlsMode};

@@ -1,18 +1,23 @@
 //! Socket I/O: one task per connection (through [`kotak_net::serve`]),
-//! reading into a fixed buffer, framing with the [`Receiver`], running the
-//! [`Session`] and writing its buffered output.
+//! TLS from the first byte (imaps) or after STARTTLS, COMPRESS=DEFLATE on
+//! top; reading into a fixed buffer, framing with the [`Receiver`], running
+//! the [`Session`] and writing its buffered output.
+
+mod stream;
 
 use crate::receiver::{Event, Limits, Receiver};
 use crate::request;
+use crate::session::transport::{Tls, Transport};
 use crate::session::{Flow, Session, Sink};
 use kotak_engine::{ModSeq, Node};
+use kotak_net::tls::{MaybeTlsStream, TlsAcceptor, TlsError};
 use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use stream::Stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -21,6 +26,20 @@ use tokio::time::Instant;
 const READ_SIZE: usize = 16 * 1024;
 /// An output buffer that grew past this (a large FETCH) is shrunk after sending.
 const KEEP_BUFFER: usize = 1024 * 1024;
+/// How long closing a connection (TLS close_notify, TCP FIN) may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a listener's connections are secured.
+#[derive(Debug, Clone, Default)]
+pub enum TlsMode {
+    /// Clear text only: STARTTLS is not offered.
+    #[default]
+    Off,
+    /// Port 143: clear text, upgraded by STARTTLS with this acceptor.
+    StartTls(TlsAcceptor),
+    /// Port 993 (imaps): TLS from the first byte.
+    Implicit(TlsAcceptor),
+}
 
 /// Settings of the IMAP listener.
 #[derive(Debug, Clone)]
@@ -35,6 +54,12 @@ pub struct ImapConfig {
     pub write_timeout: Duration,
     /// Longest command line, CRLF included.
     pub max_line: usize,
+    /// TLS on this listener.
+    pub tls: TlsMode,
+    /// Whether LOGIN and AUTHENTICATE PLAIN are allowed on a clear-text
+    /// connection. When false, such a connection advertises LOGINDISABLED
+    /// and clients must use STARTTLS (or imaps) before logging in.
+    pub allow_plaintext_auth: bool,
 }
 
 impl Default for ImapConfig {
@@ -45,32 +70,69 @@ impl Default for ImapConfig {
             preauth_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(5 * 60),
             max_line: 64 * 1024,
+            tls: TlsMode::Off,
+            allow_plaintext_auth: true,
         }
     }
 }
 
-/// Serves IMAP on `listener` until `shutdown` is triggered; then every
-/// connection gets `* BYE` and the call returns once all are closed.
+/// Serves IMAP (or imaps, by `config.tls`) on `listener` until `shutdown`
+/// is triggered; then every connection gets `* BYE` and the call returns
+/// once all are closed.
 pub async fn serve(listener: tokio::net::TcpListener, node: Arc<Node>, config: ImapConfig, shutdown: Shutdown) {
-    let listener_config = ListenerConfig { protocol: "imap", max_connections: config.max_connections };
+    let protocol = match config.tls {
+        TlsMode::Implicit(_) => "imaps",
+        TlsMode::Off | TlsMode::StartTls(_) => "imap",
+    };
+    let listener_config = ListenerConfig { protocol, max_connections: config.max_connections };
     let config = Arc::new(config);
     kotak_net::serve(listener, listener_config, shutdown, move |stream, peer, signal| {
         let (node, config) = (node.clone(), config.clone());
         async move {
             match connection(stream, node, &config, signal).await {
-                Ok(()) => tracing::debug!(%peer, "imap connection closed"),
-                Err(e) => tracing::debug!(%peer, error = %e, "imap connection ended"),
+                Ok(()) => tracing::debug!(protocol, %peer, "imap connection closed"),
+                Err(e) => tracing::debug!(protocol, %peer, error = %e, "imap connection ended"),
             }
         }
     })
     .await
 }
 
-/// The write side of a connection, as the session's [`Sink`].
+/// Why a connection ended early; only logged.
+#[derive(Debug, thiserror::Error)]
+enum ConnectionError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// The connection's stream and pending output, as the session's [`Sink`].
 struct Output {
-    writer: OwnedWriteHalf,
+    stream: Stream,
     buffer: Vec<u8>,
     write_timeout: Duration,
+}
+
+impl Output {
+    /// Carries out what a successful STARTTLS or COMPRESS asked for: sends
+    /// the pending output (the OK) as before, then upgrades the stream.
+    async fn upgrade(mut self, flow: Flow, tls: &TlsMode) -> Result<Output, ConnectionError> {
+        self.flush().await?;
+        let stream = match (flow, tls) {
+            (Flow::StartTls, TlsMode::StartTls(acceptor)) => self.stream.start_tls(acceptor).await?,
+            (Flow::Compress, _) => self.stream.compress()?,
+            _ => return Err(io::Error::other(format!("no stream upgrade for {flow:?} on this listener")).into()),
+        };
+        Ok(Output { stream, ..self })
+    }
+
+    /// Sends the pending output and closes the connection (TLS close_notify, FIN).
+    async fn close(mut self) -> io::Result<()> {
+        self.flush().await?;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.stream.shutdown()).await;
+        Ok(())
+    }
 }
 
 impl Sink for Output {
@@ -82,7 +144,12 @@ impl Sink for Output {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        tokio::time::timeout(self.write_timeout, self.writer.write_all(&self.buffer))
+        let write = async {
+            self.stream.write_all(&self.buffer).await?;
+            // Ends a TLS record and, under COMPRESS, a DEFLATE sync flush.
+            self.stream.flush().await
+        };
+        tokio::time::timeout(self.write_timeout, write)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client does not read"))??;
         self.buffer.clear();
@@ -93,12 +160,19 @@ impl Sink for Output {
     }
 }
 
-async fn connection(stream: TcpStream, node: Arc<Node>, config: &ImapConfig, mut signal: ShutdownSignal) -> io::Result<()> {
-    let peer: Option<SocketAddr> = stream.peer_addr().ok();
-    let (mut reader, writer) = stream.into_split();
+/// Runs one connection: the implicit TLS handshake if any, then the
+/// session, upgrading the stream when STARTTLS or COMPRESS succeed.
+async fn connection(tcp: TcpStream, node: Arc<Node>, config: &ImapConfig, mut signal: ShutdownSignal) -> Result<(), ConnectionError> {
+    let peer: Option<SocketAddr> = tcp.peer_addr().ok();
+    let (stream, tls) = match &config.tls {
+        TlsMode::Off => (MaybeTlsStream::Plain(tcp), Tls::Unavailable),
+        TlsMode::StartTls(_) => (MaybeTlsStream::Plain(tcp), Tls::Offered),
+        TlsMode::Implicit(acceptor) => (acceptor.accept(tcp).await?, Tls::Active),
+    };
+    let transport = Transport { tls, plaintext_auth: config.allow_plaintext_auth, compressed: false };
     let max_message = node.limits().max_message_size;
-    let mut out = Output { writer, buffer: Vec::new(), write_timeout: config.write_timeout };
-    let mut session = Session::new(node);
+    let mut out = Output { stream: Stream::Direct(stream), buffer: Vec::new(), write_timeout: config.write_timeout };
+    let mut session = Session::new(node).with_transport(transport);
     let mut receiver = Receiver::new(limits(config, max_message, false));
     let mut read_buf = vec![0u8; READ_SIZE];
     out.buffer.extend_from_slice(&session.greeting());
@@ -109,14 +183,23 @@ async fn connection(stream: TcpStream, node: Arc<Node>, config: &ImapConfig, mut
             match run_event(&mut session, event, &mut out).await? {
                 Flow::Continue => {}
                 Flow::ReadLine | Flow::Idle => receiver.expect_line(),
-                Flow::Close => return out.flush().await,
+                Flow::Close => return Ok(out.close().await?),
+                flow @ (Flow::StartTls | Flow::Compress) => {
+                    out = out.upgrade(flow, &config.tls).await?;
+                    // Input read before the upgrade is dropped: what was
+                    // pipelined after STARTTLS came in clear text and must
+                    // not count as sent through TLS; after COMPRESS (whose
+                    // OK the client must wait for, RFC 4978) it is not DEFLATE.
+                    receiver = Receiver::new(limits(config, max_message, session.is_authenticated()));
+                    break;
+                }
             }
         }
         out.flush().await?;
         let timeout = if session.is_authenticated() { config.idle_timeout } else { config.preauth_timeout };
         let deadline = Instant::now() + timeout;
         let n = loop {
-            match wait(&mut reader, &mut read_buf, deadline, &mut signal, session.idle_watch()).await {
+            match wait(&mut out.stream, &mut read_buf, deadline, &mut signal, session.idle_watch()).await {
                 Wake::Read(read) => break read?,
                 Wake::Changed => {
                     session.idle_update(&mut out.buffer);
@@ -124,12 +207,12 @@ async fn connection(stream: TcpStream, node: Arc<Node>, config: &ImapConfig, mut
                 }
                 Wake::Shutdown => {
                     out.buffer.extend_from_slice(b"* BYE Server shutting down\r\n");
-                    return out.flush().await;
+                    return Ok(out.close().await?);
                 }
                 Wake::TimedOut => {
                     tracing::debug!(?peer, "imap client idle too long");
                     out.buffer.extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
-                    return out.flush().await;
+                    return Ok(out.close().await?);
                 }
             }
         };
@@ -155,7 +238,7 @@ enum Wake {
 /// Waits for client input, shutdown, the deadline, or (during IDLE) a
 /// change of the account. Every branch is cancel-safe.
 async fn wait(
-    reader: &mut OwnedReadHalf,
+    reader: &mut Stream,
     buf: &mut [u8],
     deadline: Instant,
     signal: &mut ShutdownSignal,

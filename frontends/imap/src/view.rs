@@ -4,13 +4,24 @@
 //! numbering may only change when the server says so. So the view keeps its
 //! own copy of the message list and follows the account's change log:
 //! additions become `EXISTS`, other sessions' flag changes become untagged
-//! `FETCH (FLAGS ...)`, and expunges become `EXPUNGE` — but only at the
-//! moments RFC 3501 (7.4.1) allows; until then an expunged message keeps its
-//! number and is only marked as gone.
+//! `FETCH (FLAGS ...)`, and expunges become `EXPUNGE` (or, once QRESYNC is
+//! enabled, `VANISHED`) — but only at the moments RFC 3501 (7.4.1) allows;
+//! until then an expunged message keeps its number and is only marked as
+//! gone.
+//!
+//! The view also knows the mailbox's HIGHESTMODSEQ as far as the client
+//! has been told (RFC 7162): the highest MODSEQ of the changes it has
+//! reported, held below any expunge it has not reported yet.
 
-use crate::fetch;
+use crate::fetch::{self, Extras};
+use crate::seqset;
+use crate::session::enabled::Enabled;
 use kotak_engine::{Account, Change, MailboxId, MailboxInfo, MessageMeta, ModSeq, Result, Uid};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A session's selected mailbox, if any; boxed, so that a session without
+/// one stays small.
+pub type Selected = Option<Box<View>>;
 
 /// The selected mailbox of one session.
 pub struct View {
@@ -18,16 +29,21 @@ pub struct View {
     read_only: bool,
     /// The messages the client knows about, in UID order: sequence number = index + 1.
     messages: Vec<MessageMeta>,
-    /// UIDs in `messages` that were expunged but not yet reported.
-    gone: BTreeSet<Uid>,
+    /// UIDs in `messages` that were expunged but not yet reported, with
+    /// the MODSEQ of their expunge.
+    gone: BTreeMap<Uid, ModSeq>,
     /// The account MODSEQ up to which the change log has been applied.
     modseq: ModSeq,
+    /// The highest MODSEQ of this mailbox's changes applied so far.
+    highest: ModSeq,
     /// The message count the client was last told.
     announced: usize,
     /// UIDs that are `\Recent` for this session.
     recent: RecentSet,
     /// Every UID below this was offered to `claim_recent` by this session.
     claimed_to: Uid,
+    /// The result a SEARCH saved for `$` (RFC 5182), as ascending UIDs.
+    saved: Vec<Uid>,
 }
 
 impl View {
@@ -41,10 +57,12 @@ impl View {
             read_only,
             announced: messages.len(),
             messages,
-            gone: BTreeSet::new(),
+            gone: BTreeMap::new(),
             modseq,
+            highest: info.highest_modseq,
             recent: RecentSet::default(),
             claimed_to: 0,
+            saved: Vec::new(),
         };
         let top = view.messages.last().map_or(0, |m| m.uid + 1).max(info.uidnext);
         view.claim_recent(account, top);
@@ -74,7 +92,7 @@ impl View {
 
     /// Whether the message was expunged (its number is still in use).
     pub fn is_gone(&self, uid: Uid) -> bool {
-        self.gone.contains(&uid)
+        self.gone.contains_key(&uid)
     }
 
     /// Whether the message is `\Recent` for this session.
@@ -94,6 +112,27 @@ impl View {
         self.recent.last_start().unwrap_or(Uid::MAX)
     }
 
+    /// The mailbox's HIGHESTMODSEQ as far as the client can know it: every
+    /// change up to it has been reported. An expunge not reported yet holds
+    /// it below that expunge's MODSEQ (RFC 7162 3.2).
+    pub fn highest_modseq(&self) -> ModSeq {
+        match self.gone.values().min() {
+            Some(&first_unreported) => self.highest.min(first_unreported.saturating_sub(1)),
+            None => self.highest,
+        }
+    }
+
+    /// The UIDs the last SEARCH with SAVE found, ascending.
+    pub fn saved(&self) -> &[Uid] {
+        &self.saved
+    }
+
+    /// Remembers a SEARCH result for `$`.
+    pub fn save(&mut self, mut uids: Vec<Uid>) {
+        uids.sort_unstable();
+        self.saved = uids;
+    }
+
     /// Records a message's new state after this session changed it, so the
     /// next refresh does not report the change again.
     pub fn update(&mut self, meta: &MessageMeta) {
@@ -102,60 +141,100 @@ impl View {
         }
     }
 
-    /// Follows the change log and writes the untagged responses for what
-    /// changed: flag changes (`FETCH`), then expunges (`EXPUNGE`, only when
-    /// `report_expunges`), then new messages (`EXISTS`, `RECENT`).
-    pub fn refresh(&mut self, account: &Account, report_expunges: bool, out: &mut Vec<u8>) -> Result<()> {
-        if account.highest_modseq()? > self.modseq {
-            self.apply_changes(account, out)?;
+    /// The UIDs expunged from the mailbox after MODSEQ `since` that the
+    /// client may still believe in (QRESYNC's `VANISHED (EARLIER)`), of
+    /// those `wanted` accepts. The change log is never truncated, so the
+    /// answer is exact. Expunges the view has yet to report are left to
+    /// that report.
+    pub fn vanished_since(&self, account: &Account, since: ModSeq, wanted: impl Fn(Uid) -> bool) -> Result<Vec<Uid>> {
+        let mut vanished = BTreeSet::new();
+        for (_, change) in account.changes_since(since)? {
+            if let Change::Expunged { mailbox, uid } = change {
+                if mailbox == self.mailbox && wanted(uid) && self.position(uid).is_none() {
+                    vanished.insert(uid);
+                }
+            }
         }
-        if report_expunges && !self.gone.is_empty() {
-            self.report_expunges(out);
+        Ok(vanished.into_iter().collect())
+    }
+
+    /// The largest UID the client knows (what `*` stands for in a UID set).
+    pub fn largest_uid(&self) -> Uid {
+        self.messages.last().map_or(0, |m| m.uid)
+    }
+
+    /// Follows the change log and writes the untagged responses for what
+    /// changed: flag changes (`FETCH`), then expunges as `expunges` says,
+    /// then new messages (`EXISTS`, and `RECENT` for IMAP4rev1 clients).
+    pub fn refresh(&mut self, account: &Account, enabled: Enabled, expunges: Expunges, out: &mut Vec<u8>) -> Result<()> {
+        if account.highest_modseq()? > self.modseq {
+            self.apply_changes(account, enabled, out)?;
+        }
+        if !self.gone.is_empty() {
+            match expunges {
+                Expunges::Report => self.report_expunges(enabled, out),
+                Expunges::HoldAndTell if enabled.condstore => {
+                    out.extend_from_slice(format!("* OK [HIGHESTMODSEQ {}] Expunges pending\r\n", self.highest_modseq()).as_bytes());
+                }
+                Expunges::Hold | Expunges::HoldAndTell => {}
+            }
         }
         if self.messages.len() != self.announced {
             self.announced = self.messages.len();
-            out.extend_from_slice(format!("* {} EXISTS\r\n* {} RECENT\r\n", self.announced, self.recent_count()).as_bytes());
+            out.extend_from_slice(format!("* {} EXISTS\r\n", self.announced).as_bytes());
+            if enabled.recent() {
+                out.extend_from_slice(format!("* {} RECENT\r\n", self.recent_count()).as_bytes());
+            }
         }
         Ok(())
     }
 
-    fn apply_changes(&mut self, account: &Account, out: &mut Vec<u8>) -> Result<()> {
+    /// The extras of an untagged FETCH about a flag change.
+    fn update_extras(&self, enabled: Enabled, uid: Uid) -> Extras {
+        Extras { uid: enabled.uid_in_updates(), flags: true, modseq: enabled.condstore, recent: enabled.recent() && self.is_recent(uid) }
+    }
+
+    fn apply_changes(&mut self, account: &Account, enabled: Enabled, out: &mut Vec<u8>) -> Result<()> {
         let changes = account.changes_since(self.modseq)?;
         let (mut added, mut flagged) = (BTreeSet::new(), BTreeSet::new());
         for (modseq, change) in changes {
             self.modseq = self.modseq.max(modseq);
+            if change.mailbox() != Some(self.mailbox) {
+                continue;
+            }
+            self.highest = self.highest.max(modseq);
             match change {
-                Change::Added { mailbox, uid } if mailbox == self.mailbox => {
+                Change::Added { uid, .. } => {
                     added.insert(uid);
                 }
-                Change::Flags { mailbox, uid } if mailbox == self.mailbox => {
+                Change::Flags { uid, .. } => {
                     flagged.insert(uid);
                 }
-                Change::Expunged { mailbox, uid } if mailbox == self.mailbox => {
+                Change::Expunged { uid, .. } => {
                     added.remove(&uid);
                     flagged.remove(&uid);
                     if self.position(uid).is_some() {
-                        self.gone.insert(uid);
+                        self.gone.insert(uid, modseq);
                     }
                 }
-                _ => {}
+                Change::Mailboxes => {}
             }
         }
         for uid in flagged {
             let Some(i) = self.position(uid) else { continue };
-            if self.gone.contains(&uid) {
+            if self.gone.contains_key(&uid) {
                 continue;
             }
             match account.message(self.mailbox, uid)? {
-                Some(now) if now.flags != self.messages[i].flags => {
-                    out.extend_from_slice(format!("* {} FETCH (", i + 1).as_bytes());
-                    fetch::write_flags(out, &now.flags, self.recent.contains(uid));
-                    out.extend_from_slice(b")\r\n");
+                Some(now) => {
+                    let known = &self.messages[i];
+                    if now.flags != known.flags || (enabled.condstore && now.modseq != known.modseq) {
+                        fetch::write_meta_response(out, i as u32 + 1, &now, self.update_extras(enabled, uid));
+                    }
                     self.messages[i] = now;
                 }
-                Some(now) => self.messages[i] = now,
                 None => {
-                    self.gone.insert(uid);
+                    self.gone.insert(uid, self.modseq);
                 }
             }
         }
@@ -171,16 +250,21 @@ impl View {
         Ok(())
     }
 
-    /// Writes `EXPUNGE` for every expunged message, highest number first so
+    /// Reports every expunged message: one `VANISHED` with their UIDs for
+    /// a QRESYNC client, else `EXPUNGE` for each, highest number first so
     /// that each number is still valid when the client reads it.
-    fn report_expunges(&mut self, out: &mut Vec<u8>) {
-        for (i, m) in self.messages.iter().enumerate().rev() {
-            if self.gone.contains(&m.uid) {
-                out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+    fn report_expunges(&mut self, enabled: Enabled, out: &mut Vec<u8>) {
+        if enabled.qresync {
+            out.extend_from_slice(format!("* VANISHED {}\r\n", seqset::compress(self.gone.keys().copied())).as_bytes());
+        } else {
+            for (i, m) in self.messages.iter().enumerate().rev() {
+                if self.gone.contains_key(&m.uid) {
+                    out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+                }
             }
         }
         let gone = std::mem::take(&mut self.gone);
-        self.messages.retain(|m| !gone.contains(&m.uid));
+        self.messages.retain(|m| !gone.contains_key(&m.uid));
         self.announced -= gone.len().min(self.announced);
     }
 
@@ -197,6 +281,20 @@ impl View {
     fn position(&self, uid: Uid) -> Option<usize> {
         self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
     }
+}
+
+/// What a refresh does with expunges it has not reported yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expunges {
+    /// Reports them: `EXPUNGE`, or `VANISHED` for a QRESYNC client.
+    Report,
+    /// Holds them back, as RFC 3501 7.4.1 requires around commands that
+    /// use message numbers.
+    Hold,
+    /// Holds them back at the end of such a command, and tells a
+    /// CONDSTORE-aware client the HIGHESTMODSEQ below them, so that the
+    /// MODSEQs the command showed do not make it skip them (RFC 7162 3.2).
+    HoldAndTell,
 }
 
 /// A set of UIDs as sorted, disjoint half-open ranges (usually one).

@@ -10,8 +10,10 @@ async fn capability_login_logout() {
     let mut c = server.client().await;
     let lines = c.ok("a1", "CAPABILITY").await;
     assert_eq!(lines, vec![
-        "* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE \
-         CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH APPENDLIMIT=52428800"
+        "* CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE \
+         CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES CONDSTORE QRESYNC SORT SORT=DISPLAY \
+         THREAD=ORDEREDSUBJECT THREAD=REFERENCES QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE STATUS=SIZE \
+         APPENDLIMIT=52428800 AUTH=PLAIN COMPRESS=DEFLATE"
     ]);
     assert!(c.tagged("a2", "SELECT INBOX").await.starts_with("a2 BAD"));
     assert!(c.tagged("a3", &format!("LOGIN {USER} wrong")).await.starts_with("a3 NO [AUTHENTICATIONFAILED]"));
@@ -102,7 +104,7 @@ async fn append_select_fetch_store_search() {
     assert_eq!(lines, vec!["* 3 FETCH (FLAGS (\\Flagged \\Recent))"]);
     assert!(c.ok("t2", "STORE 1 -FLAGS.SILENT ($Work)").await.is_empty());
     let lines = c.ok("t3", "UID STORE 1:2 FLAGS (\\Answered)").await;
-    assert_eq!(lines, vec!["* 1 FETCH (FLAGS (\\Answered \\Recent) UID 1)", "* 2 FETCH (FLAGS (\\Answered \\Recent) UID 2)"]);
+    assert_eq!(lines, vec!["* 1 FETCH (UID 1 FLAGS (\\Answered \\Recent))", "* 2 FETCH (UID 2 FLAGS (\\Answered \\Recent))"]);
     assert!(c.tagged("t4", "STORE 1 +FLAGS (\\Recent)").await.starts_with("t4 BAD"));
 
     assert_eq!(c.ok("q1", "SEARCH FLAGGED").await, vec!["* SEARCH 3"]);

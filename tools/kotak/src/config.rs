@@ -25,6 +25,10 @@ pub struct FileConfig {
     pub hostname: Option<String>,
     /// TLS certificate and key.
     pub tls: TlsFileConfig,
+    /// Whether IMAP accepts LOGIN/AUTHENTICATE PLAIN on a connection that
+    /// is not encrypted (default true); false advertises LOGINDISABLED
+    /// until STARTTLS (imaps is always encrypted).
+    pub imap_plaintext_auth: Option<bool>,
 }
 
 /// The `[tls]` table: PEM files; without them a self-signed certificate is
@@ -52,6 +56,8 @@ pub struct Resolved {
     pub hostname: String,
     /// How TLS listeners and STARTTLS get their certificate.
     pub tls: kotak_net::tls::TlsSettings,
+    /// Whether IMAP allows plain-text logins before TLS.
+    pub imap_plaintext_auth: bool,
 }
 
 /// Reads the config file (if any) and applies the flags.
@@ -82,5 +88,12 @@ pub fn resolve(args: &NodeArgs) -> Result<Resolved, String> {
     if let Some(s) = file.tls.handshake_timeout_secs {
         tls.handshake_timeout = std::time::Duration::from_secs(s);
     }
-    Ok(Resolved { node, listen: file.listen, max_connections: file.max_connections.unwrap_or(10_000), hostname, tls })
+    Ok(Resolved {
+        node,
+        listen: file.listen,
+        max_connections: file.max_connections.unwrap_or(10_000),
+        hostname,
+        tls,
+        imap_plaintext_auth: file.imap_plaintext_auth.unwrap_or(true),
+    })
 }

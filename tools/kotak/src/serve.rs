@@ -3,6 +3,7 @@
 
 use crate::NodeArgs;
 use kotak_engine::Node;
+use kotak_imap::{ImapConfig, TlsMode};
 use kotak_net::tls::TlsAcceptor;
 use kotak_net::Shutdown;
 use kotak_pop3::{Mode, Pop3Config, Pop3Service};
@@ -16,6 +17,7 @@ use tokio::task::JoinSet;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proto {
     Imap,
+    Imaps,
     Lmtp,
     Pop3,
     Pop3s,
@@ -25,6 +27,7 @@ impl Proto {
     fn name(self) -> &'static str {
         match self {
             Proto::Imap => "imap",
+            Proto::Imaps => "imaps",
             Proto::Lmtp => "lmtp",
             Proto::Pop3 => "pop3",
             Proto::Pop3s => "pop3s",
@@ -33,12 +36,13 @@ impl Proto {
 }
 
 /// Protocols named by DESIGN.md that are not built yet.
-const PLANNED: &[&str] = &["imaps", "smtp", "submission", "submissions", "http", "https"];
+const PLANNED: &[&str] = &["smtp", "submission", "submissions", "http", "https"];
 
 fn parse_listen(spec: &str) -> Result<(Proto, SocketAddr), String> {
     let (proto, addr) = spec.split_once('=').ok_or_else(|| format!("--listen {spec}: expected PROTO=ADDR"))?;
     let proto = match proto {
         "imap" => Proto::Imap,
+        "imaps" => Proto::Imaps,
         "lmtp" => Proto::Lmtp,
         "pop3" => Proto::Pop3,
         "pop3s" => Proto::Pop3s,
@@ -77,7 +81,12 @@ pub async fn run(args: NodeArgs, listen: Vec<String>) -> Result<(), String> {
         node.clone(),
         Pop3Config { hostname: cfg.hostname.clone(), max_connections: cfg.max_connections, ..Default::default() },
     );
-    let shared = Shared { node: node.clone(), tls, pop3, max_connections: cfg.max_connections, shutdown: shutdown.clone() };
+    let imap = ImapConfig {
+        max_connections: cfg.max_connections,
+        allow_plaintext_auth: cfg.imap_plaintext_auth,
+        ..ImapConfig::default()
+    };
+    let shared = Shared { node: node.clone(), tls, pop3, imap, max_connections: cfg.max_connections, shutdown: shutdown.clone() };
     let mut servers = JoinSet::new();
     for (proto, addr) in specs {
         let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -107,6 +116,8 @@ struct Shared {
     /// One POP3 service for all POP3 listeners: the IN-USE locks and the
     /// failed-login counts must be shared.
     pop3: Arc<Pop3Service>,
+    /// Settings of the IMAP listeners; each gets its TLS mode on top.
+    imap: ImapConfig,
     max_connections: usize,
     shutdown: Shutdown,
 }
@@ -115,8 +126,12 @@ fn spawn_server(set: &mut JoinSet<()>, proto: Proto, listener: TcpListener, s: &
     let (node, shutdown, max_connections) = (s.node.clone(), s.shutdown.clone(), s.max_connections);
     match proto {
         Proto::Imap => {
-            let config = kotak_imap::server::ImapConfig { max_connections, ..Default::default() };
-            set.spawn(kotak_imap::server::serve(listener, node, config, shutdown));
+            let config = ImapConfig { tls: TlsMode::StartTls(s.tls.clone()), ..s.imap.clone() };
+            set.spawn(kotak_imap::serve(listener, node, config, shutdown));
+        }
+        Proto::Imaps => {
+            let config = ImapConfig { tls: TlsMode::Implicit(s.tls.clone()), ..s.imap.clone() };
+            set.spawn(kotak_imap::serve(listener, node, config, shutdown));
         }
         Proto::Lmtp => {
             let config = kotak_lmtp::server::LmtpConfig { max_connections, ..Default::default() };

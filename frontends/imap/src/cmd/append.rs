@@ -3,7 +3,7 @@
 //! checks it again.
 
 use crate::cmd::flags;
-use crate::session::names;
+use crate::session::names::{self, Naming};
 use crate::session::reply::{Done, Outcome};
 use imap_codec::imap_types::datetime::DateTime;
 use imap_codec::imap_types::flag::Flag;
@@ -11,8 +11,15 @@ use imap_codec::imap_types::mailbox::Mailbox;
 use kotak_engine::{Account, Error};
 
 /// Stores a message; a missing target gets `NO [TRYCREATE]`.
-pub async fn append(account: &Account, mailbox: &Mailbox<'_>, flag_list: &[Flag<'_>], date: Option<&DateTime>, message: &[u8]) -> Outcome {
-    let name = match names::from_wire(mailbox) {
+pub async fn append(
+    account: &Account,
+    naming: Naming,
+    mailbox: &Mailbox<'_>,
+    flag_list: &[Flag<'_>],
+    date: Option<&DateTime>,
+    message: &[u8],
+) -> Outcome {
+    let name = match names::from_wire(mailbox, naming) {
         Ok(name) => name,
         Err(done) => return Ok(done),
     };

@@ -2,14 +2,13 @@
 //! (RFC 4315). MOVE's `EXPUNGE` responses come from the view's refresh
 //! after the command, so they follow its untagged `OK [COPYUID ...]`.
 
-use crate::cmd::resolve;
+use crate::cmd::{resolve, Context};
+use crate::request::MessageSet;
 use crate::seqset;
 use crate::session::names;
 use crate::session::reply::{Done, Outcome};
 use crate::view::View;
-use imap_codec::imap_types::mailbox::Mailbox;
-use imap_codec::imap_types::sequence::SequenceSet;
-use kotak_engine::{Account, Copied, Error, Uid};
+use kotak_engine::{Copied, Error, Uid};
 
 /// Whether the originals stay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,20 +21,13 @@ pub enum Mode {
 
 /// Copies or moves messages of the selected mailbox to another mailbox; a
 /// missing target gets `NO [TRYCREATE]`.
-pub async fn copy(
-    account: &Account,
-    view: &View,
-    set: &SequenceSet,
-    mailbox: &Mailbox<'_>,
-    uid: bool,
-    mode: Mode,
-    out: &mut Vec<u8>,
-) -> Outcome {
+pub async fn copy(ctx: &Context<'_>, view: &View, set: &MessageSet, mailbox: &[u8], uid: bool, mode: Mode, out: &mut Vec<u8>) -> Outcome {
+    let account = ctx.account;
     let indexes = match resolve(view, set, uid) {
         Ok(indexes) => indexes,
         Err(done) => return Ok(done),
     };
-    let name = match names::from_wire(mailbox) {
+    let name = match names::from_raw(mailbox, ctx.enabled.naming()) {
         Ok(name) => name,
         Err(done) => return Ok(done),
     };

@@ -3,26 +3,27 @@
 //! they are committed. The session holds the account's watch receiver; the
 //! connection wakes it on every change and sends what [`report`] writes.
 
+use crate::session::enabled::Enabled;
 use crate::session::reply::Done;
-use crate::view::View;
+use crate::view::{Expunges, Selected};
 use kotak_engine::{Account, ModSeq, Result};
 use tokio::sync::watch;
 
 /// Starts IDLE: subscribes to the account's changes first, so none is
 /// missed, then reports what is pending and asks for `DONE`.
-pub fn start(account: &Account, view: &mut Option<View>, out: &mut Vec<u8>) -> Result<watch::Receiver<ModSeq>> {
+pub fn start(account: &Account, view: &mut Selected, enabled: Enabled, out: &mut Vec<u8>) -> Result<watch::Receiver<ModSeq>> {
     let mut changes = account.watch();
     changes.borrow_and_update();
-    report(account, view, out)?;
+    report(account, view, enabled, out)?;
     out.extend_from_slice(b"+ idling\r\n");
     Ok(changes)
 }
 
 /// Writes the untagged updates of the selected mailbox, if any; during
 /// IDLE, expunges may be reported at any time.
-pub fn report(account: &Account, view: &mut Option<View>, out: &mut Vec<u8>) -> Result<()> {
+pub fn report(account: &Account, view: &mut Selected, enabled: Enabled, out: &mut Vec<u8>) -> Result<()> {
     match view {
-        Some(view) => view.refresh(account, true, out),
+        Some(view) => view.refresh(account, enabled, Expunges::Report, out),
         None => Ok(()),
     }
 }

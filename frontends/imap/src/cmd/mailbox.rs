@@ -1,15 +1,16 @@
 //! CREATE (with RFC 6154's special uses), DELETE, RENAME, SUBSCRIBE,
 //! UNSUBSCRIBE and STATUS (RFC 3501 6.3.3-6.3.10, with RFC 7889's
-//! APPENDLIMIT): commands on whole mailboxes.
+//! APPENDLIMIT, RFC 7162's HIGHESTMODSEQ, RFC 8438's SIZE and RFC 9208's
+//! DELETED and DELETED-STORAGE): commands on whole mailboxes.
 
 use crate::cmd::Context;
 use crate::request::StatusItem;
-use crate::session::names::{self, SEPARATOR};
+use crate::session::names::{self, Naming, SEPARATOR};
 use crate::session::reply::{Done, Outcome};
 use crate::view::View;
 use imap_codec::imap_types::mailbox::Mailbox;
 use kotak_engine::mailbox_ops::SPECIAL_USES;
-use kotak_engine::{Account, MailboxInfo, Result};
+use kotak_engine::{Account, Flags, MailboxInfo, Result};
 
 /// The decoded mailbox name, or returns the tagged reply for a bad name.
 macro_rules! name_or_reply {
@@ -24,8 +25,8 @@ macro_rules! name_or_reply {
 /// CREATE; a trailing separator only declares the intent to add children.
 /// `uses` are the special uses of `CREATE name (USE (...))`: at most one,
 /// and one the engine knows.
-pub async fn create(account: &Account, mailbox: &[u8], uses: &[&[u8]]) -> Outcome {
-    let name = name_or_reply!(names::from_raw(mailbox));
+pub async fn create(account: &Account, naming: Naming, mailbox: &[u8], uses: &[&[u8]]) -> Outcome {
+    let name = name_or_reply!(names::from_raw(mailbox, naming));
     let name = match name.strip_suffix(SEPARATOR) {
         Some(stripped) if !stripped.is_empty() => stripped.to_string(),
         _ => name,
@@ -46,27 +47,27 @@ pub async fn create(account: &Account, mailbox: &[u8], uses: &[&[u8]]) -> Outcom
 }
 
 /// DELETE.
-pub async fn delete(account: &Account, mailbox: &Mailbox<'_>) -> Outcome {
-    account.delete_mailbox(&name_or_reply!(names::from_wire(mailbox))).await?;
+pub async fn delete(account: &Account, naming: Naming, mailbox: &Mailbox<'_>) -> Outcome {
+    account.delete_mailbox(&name_or_reply!(names::from_wire(mailbox, naming))).await?;
     Ok(Done::ok("DELETE completed"))
 }
 
 /// RENAME; renaming INBOX moves its messages and leaves it empty.
-pub async fn rename(account: &Account, from: &Mailbox<'_>, to: &Mailbox<'_>) -> Outcome {
-    let (from, to) = (name_or_reply!(names::from_wire(from)), name_or_reply!(names::from_wire(to)));
+pub async fn rename(account: &Account, naming: Naming, from: &Mailbox<'_>, to: &Mailbox<'_>) -> Outcome {
+    let (from, to) = (name_or_reply!(names::from_wire(from, naming)), name_or_reply!(names::from_wire(to, naming)));
     account.rename_mailbox(&from, &to).await?;
     Ok(Done::ok("RENAME completed"))
 }
 
 /// SUBSCRIBE (`subscribed`) or UNSUBSCRIBE.
-pub async fn subscribe(account: &Account, mailbox: &Mailbox<'_>, subscribed: bool) -> Outcome {
-    account.set_subscribed(&name_or_reply!(names::from_wire(mailbox)), subscribed).await?;
+pub async fn subscribe(account: &Account, naming: Naming, mailbox: &Mailbox<'_>, subscribed: bool) -> Outcome {
+    account.set_subscribed(&name_or_reply!(names::from_wire(mailbox, naming)), subscribed).await?;
     Ok(Done::ok(if subscribed { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" }))
 }
 
 /// STATUS: the counters of a mailbox, without selecting it.
 pub fn status(ctx: &Context<'_>, view: Option<&View>, mailbox: &[u8], items: &[StatusItem], out: &mut Vec<u8>) -> Outcome {
-    let name = name_or_reply!(names::from_raw(mailbox));
+    let name = name_or_reply!(names::from_raw(mailbox, ctx.enabled.naming()));
     let info = match ctx.account.mailbox(&name)? {
         Some(info) if !info.noselect => info,
         Some(_) => return Ok(Done::no("CANNOT", "Mailbox cannot be selected")),
@@ -79,6 +80,7 @@ pub fn status(ctx: &Context<'_>, view: Option<&View>, mailbox: &[u8], items: &[S
 /// Writes `* STATUS name (items)` for a selectable mailbox; LIST's STATUS
 /// return option (RFC 5819) uses it too.
 pub fn write_status(ctx: &Context<'_>, view: Option<&View>, info: &MailboxInfo, items: &[StatusItem], out: &mut Vec<u8>) -> Result<()> {
+    let mut deleted = None;
     let mut values = Vec::with_capacity(items.len());
     for item in items {
         values.push(match item {
@@ -88,12 +90,31 @@ pub fn write_status(ctx: &Context<'_>, view: Option<&View>, info: &MailboxInfo, 
             StatusItem::UidValidity => format!("UIDVALIDITY {}", info.uidvalidity),
             StatusItem::Unseen => format!("UNSEEN {}", info.unseen),
             StatusItem::AppendLimit => format!("APPENDLIMIT {}", ctx.append_limit),
+            StatusItem::HighestModSeq => format!("HIGHESTMODSEQ {}", info.highest_modseq),
+            StatusItem::Size => format!("SIZE {}", info.size),
+            StatusItem::Deleted => format!("DELETED {}", deleted_messages(ctx.account, info, &mut deleted)?.0),
+            StatusItem::DeletedStorage => format!("DELETED-STORAGE {}", deleted_messages(ctx.account, info, &mut deleted)?.1),
         });
     }
     out.extend_from_slice(b"* STATUS ");
-    names::write(out, &info.name);
+    names::write(out, &info.name, ctx.enabled.naming());
     out.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
     Ok(())
+}
+
+/// How many messages have `\Deleted`, and their total size (what EXPUNGE
+/// would free), counted once per STATUS into `counted`.
+fn deleted_messages(account: &Account, info: &MailboxInfo, counted: &mut Option<(u64, u64)>) -> Result<(u64, u64)> {
+    if let Some(counts) = *counted {
+        return Ok(counts);
+    }
+    let counts = account
+        .messages(info.id)?
+        .iter()
+        .filter(|m| m.flags.has(Flags::DELETED))
+        .fold((0, 0), |(n, size), m| (n + 1, size + u64::from(m.size)));
+    *counted = Some(counts);
+    Ok(counts)
 }
 
 /// The `\Recent` count STATUS reports: this session's own count for the

@@ -5,6 +5,7 @@
 
 pub mod append;
 pub mod auth;
+pub mod compress;
 pub mod copy;
 pub mod expunge;
 pub mod fetch_cmd;
@@ -13,17 +14,20 @@ pub mod idle;
 pub mod list;
 pub mod mailbox;
 pub mod negotiate;
+pub mod quota;
 pub mod search_cmd;
 pub mod select;
+pub mod sort_cmd;
+pub mod starttls;
 pub mod store;
 
-use crate::request::Body;
+use crate::request::{Body, MessageSet, SearchKey, StatusItem};
 use crate::seqset;
-use crate::session::reply::{engine_error, Done, Failure, Outcome};
+use crate::session::enabled::Enabled;
+use crate::session::reply::{engine_error, Done, Failure, Outcome, Status};
 use crate::session::Sink;
-use crate::view::View;
+use crate::view::{Expunges, Selected, View};
 use imap_codec::imap_types::command::CommandBody;
-use imap_codec::imap_types::sequence::SequenceSet;
 use kotak_engine::Account;
 
 /// What the handlers of a logged-in session's command work with.
@@ -34,130 +38,159 @@ pub struct Context<'s> {
     pub tag: &'s str,
     /// The largest message APPEND accepts (APPENDLIMIT).
     pub append_limit: u64,
-}
-
-/// Whether the server implements the command at all (in some state).
-pub fn is_supported(body: &CommandBody<'_>) -> bool {
-    !matches!(
-        body,
-        CommandBody::Compress { .. } | CommandBody::GetQuota { .. } | CommandBody::GetQuotaRoot { .. } | CommandBody::SetQuota { .. }
-    )
+    /// What the client has enabled; commands that enable CONDSTORE
+    /// implicitly (RFC 7162 3.1) switch it on before they run.
+    pub enabled: &'s mut Enabled,
 }
 
 /// Whether the command addresses messages, so the view must be current
 /// (new messages and flags) before it runs.
 fn reads_view(body: &Body<'_>) -> bool {
+    matches!(
+        body,
+        Body::Fetch(_) | Body::Store(_) | Body::Search(_) | Body::Sort(_) | Body::Thread(_) | Body::Copy { .. } | Body::UidExpunge(_)
+    )
+}
+
+/// Whether expunge responses must wait until after the command: FETCH,
+/// STORE, SEARCH, SORT and THREAD by message number (RFC 3501 7.4.1), and
+/// their UID forms when the search keys name message numbers (RFC 9051).
+fn forbids_expunge(body: &Body<'_>) -> bool {
+    let numbers_in = |keys: &[SearchKey<'_>]| keys.iter().any(SearchKey::uses_message_numbers);
     match body {
-        Body::Codec(c) => matches!(
-            c,
-            CommandBody::Fetch { .. } | CommandBody::Store { .. } | CommandBody::Search { .. } | CommandBody::Copy { .. } | CommandBody::Move { .. }
-        ),
-        Body::ESearch { .. } | Body::UidExpunge(_) => true,
+        Body::Fetch(args) => !args.uid,
+        Body::Store(args) => !args.uid,
+        Body::Search(args) => !args.uid || numbers_in(&args.keys),
+        Body::Sort(args) => !args.uid || numbers_in(&args.keys),
+        Body::Thread(args) => !args.uid || numbers_in(&args.keys),
         _ => false,
     }
 }
 
-/// Whether EXPUNGE responses must wait until after the command: FETCH,
-/// STORE and SEARCH by sequence number (RFC 3501 7.4.1).
-fn forbids_expunge(body: &Body<'_>) -> bool {
+/// Whether the command is a CONDSTORE-enabling command (RFC 7162 3.1).
+fn enables_condstore(body: &Body<'_>) -> bool {
+    let modseq_key = |keys: &[SearchKey<'_>]| keys.iter().any(SearchKey::uses_modseq);
     match body {
-        Body::Codec(c) => matches!(
-            c,
-            CommandBody::Fetch { uid: false, .. } | CommandBody::Store { uid: false, .. } | CommandBody::Search { uid: false, .. }
-        ),
-        Body::ESearch { uid, .. } => !uid,
+        Body::Select(args) => args.condstore,
+        Body::Status { items, .. } => items.contains(&StatusItem::HighestModSeq),
+        Body::List(args) => args.returns.status.as_ref().is_some_and(|items| items.contains(&StatusItem::HighestModSeq)),
+        Body::Fetch(args) => args.uses_modseq(),
+        Body::Store(args) => args.unchanged_since.is_some(),
+        Body::Search(args) => modseq_key(&args.keys),
+        Body::Sort(args) => modseq_key(&args.keys),
         _ => false,
     }
 }
 
 /// Runs a command in the authenticated (or selected) state, then writes the
 /// untagged updates of the selected mailbox.
-pub async fn run_authenticated<S: Sink>(ctx: &Context<'_>, view: &mut Option<View>, body: &Body<'_>, sink: &mut S) -> Outcome {
+pub async fn run_authenticated<S: Sink>(ctx: &mut Context<'_>, view: &mut Selected, body: &Body<'_>, sink: &mut S) -> Outcome {
     let account = ctx.account;
     if let (Some(v), true) = (view.as_mut(), reads_view(body)) {
-        v.refresh(account, false, sink.buffer())?;
+        v.refresh(account, *ctx.enabled, Expunges::Hold, sink.buffer())?;
     }
-    let done = match dispatch(ctx, view, body, sink).await {
+    if enables_condstore(body) && !ctx.enabled.condstore {
+        ctx.enabled.condstore = true;
+        // The first enabling command tells the selected mailbox's
+        // HIGHESTMODSEQ (a SELECT reports its new mailbox's itself).
+        if let (Some(v), false) = (view.as_ref(), matches!(body, Body::Select(_))) {
+            sink.buffer().extend_from_slice(format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", v.highest_modseq()).as_bytes());
+        }
+    }
+    let mut done = match dispatch(ctx, view, body, sink).await {
         Ok(done) => done,
         Err(Failure::Engine(e)) => engine_error(&e),
         Err(io) => return Err(io),
     };
     if let Some(v) = view {
-        v.refresh(account, !forbids_expunge(body), sink.buffer())?;
+        let expunges = if forbids_expunge(body) { Expunges::HoldAndTell } else { Expunges::Report };
+        v.refresh(account, *ctx.enabled, expunges, sink.buffer())?;
+        // RFC 7162 3.2.7 and 3.2.9: with QRESYNC, EXPUNGE ends with the
+        // HIGHESTMODSEQ its VANISHED responses bring the client to.
+        let expunged = matches!(body, Body::Codec(CommandBody::Expunge) | Body::UidExpunge(_));
+        if expunged && ctx.enabled.qresync && done.status == Status::Ok && done.code.is_none() {
+            done = done.with_code(format!("HIGHESTMODSEQ {}", v.highest_modseq()));
+        }
     }
     Ok(done)
 }
 
-async fn dispatch<S: Sink>(ctx: &Context<'_>, view: &mut Option<View>, body: &Body<'_>, sink: &mut S) -> Outcome {
+async fn dispatch<S: Sink>(ctx: &mut Context<'_>, view: &mut Selected, body: &Body<'_>, sink: &mut S) -> Outcome {
     let account = ctx.account;
+    let naming = ctx.enabled.naming();
     Ok(match body {
         Body::Codec(codec) => codec_command(ctx, view, codec, sink).await?,
+        Body::Select(args) => select::select(ctx, view, args, sink.buffer())?,
         Body::Namespace => negotiate::namespace(sink.buffer()),
         Body::Id(params) => negotiate::id(params, sink.buffer()),
-        Body::Create { mailbox, uses } => mailbox::create(account, mailbox, uses).await?,
-        Body::Status { mailbox, items } => mailbox::status(ctx, view.as_ref(), mailbox, items, sink.buffer())?,
-        Body::List(args) => list::list(ctx, view.as_ref(), args, sink.buffer())?,
-        Body::ESearch { options, charset, criteria, uid } => match view {
-            Some(view) => search_cmd::search(ctx, view, charset.as_ref(), criteria, *uid, Some(options), sink.buffer())?,
-            None => Done::wrong_state(),
-        },
-        Body::UidExpunge(set) => match view {
-            Some(view) => expunge::uid_expunge(account, view, set).await?,
+        Body::Create { mailbox, uses } => mailbox::create(account, naming, mailbox, uses).await?,
+        Body::Status { mailbox, items } => mailbox::status(ctx, view.as_deref(), mailbox, items, sink.buffer())?,
+        Body::List(args) => list::list(ctx, view.as_deref(), args, sink.buffer())?,
+        body => match view {
+            Some(view) => selected(ctx, view, body, sink).await?,
             None => Done::wrong_state(),
         },
     })
 }
 
 /// The commands imap-codec parsed.
-async fn codec_command<S: Sink>(ctx: &Context<'_>, view: &mut Option<View>, body: &CommandBody<'_>, sink: &mut S) -> Outcome {
+async fn codec_command<S: Sink>(ctx: &mut Context<'_>, view: &mut Selected, body: &CommandBody<'_>, sink: &mut S) -> Outcome {
     use CommandBody as C;
     let account = ctx.account;
+    let naming = ctx.enabled.naming();
     Ok(match body {
         C::Noop => Done::ok("NOOP completed"),
-        C::Select { mailbox } => select::select(account, view, mailbox, false, sink.buffer())?,
-        C::Examine { mailbox } => select::select(account, view, mailbox, true, sink.buffer())?,
-        C::Delete { mailbox } => mailbox::delete(account, mailbox).await?,
-        C::Rename { from, to } => mailbox::rename(account, from, to).await?,
-        C::Subscribe { mailbox } => mailbox::subscribe(account, mailbox, true).await?,
-        C::Unsubscribe { mailbox } => mailbox::subscribe(account, mailbox, false).await?,
-        C::Lsub { reference, mailbox_wildcard } => list::lsub(account, reference, mailbox_wildcard, sink.buffer())?,
-        C::Append { mailbox, flags, date, message } => append::append(account, mailbox, flags, date.as_ref(), message.data()).await?,
+        C::Delete { mailbox } => mailbox::delete(account, naming, mailbox).await?,
+        C::Rename { from, to } => mailbox::rename(account, naming, from, to).await?,
+        C::Subscribe { mailbox } => mailbox::subscribe(account, naming, mailbox, true).await?,
+        C::Unsubscribe { mailbox } => mailbox::subscribe(account, naming, mailbox, false).await?,
+        C::Lsub { reference, mailbox_wildcard } => list::lsub(account, naming, reference, mailbox_wildcard, sink.buffer())?,
+        C::Append { mailbox, flags, date, message } => append::append(account, naming, mailbox, flags, date.as_ref(), message.data()).await?,
+        C::GetQuota { root } => quota::get_quota(account, root, sink.buffer())?,
+        C::GetQuotaRoot { mailbox } => quota::get_quota_root(account, naming, mailbox, sink.buffer())?,
+        C::SetQuota { .. } => quota::set_quota(),
         C::Close => select::close(account, view).await?,
         C::Unselect => select::unselect(view),
         C::Enable { .. } if view.is_some() => Done::wrong_state(),
-        C::Enable { .. } => negotiate::enable(sink.buffer()),
-        body => match view {
-            Some(view) => selected(ctx, view, body, sink).await?,
-            None if is_supported(body) => Done::wrong_state(),
-            None => Done::bad("Command not supported"),
+        C::Enable { capabilities } => negotiate::enable(capabilities.as_ref(), ctx.enabled, sink.buffer()),
+        C::Check if view.is_some() => Done::ok("CHECK completed"),
+        C::Expunge => match view {
+            Some(view) => expunge::expunge(account, view).await?,
+            None => Done::wrong_state(),
         },
+        _ => Done::wrong_state(),
     })
 }
 
-/// The commands that need a selected mailbox.
-async fn selected<S: Sink>(ctx: &Context<'_>, view: &mut View, body: &CommandBody<'_>, sink: &mut S) -> Outcome {
-    use CommandBody as C;
+/// The commands of this crate's parser that need a selected mailbox.
+async fn selected<S: Sink>(ctx: &Context<'_>, view: &mut View, body: &Body<'_>, sink: &mut S) -> Outcome {
     let account = ctx.account;
     Ok(match body {
-        C::Check => Done::ok("CHECK completed"),
-        C::Expunge => expunge::expunge(account, view).await?,
-        C::Search { charset, criteria, uid } => search_cmd::search(ctx, view, charset.as_ref(), criteria, *uid, None, sink.buffer())?,
-        C::Fetch { sequence_set, macro_or_item_names, uid } => {
-            fetch_cmd::fetch(account, view, sequence_set, macro_or_item_names, *uid, sink).await?
+        Body::Fetch(args) => fetch_cmd::fetch(ctx, view, args, sink).await?,
+        Body::Store(args) => store::store(ctx, view, args, sink.buffer()).await?,
+        Body::Search(args) => search_cmd::search(ctx, view, args, sink.buffer())?,
+        Body::Sort(args) => sort_cmd::sort(ctx, view, args, sink.buffer())?,
+        Body::Thread(args) => sort_cmd::thread(ctx, view, args, sink.buffer())?,
+        Body::Copy { set, mailbox, moving, uid } => {
+            let mode = if *moving { copy::Mode::Move } else { copy::Mode::Copy };
+            copy::copy(ctx, view, set, mailbox, *uid, mode, sink.buffer()).await?
         }
-        C::Store { sequence_set, kind, response, flags, uid } => {
-            store::store(account, view, sequence_set, kind, response, flags, *uid, sink.buffer()).await?
-        }
-        C::Copy { sequence_set, mailbox, uid } => copy::copy(account, view, sequence_set, mailbox, *uid, copy::Mode::Copy, sink.buffer()).await?,
-        C::Move { sequence_set, mailbox, uid } => copy::copy(account, view, sequence_set, mailbox, *uid, copy::Mode::Move, sink.buffer()).await?,
-        body if is_supported(body) => Done::wrong_state(),
-        _ => Done::bad("Command not supported"),
+        Body::UidExpunge(set) => expunge::uid_expunge(account, view, set).await?,
+        _ => Done::wrong_state(),
     })
 }
 
-/// Resolves a sequence set (a UID set when `uid`) to indexes into the
-/// view's messages. A message number beyond the mailbox is an error.
-fn resolve(view: &View, set: &SequenceSet, uid: bool) -> Result<Vec<usize>, Done> {
+/// Resolves a message set (UIDs when `uid`) to indexes into the view's
+/// messages. A message number beyond the mailbox is an error; `$` is the
+/// saved search result, whichever kind of numbers the command takes.
+fn resolve(view: &View, set: &MessageSet, uid: bool) -> Result<Vec<usize>, Done> {
+    let set = match set {
+        MessageSet::Saved => {
+            let saved = view.saved();
+            return Ok((0..view.messages().len()).filter(|&i| saved.binary_search(&view.messages()[i].uid).is_ok()).collect());
+        }
+        MessageSet::Numbers(set) => set,
+    };
     if uid {
         return Ok(seqset::resolve_uid(set, &view.uids()));
     }

@@ -2,8 +2,10 @@
 //! NAMESPACE (RFC 2342) and ENABLE (RFC 5161).
 
 use crate::request::IdParams;
+use crate::session::enabled::Enabled;
 use crate::session::reply::Done;
 use crate::wire;
+use imap_codec::imap_types::extensions::enable::CapabilityEnable;
 
 /// ID: logs what the client says about itself and answers with the
 /// server's name and version.
@@ -30,9 +32,22 @@ pub fn namespace(out: &mut Vec<u8>) -> Done {
     Done::ok("NAMESPACE completed")
 }
 
-/// ENABLE: nothing can be enabled yet, so the answer lists nothing (RFC
-/// 5161 says unknown names are ignored).
-pub fn enable(out: &mut Vec<u8>) -> Done {
-    out.extend_from_slice(b"* ENABLED\r\n");
+/// ENABLE: switches on what the session supports of the named extensions
+/// (CONDSTORE, QRESYNC, IMAP4rev2) and lists those in `* ENABLED`; other
+/// names are ignored, as RFC 5161 requires.
+pub fn enable(capabilities: &[CapabilityEnable<'_>], enabled: &mut Enabled, out: &mut Vec<u8>) -> Done {
+    let mut names: Vec<&str> = Vec::new();
+    for capability in capabilities {
+        if let Some(name) = enabled.enable(&capability.to_string()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    out.extend_from_slice(b"* ENABLED");
+    for name in names {
+        out.extend_from_slice(format!(" {name}").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
     Done::ok("ENABLE completed")
 }

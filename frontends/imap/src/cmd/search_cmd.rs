@@ -1,57 +1,108 @@
-//! SEARCH and UID SEARCH (RFC 3501 6.4.4), with RETURN options answered
-//! by ESEARCH (RFC 4731); the keys are evaluated by [`crate::search`].
+//! SEARCH and UID SEARCH (RFC 3501 6.4.4), with RETURN options answered by
+//! ESEARCH (RFC 4731), SAVE (RFC 5182), the MODSEQ key (RFC 7162), and
+//! IMAP4rev2's ESEARCH answer to every SEARCH; the keys are evaluated by
+//! [`crate::search`], which SORT and THREAD share through [`matching`].
 
 use crate::cmd::Context;
-use crate::request::SearchReturn;
+use crate::request::{SearchArgs, SearchKey, SearchReturn};
 use crate::search::{self, SearchContext};
 use crate::seqset;
 use crate::session::reply::{Done, Outcome};
 use crate::view::View;
 use crate::wire;
-use imap_codec::imap_types::core::Charset;
-use imap_codec::imap_types::search::SearchKey;
+use kotak_engine::{ModSeq, Result};
 
-/// Writes `* SEARCH` with the matching sequence numbers (or UIDs), or,
-/// with RETURN options, `* ESEARCH` with what they ask for.
-pub fn search(
-    ctx: &Context<'_>,
-    view: &View,
-    charset: Option<&Charset<'_>>,
-    criteria: &SearchKey<'_>,
-    uid: bool,
-    options: Option<&SearchReturn>,
-    out: &mut Vec<u8>,
-) -> Outcome {
-    if let Some(charset) = charset {
-        let name: &str = charset.as_ref();
-        if !name.eq_ignore_ascii_case("UTF-8") && !name.eq_ignore_ascii_case("US-ASCII") {
-            return Ok(Done::no("BADCHARSET (US-ASCII UTF-8)", "Unsupported charset"));
+/// The charsets search strings may be in.
+const CHARSETS: [&str; 2] = ["UTF-8", "US-ASCII"];
+
+/// Runs SEARCH. A plain SEARCH is answered with `* SEARCH` (IMAP4rev1) or
+/// `* ESEARCH ... ALL` (IMAP4rev2); RETURN options with `* ESEARCH`. SAVE
+/// remembers the result for `$`, and alone asks for no answer at all.
+pub fn search(ctx: &Context<'_>, view: &mut View, args: &SearchArgs<'_>, out: &mut Vec<u8>) -> Outcome {
+    let saving = args.options.is_some_and(|o| o.save);
+    if let Some(done) = args.charset.as_deref().and_then(unsupported_charset) {
+        if saving {
+            view.save(Vec::new());
         }
+        return Ok(done);
     }
-    let search_ctx = SearchContext { account: ctx.account, messages: view.messages(), recent_floor: view.recent_floor() };
-    let hits = search::search(&search_ctx, std::slice::from_ref(criteria))?;
-    let numbers: Vec<u32> = hits
-        .into_iter()
-        .map(|i| (i, &view.messages()[i]))
-        .filter(|(_, meta)| !view.is_gone(meta.uid))
-        .map(|(i, meta)| if uid { meta.uid } else { i as u32 + 1 })
-        .collect();
+    let hits = match matching(ctx, view, &args.keys) {
+        Ok(hits) => hits,
+        Err(e) => {
+            if saving {
+                view.save(Vec::new());
+            }
+            return Err(e.into());
+        }
+    };
+    let modseq = args.keys.iter().any(SearchKey::uses_modseq).then(|| highest_modseq(view, &hits)).flatten();
+    let numbers: Vec<u32> = hits.iter().map(|&i| if args.uid { view.messages()[i].uid } else { i as u32 + 1 }).collect();
+    let options = match (args.options, ctx.enabled.rev2) {
+        (Some(options), _) => Some(options),
+        (None, true) => Some(SearchReturn { all: true, ..SearchReturn::default() }),
+        (None, false) => None,
+    };
     match options {
         None => {
             out.extend_from_slice(b"* SEARCH");
             for n in &numbers {
                 out.extend_from_slice(format!(" {n}").as_bytes());
             }
+            if let Some(modseq) = modseq {
+                out.extend_from_slice(format!(" (MODSEQ {modseq})").as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
         }
-        Some(options) => write_esearch(out, ctx.tag, uid, options, &numbers),
+        Some(options) => {
+            if options.answers() {
+                write_esearch(out, ctx.tag, args.uid, &options, &numbers, modseq);
+            }
+            if options.save {
+                view.save(saved_uids(view, &hits, &options));
+            }
+        }
     }
-    out.extend_from_slice(b"\r\n");
     Ok(Done::ok("SEARCH completed"))
 }
 
-/// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [ALL set] [COUNT n]`, without
-/// the line end; MIN, MAX and ALL are left out when nothing matched.
-fn write_esearch(out: &mut Vec<u8>, tag: &str, uid: bool, options: &SearchReturn, numbers: &[u32]) {
+/// The tagged NO for a charset search strings cannot be in.
+pub fn unsupported_charset(charset: &[u8]) -> Option<Done> {
+    let known = CHARSETS.iter().any(|c| c.as_bytes().eq_ignore_ascii_case(charset));
+    (!known).then(|| Done::no("BADCHARSET (US-ASCII UTF-8)", "Unsupported charset"))
+}
+
+/// Indexes (into the view's messages) of the messages that match all
+/// `keys`, ascending; messages expunged meanwhile are left out.
+pub fn matching(ctx: &Context<'_>, view: &View, keys: &[SearchKey<'_>]) -> Result<Vec<usize>> {
+    let search_ctx =
+        SearchContext { account: ctx.account, messages: view.messages(), recent_floor: view.recent_floor(), saved: view.saved() };
+    let hits = search::search(&search_ctx, keys)?;
+    Ok(hits.into_iter().filter(|&i| !view.is_gone(view.messages()[i].uid)).collect())
+}
+
+/// The highest MODSEQ among the messages found, which SEARCH and SORT
+/// append when the keys include MODSEQ (RFC 7162 3.1.5); `None` when
+/// nothing was found.
+pub fn highest_modseq(view: &View, hits: &[usize]) -> Option<ModSeq> {
+    hits.iter().map(|&i| view.messages()[i].modseq).max()
+}
+
+/// What `$` holds after SAVE (RFC 9051 6.4.4.1): the message MIN and/or MAX
+/// return when they come without ALL or COUNT, every message found otherwise.
+fn saved_uids(view: &View, hits: &[usize], options: &SearchReturn) -> Vec<u32> {
+    let uid = |i: &usize| view.messages()[*i].uid;
+    if options.all || options.count || !(options.min || options.max) {
+        return hits.iter().map(uid).collect();
+    }
+    let ends = [options.min.then(|| hits.first()).flatten(), options.max.then(|| hits.last()).flatten()];
+    let mut uids: Vec<u32> = ends.into_iter().flatten().map(uid).collect();
+    uids.dedup();
+    uids
+}
+
+/// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [ALL set] [COUNT n] [MODSEQ
+/// m]`; MIN, MAX, ALL and MODSEQ are left out when nothing matched.
+fn write_esearch(out: &mut Vec<u8>, tag: &str, uid: bool, options: &SearchReturn, numbers: &[u32], modseq: Option<ModSeq>) {
     out.extend_from_slice(b"* ESEARCH (TAG ");
     wire::string(out, tag.as_bytes());
     out.push(b')');
@@ -70,4 +121,8 @@ fn write_esearch(out: &mut Vec<u8>, tag: &str, uid: bool, options: &SearchReturn
     if options.count {
         out.extend_from_slice(format!(" COUNT {}", numbers.len()).as_bytes());
     }
+    if let Some(modseq) = modseq {
+        out.extend_from_slice(format!(" MODSEQ {modseq}").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
 }

@@ -1,61 +1,70 @@
-//! STORE and UID STORE (RFC 3501 6.4.6).
+//! STORE and UID STORE (RFC 3501 6.4.6), with RFC 7162's UNCHANGEDSINCE.
 
-use crate::cmd::{flags, resolve};
-use crate::fetch;
+use crate::cmd::{flags, resolve, Context};
+use crate::fetch::{self, Extras};
+use crate::request::StoreArgs;
+use crate::seqset;
 use crate::session::reply::{Done, Outcome};
 use crate::view::View;
-use imap_codec::imap_types::flag::{Flag, StoreResponse, StoreType};
-use imap_codec::imap_types::sequence::SequenceSet;
-use kotak_engine::{Account, StoreOp, Uid};
+use imap_codec::imap_types::flag::StoreType;
+use kotak_engine::{StoreOp, Uid};
+use std::collections::BTreeSet;
 
-/// Changes flags; unless `.SILENT`, answers with the new flags of every
-/// addressed message. The view records the new flags, so its refresh does
-/// not report this session's own change a second time.
-#[allow(clippy::too_many_arguments)]
-pub async fn store(
-    account: &Account,
-    view: &mut View,
-    set: &SequenceSet,
-    kind: &StoreType,
-    response: &StoreResponse,
-    flag_list: &[Flag<'_>],
-    uid: bool,
-    out: &mut Vec<u8>,
-) -> Outcome {
-    let flags = match flags::to_engine(flag_list) {
+/// Changes flags. Unless `.SILENT`, answers with the new flags of every
+/// addressed message; with UNCHANGEDSINCE, every message that passed the
+/// test is answered with its MODSEQ, silent or not, and the messages that
+/// failed it are named in `OK [MODIFIED ...]` (their current flags follow
+/// in the refresh after the command). The view records the new flags, so
+/// that refresh does not report this session's own change a second time.
+pub async fn store(ctx: &Context<'_>, view: &mut View, args: &StoreArgs<'_>, out: &mut Vec<u8>) -> Outcome {
+    let (account, enabled) = (ctx.account, *ctx.enabled);
+    let flags = match flags::to_engine(&args.flags) {
         Ok(flags) => flags,
         Err(done) => return Ok(done),
     };
     if view.read_only() {
         return Ok(Done::no("CANNOT", "Mailbox is read-only"));
     }
-    let op = match kind {
+    let op = match args.kind {
         StoreType::Replace => StoreOp::Replace,
         StoreType::Add => StoreOp::Add,
         StoreType::Remove => StoreOp::Remove,
     };
-    let indexes = match resolve(view, set, uid) {
+    let indexes = match resolve(view, &args.set, args.uid) {
         Ok(indexes) => indexes,
         Err(done) => return Ok(done),
     };
     let uids: Vec<Uid> = indexes.iter().map(|&i| view.messages()[i].uid).filter(|&u| !view.is_gone(u)).collect();
-    let stored = account.store(view.mailbox(), &uids, op, &flags, None).await?;
+    let stored = account.store(view.mailbox(), &uids, op, &flags, args.unchanged_since).await?;
     for meta in &stored.changed {
         view.update(meta);
     }
-    if *response == StoreResponse::Answer {
-        for i in indexes {
+    let conflicts: BTreeSet<Uid> = stored.conflicts.iter().copied().collect();
+    let conditional = args.unchanged_since.is_some();
+    if conditional || !args.silent {
+        for &i in &indexes {
             let meta = &view.messages()[i];
-            if view.is_gone(meta.uid) {
+            if view.is_gone(meta.uid) || conflicts.contains(&meta.uid) {
                 continue;
             }
-            out.extend_from_slice(format!("* {} FETCH (", i + 1).as_bytes());
-            fetch::write_flags(out, &meta.flags, view.is_recent(meta.uid));
-            if uid {
-                out.extend_from_slice(format!(" UID {}", meta.uid).as_bytes());
-            }
-            out.extend_from_slice(b")\r\n");
+            let extras = Extras {
+                uid: args.uid || enabled.uid_in_updates(),
+                flags: !args.silent,
+                modseq: conditional || enabled.condstore,
+                recent: enabled.recent() && view.is_recent(meta.uid),
+            };
+            fetch::write_meta_response(out, i as u32 + 1, meta, extras);
         }
     }
-    Ok(Done::ok("STORE completed"))
+    if conflicts.is_empty() {
+        return Ok(Done::ok("STORE completed"));
+    }
+    let failed = indexes.iter().filter(|&&i| conflicts.contains(&view.messages()[i].uid)).map(|&i| {
+        if args.uid {
+            view.messages()[i].uid
+        } else {
+            i as u32 + 1
+        }
+    });
+    Ok(Done::ok("Conditional STORE failed for some messages").with_code(format!("MODIFIED {}", seqset::compress(failed))))
 }

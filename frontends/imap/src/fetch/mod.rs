@@ -3,19 +3,21 @@
 //! and its raw bytes (body sections). The summary and the raw bytes are
 //! read only when an item needs them, and at most once per message.
 
+mod binary;
 mod bodystructure;
 mod envelope;
 mod section;
 #[cfg(test)]
 pub(crate) mod testdata;
 
+use crate::request::FetchAtt;
 use crate::wire;
 use bodystructure::{write_body, Detail};
-use imap_types::core::{AString, NonEmptyVec};
-use imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName, Section};
+use imap_types::fetch::MessageDataItemName;
 use kotak_engine::mime::Summary;
 use kotak_engine::{Account, Error, Flags, MessageMeta};
 use std::cell::OnceCell;
+use std::num::NonZeroU32;
 
 /// One message as FETCH (and SEARCH) sees it: metadata now, raw bytes and
 /// summary loaded on first use and kept for the other items.
@@ -57,32 +59,98 @@ pub(crate) fn load_once<T>(cell: &OnceCell<T>, load: impl FnOnce() -> Result<T, 
     Ok(cell.get_or_init(|| v))
 }
 
-/// Appends `* <seq> FETCH (...)\r\n` for `items` to `out`. `recent` adds \Recent to FLAGS.
-/// `uid_first` prepends the UID item (for UID FETCH) when the items lack it.
-/// On any error nothing is appended to `out`.
-pub fn render_fetch(
-    out: &mut Vec<u8>,
-    seq: u32,
-    src: &FetchSource<'_>,
-    items: &[MessageDataItemName<'_>],
-    recent: bool,
-    uid_first: bool,
-) -> Result<(), Error> {
+/// What a FETCH response carries besides the items asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// `UID`, first: for UID FETCH, and for the FETCH responses RFC 7162
+    /// and RFC 9051 want UIDs in.
+    pub uid: bool,
+    /// `FLAGS`: the message just got `\Seen` from this FETCH.
+    pub flags: bool,
+    /// `MODSEQ`, last: CHANGEDSINCE asks for it, and CONDSTORE-aware
+    /// clients get it with every flag change.
+    pub modseq: bool,
+    /// `\Recent` is shown in FLAGS.
+    pub recent: bool,
+}
+
+/// Why a message's FETCH response could not be written.
+#[derive(Debug)]
+pub enum FetchError {
+    /// Reading the message failed (damaged data, storage failure).
+    Store(Error),
+    /// A BINARY item met a transfer encoding it cannot undo (RFC 9051's
+    /// UNKNOWN-CTE); the text says which.
+    UnknownCte(String),
+}
+
+impl From<Error> for FetchError {
+    fn from(e: Error) -> Self {
+        FetchError::Store(e)
+    }
+}
+
+/// Appends `* <seq> FETCH (...)\r\n` for `items`, with the `extras` that
+/// are not among them. On any error nothing is appended to `out`.
+pub fn render_fetch(out: &mut Vec<u8>, seq: u32, src: &FetchSource<'_>, items: &[FetchAtt<'_>], extras: Extras) -> Result<(), FetchError> {
+    let uid = FetchAtt::Item(MessageDataItemName::Uid);
+    let flags = FetchAtt::Item(MessageDataItemName::Flags);
+    let missing = |wanted: bool, item: &FetchAtt<'_>| wanted && !items.contains(item);
+    let first = missing(extras.uid, &uid).then_some(&uid);
+    let last = [missing(extras.flags, &flags).then_some(&flags), missing(extras.modseq, &FetchAtt::ModSeq).then_some(&FetchAtt::ModSeq)];
     let mut line = format!("* {seq} FETCH (").into_bytes();
-    let add_uid = uid_first && !items.contains(&MessageDataItemName::Uid);
-    let all = add_uid.then_some(&MessageDataItemName::Uid).into_iter().chain(items);
-    for (i, item) in all.enumerate() {
+    for (i, item) in first.into_iter().chain(items).chain(last.into_iter().flatten()).enumerate() {
         if i > 0 {
             line.push(b' ');
         }
-        write_item(&mut line, src, item, recent)?;
+        write_att(&mut line, src, item, extras.recent)?;
     }
     line.extend_from_slice(b")\r\n");
     out.extend_from_slice(&line);
     Ok(())
 }
 
+/// Writes `* n FETCH (...)` from a message's metadata alone, with what
+/// `extras` asks for: the response about a flag change (RFC 7162 wants UID
+/// and MODSEQ in it; a conditional STORE may leave FLAGS out).
+pub fn write_meta_response(out: &mut Vec<u8>, seq: u32, meta: &MessageMeta, extras: Extras) {
+    out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+    let mut separator = "";
+    if extras.uid {
+        out.extend_from_slice(format!("UID {}", meta.uid).as_bytes());
+        separator = " ";
+    }
+    if extras.flags {
+        out.extend_from_slice(separator.as_bytes());
+        write_flags(out, &meta.flags, extras.recent);
+        separator = " ";
+    }
+    if extras.modseq {
+        out.extend_from_slice(format!("{separator}MODSEQ ({})", meta.modseq).as_bytes());
+    }
+    out.extend_from_slice(b")\r\n");
+}
+
 /// Writes one `NAME value` pair of a FETCH response.
+fn write_att(out: &mut Vec<u8>, src: &FetchSource<'_>, att: &FetchAtt<'_>, recent: bool) -> Result<(), FetchError> {
+    match att {
+        FetchAtt::Item(item) => write_item(out, src, item, recent)?,
+        FetchAtt::ModSeq => out.extend_from_slice(format!("MODSEQ ({})", src.meta().modseq).as_bytes()),
+        FetchAtt::Binary { part, partial, .. } => {
+            let data = binary::decoded(src.raw()?, src.summary()?, part)?;
+            binary::write_name(out, "BINARY", part);
+            write_data(out, &data, *partial, binary::write_value);
+        }
+        FetchAtt::BinarySize(part) => {
+            let size = binary::decoded(src.raw()?, src.summary()?, part)?.len();
+            binary::write_name(out, "BINARY.SIZE", part);
+            out.extend_from_slice(format!(" {size}").as_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// Writes one `NAME value` pair of an RFC 3501 item.
 fn write_item(out: &mut Vec<u8>, src: &FetchSource<'_>, item: &MessageDataItemName<'_>, recent: bool) -> Result<(), Error> {
     let meta = src.meta();
     match item {
@@ -124,19 +192,25 @@ fn write_item(out: &mut Vec<u8>, src: &FetchSource<'_>, item: &MessageDataItemNa
                 section::write_section_spec(out, section);
             }
             out.push(b']');
-            match partial {
-                Some((origin, count)) => {
-                    out.extend_from_slice(format!("<{origin}> ").as_bytes());
-                    wire::string(out, section::partial(&data, *origin, *count));
-                }
-                None => {
-                    out.push(b' ');
-                    wire::string(out, &data);
-                }
-            }
+            write_data(out, &data, *partial, wire::string);
         }
     }
     Ok(())
+}
+
+/// Writes the value of a section item after its name: `<origin>` for a
+/// partial fetch, a space, and the (partial) data written by `value`.
+fn write_data(out: &mut Vec<u8>, data: &[u8], partial: Option<(u32, NonZeroU32)>, value: fn(&mut Vec<u8>, &[u8])) {
+    match partial {
+        Some((origin, count)) => {
+            out.extend_from_slice(format!("<{origin}> ").as_bytes());
+            value(out, section::partial(data, origin, count));
+        }
+        None => {
+            out.push(b' ');
+            value(out, data);
+        }
+    }
 }
 
 /// INTERNALDATE's `dd-Mon-yyyy hh:mm:ss +0000` for a Unix time.
@@ -146,67 +220,13 @@ fn internal_date(secs: i64) -> String {
 }
 
 /// True when the items read a body section without .PEEK (so \Seen must be set first).
-pub fn sets_seen(items: &[MessageDataItemName<'_>]) -> bool {
+pub fn sets_seen(items: &[FetchAtt<'_>]) -> bool {
     items.iter().any(|item| {
         matches!(
             item,
-            MessageDataItemName::BodyExt { peek: false, .. } | MessageDataItemName::Rfc822 | MessageDataItemName::Rfc822Text
+            FetchAtt::Item(MessageDataItemName::BodyExt { peek: false, .. } | MessageDataItemName::Rfc822 | MessageDataItemName::Rfc822Text)
+                | FetchAtt::Binary { peek: false, .. }
         )
-    })
-}
-
-/// Expands the ALL/FAST/FULL macros into item lists (and passes item lists through).
-pub fn expand_macro(m: &MacroOrMessageDataItemNames<'_>) -> Vec<MessageDataItemName<'static>> {
-    match m {
-        MacroOrMessageDataItemNames::Macro(m) => m.expand().iter().filter_map(owned_item).collect(),
-        MacroOrMessageDataItemNames::MessageDataItemNames(items) => items.iter().filter_map(owned_item).collect(),
-    }
-}
-
-/// A copy of `item` that owns its data. Only header field names borrow;
-/// they were valid when parsed, so copying them cannot fail in practice,
-/// and an item that somehow cannot be copied is dropped (and logged).
-fn owned_item(item: &MessageDataItemName<'_>) -> Option<MessageDataItemName<'static>> {
-    use MessageDataItemName as N;
-    let owned = match item {
-        N::Body => N::Body,
-        N::BodyStructure => N::BodyStructure,
-        N::Envelope => N::Envelope,
-        N::Flags => N::Flags,
-        N::InternalDate => N::InternalDate,
-        N::Rfc822 => N::Rfc822,
-        N::Rfc822Header => N::Rfc822Header,
-        N::Rfc822Size => N::Rfc822Size,
-        N::Rfc822Text => N::Rfc822Text,
-        N::Uid => N::Uid,
-        N::BodyExt { section, partial, peek } => {
-            let section = match section {
-                Some(s) => Some(owned_section(s)?),
-                None => None,
-            };
-            N::BodyExt { section, partial: *partial, peek: *peek }
-        }
-    };
-    Some(owned)
-}
-
-/// A copy of a section that owns its header field names.
-fn owned_section(section: &Section<'_>) -> Option<Section<'static>> {
-    let names = |list: &NonEmptyVec<AString<'_>>| -> Option<NonEmptyVec<AString<'static>>> {
-        let copied: Option<Vec<AString<'static>>> = list.as_ref().iter().map(|n| AString::try_from(n.as_ref().to_vec()).ok()).collect();
-        let copied = copied.and_then(|v| NonEmptyVec::try_from(v).ok());
-        if copied.is_none() {
-            tracing::warn!(?list, "dropping a FETCH item whose header names cannot be copied");
-        }
-        copied
-    };
-    Some(match section {
-        Section::Part(p) => Section::Part(p.clone()),
-        Section::Header(p) => Section::Header(p.clone()),
-        Section::Text(p) => Section::Text(p.clone()),
-        Section::Mime(p) => Section::Mime(p.clone()),
-        Section::HeaderFields(p, n) => Section::HeaderFields(p.clone(), names(n)?),
-        Section::HeaderFieldsNot(p, n) => Section::HeaderFieldsNot(p.clone(), names(n)?),
     })
 }
 
@@ -239,29 +259,35 @@ fn is_atom(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::{self, Body, Request};
     use imap_codec::decode::Decoder;
-    use imap_codec::imap_types::command::CommandBody;
-    use imap_codec::{CommandCodec, ResponseCodec};
+    use imap_codec::ResponseCodec;
     use testdata::{flags, mailbox, TestMailbox};
 
-    /// The item list of `FETCH 1 <spec>`, as the command parser produces it.
-    fn items(spec: &str) -> Vec<MessageDataItemName<'static>> {
-        let line = format!("a FETCH 1 {spec}\r\n");
-        let (_, cmd) = CommandCodec::default().decode(line.as_bytes()).expect("valid FETCH");
-        match cmd.body {
-            CommandBody::Fetch { macro_or_item_names, .. } => expand_macro(&macro_or_item_names),
+    /// Runs `f` on the item list of `FETCH 1 <spec>`, as the command
+    /// parser produces it.
+    fn with_items<R>(spec: &str, f: impl FnOnce(&[FetchAtt<'_>]) -> R) -> R {
+        let mut cmd = format!("a FETCH 1 {spec}\r\n").into_bytes();
+        match request::parse(&mut cmd) {
+            Ok(Request { body: Body::Fetch(args), .. }) => f(&args.items),
             other => panic!("not a FETCH: {other:?}"),
         }
     }
 
-    fn render(mb: &TestMailbox, index: usize, spec: &str, recent: bool, uid_first: bool) -> String {
+    /// The response for message `index`, without checking its syntax.
+    fn render_raw(mb: &TestMailbox, index: usize, spec: &str, extras: Extras) -> String {
         let src = FetchSource::new(&mb.account, &mb.messages[index]);
-        let mut out = b"previous\r\n".to_vec();
-        render_fetch(&mut out, index as u32 + 1, &src, &items(spec), recent, uid_first).expect("render");
-        let line = out.split_off(b"previous\r\n".len());
-        let (rest, _) = ResponseCodec::default().decode(&line).unwrap_or_else(|e| panic!("unparsable {line:?}: {e:?}"));
+        let mut out = Vec::new();
+        with_items(spec, |items| render_fetch(&mut out, index as u32 + 1, &src, items, extras)).expect("render");
+        String::from_utf8(out).expect("utf-8 output")
+    }
+
+    /// The response for message `index`, which imap-codec must accept.
+    fn render(mb: &TestMailbox, index: usize, spec: &str, recent: bool, uid_first: bool) -> String {
+        let line = render_raw(mb, index, spec, Extras { uid: uid_first, recent, ..Extras::default() });
+        let (rest, _) = ResponseCodec::default().decode(line.as_bytes()).unwrap_or_else(|e| panic!("unparsable {line:?}: {e:?}"));
         assert!(rest.is_empty(), "trailing bytes after {line:?}");
-        String::from_utf8(line).expect("utf-8 output")
+        line
     }
 
     async fn sample() -> TestMailbox {
@@ -356,11 +382,29 @@ mod tests {
         mb.damage(0);
         let src = FetchSource::new(&mb.account, &mb.messages[0]);
         let mut out = b"kept".to_vec();
-        let got = render_fetch(&mut out, 1, &src, &items("(FLAGS BODY[])"), false, false);
-        assert!(matches!(got, Err(Error::Corrupt(_))), "{got:?}");
+        let got = with_items("(FLAGS BODY[])", |items| render_fetch(&mut out, 1, &src, items, Extras::default()));
+        assert!(matches!(got, Err(FetchError::Store(Error::Corrupt(_)))), "{got:?}");
         assert_eq!(out, b"kept");
-        render_fetch(&mut out, 1, &src, &items("(FLAGS ENVELOPE RFC822.SIZE)"), false, true).expect("no body needed");
+        let extras = Extras { uid: true, ..Extras::default() };
+        with_items("(FLAGS ENVELOPE RFC822.SIZE)", |items| render_fetch(&mut out, 1, &src, items, extras)).expect("no body needed");
         assert!(out.starts_with(b"kept* 1 FETCH (UID 1 FLAGS"));
+    }
+
+    #[tokio::test]
+    async fn extras_modseq_and_binary() {
+        let mb = sample().await;
+        let modseq = |i: usize| mb.messages[i].modseq;
+        let all = Extras { uid: true, flags: true, modseq: true, recent: true };
+        let cases: Vec<(usize, &str, Extras, String)> = vec![
+            (1, "RFC822.SIZE", all, format!("* 2 FETCH (UID 2 RFC822.SIZE {} FLAGS (\\Recent) MODSEQ ({}))\r\n", testdata::ALTERNATIVE.len(), modseq(1))),
+            (1, "(MODSEQ UID FLAGS)", all, format!("* 2 FETCH (MODSEQ ({}) UID 2 FLAGS (\\Recent))\r\n", modseq(1))),
+            (0, "MODSEQ", Extras::default(), format!("* 1 FETCH (MODSEQ ({}))\r\n", modseq(0))),
+            (2, "(BINARY.SIZE[2] BINARY[2] BINARY.PEEK[3.2]<1.2>)", Extras::default(), "* 3 FETCH (BINARY.SIZE[2] 7 BINARY[2] \"Hello!!\" BINARY[3.2]<1> \"IF\")\r\n".into()),
+            (1, "BINARY[1]", Extras::default(), "* 2 FETCH (BINARY[1] {8}\r\ncafé!\r\n)\r\n".into()),
+        ];
+        for (index, spec, extras, want) in cases {
+            assert_eq!(render_raw(&mb, index, spec, extras), want, "{spec}");
+        }
     }
 
     #[test]
@@ -375,26 +419,28 @@ mod tests {
             ("(FLAGS BODY.PEEK[1] BODY[2])", true),
             ("FULL", false),
             ("BODYSTRUCTURE", false),
+            ("BINARY[1]", true),
+            ("(BINARY.PEEK[1] BINARY.SIZE[1] MODSEQ)", false),
         ];
         for (spec, want) in cases {
-            assert_eq!(sets_seen(&items(spec)), want, "{spec}");
+            assert_eq!(with_items(spec, sets_seen), want, "{spec}");
         }
     }
 
     #[test]
-    fn macros() {
-        use MessageDataItemName as N;
-        assert_eq!(items("FAST"), [N::Flags, N::InternalDate, N::Rfc822Size]);
-        assert_eq!(items("ALL"), [N::Flags, N::InternalDate, N::Rfc822Size, N::Envelope]);
-        assert_eq!(items("FULL"), [N::Flags, N::InternalDate, N::Rfc822Size, N::Envelope, N::Body]);
-        let listed = items("(UID BODY.PEEK[1.HEADER.FIELDS (a \"b c\")]<1.2>)");
-        assert_eq!(listed.len(), 2);
-        let line = "a FETCH 1 (UID BODY.PEEK[1.HEADER.FIELDS (a \"b c\")]<1.2>)\r\n";
-        let (_, cmd) = CommandCodec::default().decode(line.as_bytes()).expect("valid FETCH");
-        let CommandBody::Fetch { macro_or_item_names: MacroOrMessageDataItemNames::MessageDataItemNames(parsed), .. } = cmd.body else {
-            panic!("not an item list")
-        };
-        assert_eq!(listed, parsed);
+    fn meta_responses() {
+        let meta = MessageMeta { uid: 7, flags: flags(Flags::SEEN, &["$Junk"]), modseq: 42, internal_date: 0, size: 1, blob: 1 };
+        let cases = [
+            (Extras { flags: true, ..Extras::default() }, "* 3 FETCH (FLAGS (\\Seen $Junk))\r\n"),
+            (Extras { uid: true, flags: true, modseq: true, recent: true }, "* 3 FETCH (UID 7 FLAGS (\\Seen $Junk \\Recent) MODSEQ (42))\r\n"),
+            (Extras { modseq: true, ..Extras::default() }, "* 3 FETCH (MODSEQ (42))\r\n"),
+            (Extras { uid: true, modseq: true, ..Extras::default() }, "* 3 FETCH (UID 7 MODSEQ (42))\r\n"),
+        ];
+        for (extras, want) in cases {
+            let mut out = Vec::new();
+            write_meta_response(&mut out, 3, &meta, extras);
+            assert_eq!(String::from_utf8(out).expect("utf-8"), want, "{extras:?}");
+        }
     }
 
     #[test]

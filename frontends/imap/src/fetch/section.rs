@@ -91,14 +91,19 @@ pub(crate) fn write_section_spec(out: &mut Vec<u8>, section: &Section<'_>) {
 
 /// `raw[start..end]`, or a corruption error when the stored summary's
 /// offsets do not fit the stored message.
-fn slice(raw: &[u8], start: u32, end: u32) -> Result<&[u8], Error> {
+pub(crate) fn slice(raw: &[u8], start: u32, end: u32) -> Result<&[u8], Error> {
     raw.get(start as usize..end as usize)
         .ok_or_else(|| Error::Corrupt(format!("summary offsets {start}..{end} outside a {}-byte message", raw.len())))
 }
 
 /// The entity a part path names.
 fn locate<'s>(root: &'s Part, path: &PartPath) -> Option<&'s Part> {
-    let (first, rest) = path.0.as_ref().split_first()?;
+    locate_numbers(root, path.0.as_ref())
+}
+
+/// The entity the part numbers name; `None` for none (or no numbers).
+pub(crate) fn locate_numbers<'s>(root: &'s Part, numbers: &[NonZeroU32]) -> Option<&'s Part> {
+    let (first, rest) = numbers.split_first()?;
     let mut part = nth_part_of_message(root, *first)?;
     for n in rest {
         part = match &part.kind {

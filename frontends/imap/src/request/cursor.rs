@@ -9,6 +9,16 @@
 use imap_types::sequence::SequenceSet;
 use std::borrow::Cow;
 
+/// The messages a command addresses: numbers (message numbers or UIDs,
+/// depending on the command), or `$`, the result a SEARCH saved (RFC 5182).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageSet {
+    /// A sequence set as sent.
+    Numbers(SequenceSet),
+    /// `$`: the saved search result.
+    Saved,
+}
+
 /// Why a command does not parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Syntax {
@@ -22,11 +32,18 @@ pub enum Syntax {
 /// What a grammar rule returns.
 pub type Parsed<T> = Result<T, Syntax>;
 
+/// Most literals one command may carry. The receiver parses a command
+/// again at every synchronizing literal, so without a bound a client could
+/// make one command cost quadratic time.
+const MAX_LITERALS: usize = 1000;
+
 /// A read position in a command.
 #[derive(Debug, Clone)]
 pub struct Cursor<'a> {
     input: &'a [u8],
     pos: usize,
+    /// Literals read so far.
+    literals: usize,
 }
 
 /// Bytes that end an atom (RFC 3501 atom-specials, minus the ones a given
@@ -46,7 +63,7 @@ fn is_list_char(c: u8) -> bool {
 impl<'a> Cursor<'a> {
     /// A cursor at the start of `input`.
     pub fn new(input: &'a [u8]) -> Self {
-        Cursor { input, pos: 0 }
+        Cursor { input, pos: 0, literals: 0 }
     }
 
     /// The offset of the next unread byte.
@@ -132,6 +149,57 @@ impl<'a> Cursor<'a> {
     pub fn sequence_set(&mut self) -> Parsed<SequenceSet> {
         let text = self.run(|c| c.is_ascii_digit() || c == b':' || c == b',' || c == b'*')?;
         std::str::from_utf8(text).ok().and_then(|t| t.parse().ok()).ok_or(Syntax::Invalid)
+    }
+
+    /// A sequence set, or `$` for the saved search result (RFC 5182).
+    pub fn message_set(&mut self) -> Parsed<MessageSet> {
+        if self.eat(b'$') {
+            return Ok(MessageSet::Saved);
+        }
+        self.sequence_set().map(MessageSet::Numbers)
+    }
+
+    /// A `number`: an unsigned 32-bit decimal.
+    pub fn number(&mut self) -> Parsed<u32> {
+        let value = self.number64()?;
+        u32::try_from(value).map_err(|_| Syntax::Invalid)
+    }
+
+    /// A `number64` (RFC 9051) or mod-sequence value (RFC 7162): an
+    /// unsigned decimal of at most 63 bits.
+    pub fn number64(&mut self) -> Parsed<u64> {
+        let digits = self.run(|c| c.is_ascii_digit())?;
+        let value = std::str::from_utf8(digits).ok().and_then(|d| d.parse::<u64>().ok()).ok_or(Syntax::Invalid)?;
+        if value > i64::MAX as u64 {
+            return Err(Syntax::Invalid);
+        }
+        Ok(value)
+    }
+
+    /// A non-zero `number`.
+    pub fn nz_number(&mut self) -> Parsed<u32> {
+        match self.number()? {
+            0 => Err(Syntax::Invalid),
+            n => Ok(n),
+        }
+    }
+
+    /// Whether one space and then the atom `word` (any case) come next;
+    /// consumes nothing.
+    pub fn space_then(&self, word: &str) -> bool {
+        let mut probe = self.clone();
+        probe.sp().is_ok() && probe.keyword(word)
+    }
+
+    /// A run of letters, digits and dashes, such as a date (`7-Feb-1994`).
+    pub fn dashed_word(&mut self) -> Parsed<&'a [u8]> {
+        self.run(|c| c.is_ascii_alphanumeric() || c == b'-')
+    }
+
+    /// A run of letters, digits and dots, such as a FETCH item name
+    /// (`BODY.PEEK`, `RFC822.SIZE`) or a section keyword (`HEADER.FIELDS`).
+    pub fn word(&mut self) -> Parsed<&'a [u8]> {
+        self.run(|c| c.is_ascii_alphanumeric() || c == b'.')
     }
 
     /// A string: quoted or literal.
@@ -229,8 +297,13 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// `{n}CRLF` or `{n+}CRLF` followed by n bytes.
+    /// `{n}CRLF` or `{n+}CRLF` followed by n bytes, none of them NUL
+    /// (RFC 3501 CHAR8); at most [`MAX_LITERALS`] per command.
     fn literal(&mut self) -> Parsed<&'a [u8]> {
+        self.literals += 1;
+        if self.literals > MAX_LITERALS {
+            return Err(Syntax::Invalid);
+        }
         self.expect(b'{')?;
         let digits = self.run(|c| c.is_ascii_digit())?;
         let length = std::str::from_utf8(digits).ok().and_then(|d| d.parse::<u32>().ok()).ok_or(Syntax::Invalid)?;
@@ -243,6 +316,9 @@ impl<'a> Cursor<'a> {
             return Err(Syntax::Incomplete);
         }
         let data = &self.input[self.pos..end];
+        if data.contains(&0) {
+            return Err(Syntax::Invalid);
+        }
         self.pos = end;
         Ok(data)
     }
@@ -268,6 +344,7 @@ mod tests {
         assert_eq!(astring("{3+}\r\nabc"), ok("abc", 9));
         assert_eq!(astring("{0}\r\n"), ok("", 5));
         assert_eq!(astring("{3}\r\nab"), Err(Syntax::Incomplete));
+        assert_eq!(astring("{3}\r\na\0b"), Err(Syntax::Invalid));
         assert_eq!(astring("\"abc"), Err(Syntax::Incomplete));
         assert_eq!(astring("\"a\\b\""), Err(Syntax::Invalid));
         assert_eq!(astring("\"a\rb\""), Err(Syntax::Invalid));
@@ -278,6 +355,14 @@ mod tests {
         assert_eq!(astring(""), Err(Syntax::Incomplete));
         let mut c = Cursor::new(b"a%b* x");
         assert_eq!(c.list_mailbox().unwrap().as_ref(), b"a%b*");
+    }
+
+    #[test]
+    fn literals_per_command_are_limited() {
+        let many = |n: usize| format!("({}{{1}}\r\nx)", "{1}\r\nx ".repeat(n - 1));
+        let read = |input: &str| Cursor::new(input.as_bytes()).list(false, Cursor::astring).map(|v| v.len());
+        assert_eq!(read(&many(MAX_LITERALS)), Ok(MAX_LITERALS));
+        assert_eq!(read(&many(MAX_LITERALS + 1)), Err(Syntax::Invalid));
     }
 
     #[test]

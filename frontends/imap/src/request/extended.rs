@@ -1,9 +1,10 @@
 //! The arguments of the extension commands imap-codec 1.0 cannot parse:
-//! ID (RFC 2971), UID EXPUNGE (RFC 4315), CREATE with USE (RFC 6154),
-//! STATUS with APPENDLIMIT (RFC 7889) and SEARCH's RETURN options
-//! (RFC 4731). Each function starts right after the command name.
+//! ID (RFC 2971), CREATE with USE (RFC 6154), STATUS with APPENDLIMIT
+//! (RFC 7889), HIGHESTMODSEQ (RFC 7162), SIZE (RFC 8438) and DELETED /
+//! DELETED-STORAGE (RFC 9208), and COPY and MOVE, whose message set may be
+//! `$` (RFC 5182). Each function starts right after the command name.
 
-use super::cursor::{Cursor, Parsed, Syntax};
+use super::cursor::{Cursor, MessageSet, Parsed, Syntax};
 use super::Body;
 use std::borrow::Cow;
 
@@ -32,19 +33,14 @@ pub enum StatusItem {
     Unseen,
     /// `APPENDLIMIT` (RFC 7889): the largest message APPEND accepts.
     AppendLimit,
-}
-
-/// What `SEARCH RETURN (...)` asks for (RFC 4731); `RETURN ()` means ALL.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SearchReturn {
-    /// The lowest matching number.
-    pub min: bool,
-    /// The highest matching number.
-    pub max: bool,
-    /// All matching numbers, as a sequence set.
-    pub all: bool,
-    /// How many messages match.
-    pub count: bool,
+    /// `HIGHESTMODSEQ` (RFC 7162).
+    HighestModSeq,
+    /// `SIZE` (RFC 8438, RFC 9051): the total size of the messages.
+    Size,
+    /// `DELETED` (RFC 9051, RFC 9208): messages with `\Deleted`.
+    Deleted,
+    /// `DELETED-STORAGE` (RFC 9208): the size EXPUNGE would free.
+    DeletedStorage,
 }
 
 /// `SP ("(" *(string SP nstring) ")" / NIL)`, within RFC 2971's limits.
@@ -116,36 +112,25 @@ pub fn status_items(c: &mut Cursor<'_>) -> Parsed<Vec<StatusItem>> {
             b"UIDVALIDITY" => StatusItem::UidValidity,
             b"UNSEEN" => StatusItem::Unseen,
             b"APPENDLIMIT" => StatusItem::AppendLimit,
+            b"HIGHESTMODSEQ" => StatusItem::HighestModSeq,
+            b"SIZE" => StatusItem::Size,
+            b"DELETED" => StatusItem::Deleted,
+            b"DELETED-STORAGE" => StatusItem::DeletedStorage,
             _ => return Err(Syntax::Invalid),
         })
     })
 }
 
-/// `SP "RETURN" SP "(" [opt *(SP opt)] ")"` and the space before the
-/// search criteria. SAVE (RFC 5182) is not supported.
-pub fn search_return(c: &mut Cursor<'_>) -> Parsed<SearchReturn> {
+/// `SP sequence-set SP mailbox`, the arguments of COPY and MOVE.
+pub fn copy<'a>(c: &mut Cursor<'a>, moving: bool, uid: bool) -> Parsed<Body<'a>> {
     c.sp()?;
-    if !c.keyword("RETURN") {
-        return Err(Syntax::Invalid);
-    }
+    let set = c.message_set()?;
     c.sp()?;
-    let mut wanted = SearchReturn::default();
-    let options = c.list(true, |c| {
-        let option = c.atom()?.to_ascii_uppercase();
-        match option.as_slice() {
-            b"MIN" => wanted.min = true,
-            b"MAX" => wanted.max = true,
-            b"ALL" => wanted.all = true,
-            b"COUNT" => wanted.count = true,
-            _ => return Err(Syntax::Invalid),
-        }
-        Ok(())
-    })?;
-    if options.is_empty() {
-        wanted.all = true;
-    }
-    if c.peek()? != b' ' {
-        return Err(Syntax::Invalid);
-    }
-    Ok(wanted)
+    Ok(Body::Copy { set, mailbox: c.astring()?, moving, uid })
+}
+
+/// `SP sequence-set`, the argument of UID EXPUNGE (RFC 4315).
+pub fn uid_expunge(c: &mut Cursor<'_>) -> Parsed<MessageSet> {
+    c.sp()?;
+    c.message_set()
 }

@@ -1,29 +1,44 @@
 //! Complete commands (as the [`crate::receiver`] frames them) parsed into
 //! [`Request`]s. Pure: bytes in, values out.
 //!
-//! imap-codec 1.0 parses the base protocol and IDLE, MOVE, UNSELECT and
-//! ENABLE. The forms it lacks are parsed here: ID, NAMESPACE, UID EXPUNGE,
-//! LIST in its extended form, CREATE with USE, STATUS with APPENDLIMIT
-//! (so every LIST, CREATE and STATUS comes here), and SEARCH's RETURN
-//! options, which are taken off the command before imap-codec parses the
-//! search criteria. Which parser a command goes to is decided from its
-//! first words.
+//! imap-codec 1.0 parses the base protocol and IDLE, UNSELECT, ENABLE and
+//! the QUOTA commands. The forms it lacks are parsed here: ID, NAMESPACE,
+//! UID EXPUNGE, LIST in its extended form, CREATE with USE, STATUS with
+//! the extension items, SELECT and EXAMINE with CONDSTORE and QRESYNC,
+//! FETCH with MODSEQ, BINARY and the CHANGEDSINCE and VANISHED modifiers,
+//! STORE with UNCHANGEDSINCE, SEARCH with RETURN options and the MODSEQ
+//! key, SORT, THREAD, and COPY and MOVE (so that every message set may be
+//! `$`). Which parser a command goes to is decided from its first words.
+//!
+//! IMAP4rev2 lets quoted strings hold UTF-8, which imap-codec 1.0 refuses;
+//! before a command goes to imap-codec, such strings are rewritten as the
+//! equivalent literals (module `utf8`).
 
 mod cursor;
 mod extended;
+mod fetch;
 mod list;
+mod search;
+mod select;
+mod sort;
+mod store;
+mod utf8;
 
 use crate::receiver::find_tag;
 use cursor::{Cursor, Parsed, Syntax};
-pub use extended::{IdParams, SearchReturn, StatusItem};
+pub use cursor::MessageSet;
+pub use extended::{IdParams, StatusItem};
+pub use fetch::{FetchArgs, FetchAtt};
 use imap_codec::decode::{CommandDecodeError, Decoder};
 use imap_codec::imap_types::command::{Command, CommandBody};
-use imap_codec::imap_types::core::{Charset, Tag};
-use imap_codec::imap_types::search::SearchKey;
-use imap_codec::imap_types::sequence::SequenceSet;
+use imap_codec::imap_types::core::Tag;
 use imap_codec::CommandCodec;
 pub use list::{ListArgs, Returns, Selection};
+pub use search::{SearchArgs, SearchKey, SearchReturn};
+pub use select::{Qresync, SelectArgs};
+pub use sort::{SortArgs, ThreadArgs};
 use std::borrow::Cow;
+pub use store::StoreArgs;
 
 /// One parsed command.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,19 +54,31 @@ pub struct Request<'a> {
 pub enum Body<'a> {
     /// A command imap-codec parsed.
     Codec(CommandBody<'a>),
-    /// SEARCH or UID SEARCH with RETURN options (RFC 4731).
-    ESearch {
-        /// What to return.
-        options: SearchReturn,
-        /// The CHARSET argument.
-        charset: Option<Charset<'a>>,
-        /// The search keys.
-        criteria: SearchKey<'a>,
-        /// UID SEARCH.
+    /// SELECT or EXAMINE.
+    Select(SelectArgs<'a>),
+    /// FETCH or UID FETCH.
+    Fetch(FetchArgs<'a>),
+    /// STORE or UID STORE.
+    Store(StoreArgs<'a>),
+    /// SEARCH or UID SEARCH.
+    Search(SearchArgs<'a>),
+    /// SORT or UID SORT (RFC 5256).
+    Sort(SortArgs<'a>),
+    /// THREAD or UID THREAD (RFC 5256).
+    Thread(ThreadArgs<'a>),
+    /// COPY, MOVE (RFC 6851) and their UID forms.
+    Copy {
+        /// The messages.
+        set: MessageSet,
+        /// The target mailbox as sent.
+        mailbox: Cow<'a, [u8]>,
+        /// MOVE rather than COPY.
+        moving: bool,
+        /// The UID form.
         uid: bool,
     },
     /// UID EXPUNGE (RFC 4315).
-    UidExpunge(SequenceSet),
+    UidExpunge(MessageSet),
     /// ID (RFC 2971).
     Id(IdParams<'a>),
     /// NAMESPACE (RFC 2342).
@@ -88,51 +115,35 @@ enum Route {
     Codec,
     /// This module's parsers.
     Extension,
-    /// `[UID] SEARCH RETURN (...)`: ` RETURN (...)` starts at offset `at`.
-    SearchReturn { at: usize },
 }
 
-/// Parses one complete command. SEARCH RETURN options are removed from
-/// `cmd` in place before the criteria are parsed.
+/// Parses one complete command. A command for imap-codec whose quoted
+/// strings hold 8-bit bytes has them rewritten as literals in `cmd` first.
 pub fn parse(cmd: &mut Vec<u8>) -> Result<Request<'_>, ParseFailure> {
     let route = route(cmd);
-    let mut options = SearchReturn::default();
-    if let Route::SearchReturn { at } = route {
-        let mut c = Cursor::new(&cmd[at..]);
-        options = extended::search_return(&mut c).map_err(|_| ParseFailure { tag: find_tag(cmd) })?;
-        let end = at + c.pos();
-        cmd.drain(at..end);
+    if route == Route::Codec {
+        if let Some(rewritten) = utf8::quoted_to_literals(cmd) {
+            *cmd = rewritten;
+        }
     }
     let cmd: &[u8] = cmd;
     let failure = || ParseFailure { tag: find_tag(cmd) };
     match route {
         Route::Codec => codec(cmd).ok_or_else(failure),
         Route::Extension => extension(cmd).map_err(|_| failure()),
-        Route::SearchReturn { .. } => match codec(cmd) {
-            Some(Request { tag, body: Body::Codec(CommandBody::Search { charset, criteria, uid }) }) => {
-                Ok(Request { tag, body: Body::ESearch { options, charset, criteria, uid } })
-            }
-            _ => Err(failure()),
-        },
     }
 }
 
 /// Whether a command that so far ends with a synchronizing literal's
 /// announcement makes sense up to there, so its data should be requested.
 pub fn wants_literal(cmd: &[u8]) -> bool {
-    let codec_wants = |cmd: &[u8]| matches!(CommandCodec::new().decode(cmd), Err(CommandDecodeError::LiteralFound { .. }));
     match route(cmd) {
-        Route::Codec => codec_wants(cmd),
-        Route::Extension => extension(cmd) == Err(Syntax::Incomplete),
-        Route::SearchReturn { at } => {
-            let mut c = Cursor::new(&cmd[at..]);
-            if extended::search_return(&mut c).is_err() {
-                return false;
-            }
-            let mut rest = cmd[..at].to_vec();
-            rest.extend_from_slice(&cmd[at + c.pos()..]);
-            codec_wants(&rest)
+        Route::Codec => {
+            let rewritten = utf8::quoted_to_literals(cmd);
+            let cmd = rewritten.as_deref().unwrap_or(cmd);
+            matches!(CommandCodec::new().decode(cmd), Err(CommandDecodeError::LiteralFound { .. }))
         }
+        Route::Extension => extension(cmd) == Err(Syntax::Incomplete),
     }
 }
 
@@ -148,14 +159,12 @@ fn route(cmd: &[u8]) -> Route {
     }
     let Ok(name) = c.atom() else { return Route::Codec };
     let is = |word: &str| name.eq_ignore_ascii_case(word.as_bytes());
-    if is("SEARCH") {
-        let at = c.pos();
-        return match c.sp().is_ok() && c.keyword("RETURN") {
-            true => Route::SearchReturn { at },
-            false => Route::Codec,
-        };
-    }
-    let ours = if uid { is("EXPUNGE") } else { ["ID", "NAMESPACE", "LIST", "CREATE", "STATUS"].into_iter().any(is) };
+    let with_uid = ["FETCH", "STORE", "SEARCH", "SORT", "THREAD", "COPY", "MOVE"];
+    let ours = if uid {
+        is("EXPUNGE") || with_uid.into_iter().any(is)
+    } else {
+        ["ID", "NAMESPACE", "LIST", "CREATE", "STATUS", "SELECT", "EXAMINE"].into_iter().chain(with_uid).any(is)
+    };
     if ours {
         Route::Extension
     } else {
@@ -180,10 +189,16 @@ fn extension(cmd: &[u8]) -> Parsed<Request<'_>> {
     }
     let name = c.atom()?.to_ascii_uppercase();
     let body = match (uid, name.as_slice()) {
-        (true, b"EXPUNGE") => {
-            c.sp()?;
-            Body::UidExpunge(c.sequence_set()?)
-        }
+        (true, b"EXPUNGE") => Body::UidExpunge(extended::uid_expunge(&mut c)?),
+        (_, b"FETCH") => Body::Fetch(fetch::fetch(&mut c, uid)?),
+        (_, b"STORE") => Body::Store(store::store(&mut c, uid)?),
+        (_, b"SEARCH") => Body::Search(search::search(&mut c, uid)?),
+        (_, b"SORT") => Body::Sort(sort::sort(&mut c, uid)?),
+        (_, b"THREAD") => Body::Thread(sort::thread(&mut c, uid)?),
+        (_, b"COPY") => extended::copy(&mut c, false, uid)?,
+        (_, b"MOVE") => extended::copy(&mut c, true, uid)?,
+        (false, b"SELECT") => Body::Select(select::select(&mut c, false)?),
+        (false, b"EXAMINE") => Body::Select(select::select(&mut c, true)?),
         (false, b"ID") => Body::Id(extended::id(&mut c)?),
         (false, b"NAMESPACE") => Body::Namespace,
         (false, b"LIST") => Body::List(list::list(&mut c)?),

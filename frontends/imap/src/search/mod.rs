@@ -1,4 +1,5 @@
-//! SEARCH: every RFC 3501 search key evaluated against the selected view.
+//! SEARCH: every RFC 3501 search key, RFC 7162's MODSEQ and RFC 5182's
+//! `$`, evaluated against the selected view.
 //!
 //! Keys are tried cheapest first (metadata, then the stored summary, then
 //! the decoded header, then the decoded body), and a message's raw bytes are
@@ -9,11 +10,10 @@
 mod text;
 
 use crate::fetch::{load_once, FetchSource};
+use crate::request::{MessageSet, SearchKey};
 use crate::seqset;
 use chrono::NaiveDate;
-use imap_types::core::AString;
-use imap_types::search::SearchKey;
-use kotak_engine::{Account, Error, Flags, MessageMeta};
+use kotak_engine::{Account, Error, Flags, MessageMeta, Uid};
 use std::cell::OnceCell;
 use text::HeaderText;
 
@@ -25,6 +25,8 @@ pub struct SearchContext<'a> {
     pub messages: &'a [MessageMeta],
     /// UIDs >= this are \Recent for this session.
     pub recent_floor: u32,
+    /// The UIDs a SEARCH saved for `$` (RFC 5182), ascending.
+    pub saved: &'a [Uid],
 }
 
 /// Indexes (into ctx.messages) of the messages matching all keys, ascending.
@@ -63,7 +65,7 @@ enum Cost {
 
 fn cost(key: &SearchKey<'_>) -> Cost {
     match key {
-        SearchKey::And(keys) => keys.as_ref().iter().map(cost).max().unwrap_or(Cost::Metadata),
+        SearchKey::And(keys) => keys.iter().map(cost).max().unwrap_or(Cost::Metadata),
         SearchKey::Or(a, b) => cost(a).max(cost(b)),
         SearchKey::Not(k) => cost(k),
         SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => Cost::Summary,
@@ -114,15 +116,16 @@ impl Candidate<'_> {
         let recent = meta.uid >= self.ctx.recent_floor;
         let count = self.ctx.messages.len() as u32;
         Ok(match key {
-            SearchKey::And(keys) => return self.matches_all(&cheapest_first(keys.as_ref().iter())),
+            SearchKey::And(keys) => return self.matches_all(&cheapest_first(keys.iter())),
             SearchKey::Or(a, b) => {
                 let (first, second) = if cost(b) < cost(a) { (b, a) } else { (a, b) };
                 self.matches(first)? || self.matches(second)?
             }
             SearchKey::Not(k) => !self.matches(k)?,
             SearchKey::All => true,
-            SearchKey::SequenceSet(set) => seqset::contains(set, self.seq, count),
-            SearchKey::Uid(set) => seqset::contains(set, meta.uid, self.largest_uid),
+            SearchKey::Messages(set) => self.in_set(set, self.seq, count),
+            SearchKey::Uid(set) => self.in_set(set, meta.uid, self.largest_uid),
+            SearchKey::ModSeq(modseq) => meta.modseq >= *modseq,
             SearchKey::Answered => flags.has(Flags::ANSWERED),
             SearchKey::Deleted => flags.has(Flags::DELETED),
             SearchKey::Draft => flags.has(Flags::DRAFT),
@@ -133,33 +136,39 @@ impl Candidate<'_> {
             SearchKey::Undraft => !flags.has(Flags::DRAFT),
             SearchKey::Unflagged => !flags.has(Flags::FLAGGED),
             SearchKey::Unseen => !flags.has(Flags::SEEN),
-            SearchKey::Keyword(k) => flags.has_keyword(k.inner()),
-            SearchKey::Unkeyword(k) => !flags.has_keyword(k.inner()),
+            SearchKey::Keyword(k) => flags.has_keyword(k),
+            SearchKey::Unkeyword(k) => !flags.has_keyword(k),
             SearchKey::Recent => recent,
             SearchKey::New => recent && !flags.has(Flags::SEEN),
             SearchKey::Old => !recent,
-            SearchKey::Larger(n) => meta.size > *n,
-            SearchKey::Smaller(n) => meta.size < *n,
-            SearchKey::Before(d) => internal_day(meta) < *d.as_ref(),
-            SearchKey::On(d) => internal_day(meta) == *d.as_ref(),
-            SearchKey::Since(d) => internal_day(meta) >= *d.as_ref(),
-            SearchKey::SentBefore(d) => self.sent_day()?.is_some_and(|s| s < *d.as_ref()),
-            SearchKey::SentOn(d) => self.sent_day()?.is_some_and(|s| s == *d.as_ref()),
-            SearchKey::SentSince(d) => self.sent_day()?.is_some_and(|s| s >= *d.as_ref()),
+            SearchKey::Larger(n) => u64::from(meta.size) > *n,
+            SearchKey::Smaller(n) => u64::from(meta.size) < *n,
+            SearchKey::Before(d) => internal_day(meta) < *d,
+            SearchKey::On(d) => internal_day(meta) == *d,
+            SearchKey::Since(d) => internal_day(meta) >= *d,
+            SearchKey::SentBefore(d) => self.sent_day()?.is_some_and(|s| s < *d),
+            SearchKey::SentOn(d) => self.sent_day()?.is_some_and(|s| s == *d),
+            SearchKey::SentSince(d) => self.sent_day()?.is_some_and(|s| s >= *d),
             SearchKey::Bcc(s) => self.headers()?.field_contains("bcc", &needle(s)),
             SearchKey::Cc(s) => self.headers()?.field_contains("cc", &needle(s)),
             SearchKey::From(s) => self.headers()?.field_contains("from", &needle(s)),
             SearchKey::To(s) => self.headers()?.field_contains("to", &needle(s)),
             SearchKey::Subject(s) => self.headers()?.field_contains("subject", &needle(s)),
-            SearchKey::Header(name, s) => {
-                self.headers()?.field_contains(&String::from_utf8_lossy(name.as_ref()), &needle(s))
-            }
+            SearchKey::Header(name, s) => self.headers()?.field_contains(&String::from_utf8_lossy(name), &needle(s)),
             SearchKey::Body(s) => self.body()?.contains(&needle(s)),
             SearchKey::Text(s) => {
                 let n = needle(s);
                 self.headers()?.any_contains(&n) || self.body()?.contains(&n)
             }
         })
+    }
+
+    /// Whether `n` is in the set; `$` is the saved result, by UID.
+    fn in_set(&self, set: &MessageSet, n: u32, largest: u32) -> bool {
+        match set {
+            MessageSet::Numbers(set) => seqset::contains(set, n, largest),
+            MessageSet::Saved => self.ctx.saved.binary_search(&self.src.meta().uid).is_ok(),
+        }
     }
 
     fn headers(&self) -> Result<&HeaderText, Error> {
@@ -191,17 +200,16 @@ fn internal_day(meta: &MessageMeta) -> NaiveDate {
 }
 
 /// A search string as the lower-case text it is compared as.
-fn needle(s: &AString<'_>) -> String {
-    String::from_utf8_lossy(s.as_ref()).to_lowercase()
+fn needle(s: &[u8]) -> String {
+    String::from_utf8_lossy(s).to_lowercase()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fetch::testdata::{self, flags, mailbox, TestMailbox};
-    use imap_codec::decode::Decoder;
-    use imap_codec::imap_types::command::CommandBody;
-    use imap_codec::CommandCodec;
+    use crate::request::{self, Body, Request};
+    use std::borrow::Cow;
 
     /// Three messages: UID 1 seen and answered (1994), UID 2 flagged draft
     /// (2 Mar 2022), UID 3 deleted (3 Mar 2022). Only UID 3 is \Recent.
@@ -214,16 +222,16 @@ mod tests {
         .await
     }
 
+    /// UID 2 is the saved result.
     fn context(mb: &TestMailbox) -> SearchContext<'_> {
-        SearchContext { account: &mb.account, messages: &mb.messages, recent_floor: 3 }
+        SearchContext { account: &mb.account, messages: &mb.messages, recent_floor: 3, saved: &[2] }
     }
 
     /// Runs `SEARCH <criteria>` as the command parser hands it over.
     fn run(mb: &TestMailbox, criteria: &str) -> Result<Vec<usize>, Error> {
-        let line = format!("a SEARCH {criteria}\r\n");
-        let (_, cmd) = CommandCodec::default().decode(line.as_bytes()).expect("valid SEARCH");
-        let CommandBody::Search { criteria, .. } = cmd.body else { panic!("not a SEARCH") };
-        search(&context(mb), std::slice::from_ref(&criteria))
+        let mut cmd = format!("a SEARCH {criteria}\r\n").into_bytes();
+        let Ok(Request { body: Body::Search(args), .. }) = request::parse(&mut cmd) else { panic!("not a SEARCH: {criteria}") };
+        search(&context(mb), &args.keys)
     }
 
     #[tokio::test]
@@ -299,6 +307,12 @@ mod tests {
             ("SEEN ANSWERED".into(), &[0]),
             ("NOT (OR DELETED DRAFT)".into(), &[0]),
             ("UNSEEN (OR TEXT menu SUBJECT report) 2:3".into(), &[1, 2]),
+            ("$".into(), &[1]),
+            ("UID $".into(), &[1]),
+            ("NOT $".into(), &[0, 2]),
+            (format!("MODSEQ {}", mb.messages[1].modseq), &[1, 2]),
+            (format!("MODSEQ {}", mb.messages[2].modseq + 1), &[]),
+            ("MODSEQ 0".into(), &[0, 1, 2]),
         ];
         for (criteria, want) in cases {
             assert_eq!(run(&mb, &criteria).expect("search"), want, "{criteria}");
@@ -308,13 +322,13 @@ mod tests {
     #[tokio::test]
     async fn non_ascii_strings() {
         let mb = sample().await;
-        let key = |make: fn(AString<'static>) -> SearchKey<'static>, s: &'static str| make(AString::try_from(s).expect("astring"));
+        let text = |s: &'static str| Cow::Borrowed(s.as_bytes());
         let cases: Vec<(SearchKey<'static>, &[usize])> = vec![
-            (key(SearchKey::From, "JÖRG"), &[1]),
-            (key(SearchKey::Subject, "café"), &[1]),
-            (key(SearchKey::Body, "crème"), &[1]),
-            (key(SearchKey::Body, "café!"), &[1]),
-            (key(SearchKey::Text, "CAFÉ"), &[1]),
+            (SearchKey::From(text("JÖRG")), &[1]),
+            (SearchKey::Subject(text("café")), &[1]),
+            (SearchKey::Body(text("crème")), &[1]),
+            (SearchKey::Body(text("café!")), &[1]),
+            (SearchKey::Text(text("CAFÉ")), &[1]),
         ];
         for (k, want) in cases {
             assert_eq!(search(&context(&mb), std::slice::from_ref(&k)).expect("search"), want, "{k:?}");

@@ -3,13 +3,16 @@
 //! commands and writes response bytes into a [`Sink`]; it never touches a
 //! socket, so it can be driven by tests as well as by [`crate::server`].
 
+pub mod enabled;
 pub mod names;
 pub mod reply;
+pub mod transport;
 
 use crate::cmd::{self, Context};
 use crate::receiver::{Reason, Refusal};
 use crate::request::{Body, Request};
-use crate::view::View;
+use crate::view::Selected;
+use enabled::Enabled;
 use imap_codec::imap_types::command::CommandBody;
 use kotak_engine::{Account, ModSeq, Node};
 use reply::{Done, Failure};
@@ -17,11 +20,14 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use tokio::sync::watch;
+use transport::Transport;
 
 /// What this server implements, as CAPABILITY lists it (APPENDLIMIT,
 /// which depends on the node, follows).
-const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE \
-                            SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH";
+const CAPABILITIES: &str = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE \
+                            SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES \
+                            CONDSTORE QRESYNC SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES \
+                            QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE STATUS=SIZE";
 
 /// The CAPABILITY list of a node: [`CAPABILITIES`] and its APPENDLIMIT.
 pub fn capabilities(node: &Node) -> String {
@@ -63,12 +69,18 @@ pub enum Flow {
     Idle,
     /// Send the output, then close the connection.
     Close,
+    /// STARTTLS succeeded: send the output in clear text, drop any input
+    /// the client pipelined after the command, then run the TLS handshake.
+    StartTls,
+    /// COMPRESS succeeded: send the output uncompressed, drop any input
+    /// already read, then compress both directions.
+    Compress,
 }
 
 /// The RFC 3501 states; "selected" is `Authenticated` with a view.
 enum State {
     NotAuthenticated,
-    Authenticated { account: Account, view: Option<View> },
+    Authenticated { account: Account, view: Selected },
     Logout,
 }
 
@@ -94,17 +106,33 @@ pub struct Session {
     state: State,
     /// The command the next raw line belongs to.
     pending: Option<Pending>,
+    /// What the client has enabled (ENABLE, CONDSTORE-enabling commands).
+    enabled: Enabled,
+    /// TLS, plain-text login policy and compression of the connection.
+    transport: Transport,
 }
 
 impl Session {
     /// A new, not yet authenticated session.
     pub fn new(node: Arc<Node>) -> Self {
-        Session { node, state: State::NotAuthenticated, pending: None }
+        Session { node, state: State::NotAuthenticated, pending: None, enabled: Enabled::default(), transport: Transport::default() }
+    }
+
+    /// The same session on a connection described by `transport` (by
+    /// default: clear text without STARTTLS, plain-text logins allowed).
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// The CAPABILITY list for the session's state and connection.
+    fn capability_list(&self) -> String {
+        capabilities(&self.node) + self.transport.capabilities(self.is_authenticated())
     }
 
     /// The greeting sent when the connection opens.
     pub fn greeting(&self) -> Vec<u8> {
-        format!("* OK [CAPABILITY {}] Kotak IMAP ready\r\n", capabilities(&self.node)).into_bytes()
+        format!("* OK [CAPABILITY {}] Kotak IMAP ready\r\n", self.capability_list()).into_bytes()
     }
 
     /// Whether a user is logged in (the server uses a longer idle timeout then).
@@ -120,7 +148,7 @@ impl Session {
             Err(Failure::Engine(e)) => (reply::engine_error(&e), Flow::Continue),
             Err(Failure::Io(e)) => return Err(e),
         };
-        if flow == Flow::Continue || flow == Flow::Close {
+        if !matches!(flow, Flow::ReadLine | Flow::Idle) {
             done.write(sink.buffer(), Some(tag));
         }
         Ok(flow)
@@ -167,7 +195,7 @@ impl Session {
     /// included. A failure is logged; the next command reports it.
     fn report_changes(&mut self, out: &mut Vec<u8>) {
         if let State::Authenticated { account, view } = &mut self.state {
-            if let Err(e) = cmd::idle::report(account, view, out) {
+            if let Err(e) = cmd::idle::report(account, view, self.enabled, out) {
                 tracing::warn!(account = %account.address(), error = %e, "idle update failed");
             }
         }
@@ -205,11 +233,20 @@ impl Session {
                 Body::Id(params) => cmd::negotiate::id(params, sink.buffer()),
                 _ => Done::wrong_state(),
             },
-            (Some(CommandBody::Capability), _) => cmd::auth::capability(&capabilities(&self.node), sink.buffer()),
+            (Some(CommandBody::Capability), _) => cmd::auth::capability(&self.capability_list(), sink.buffer()),
             (Some(CommandBody::Logout), _) => {
                 sink.buffer().extend_from_slice(b"* BYE Kotak IMAP server logging out\r\n");
                 self.state = State::Logout;
                 return Ok((Done::ok("LOGOUT completed"), Flow::Close));
+            }
+            (Some(CommandBody::StartTLS), State::NotAuthenticated) => match cmd::starttls::start(&mut self.transport) {
+                Ok(done) => return Ok((done, Flow::StartTls)),
+                Err(done) => done,
+            },
+            (Some(CommandBody::Login { .. } | CommandBody::Authenticate { .. }), State::NotAuthenticated)
+                if !self.transport.login_allowed() =>
+            {
+                cmd::starttls::privacy_required()
             }
             (Some(CommandBody::Login { username, password }), State::NotAuthenticated) => {
                 match cmd::auth::login(&self.node, username, password.declassify()).await {
@@ -229,16 +266,23 @@ impl Session {
                 }
             }
             (Some(CommandBody::Idle), State::Authenticated { account, view }) => {
-                let watch = cmd::idle::start(account, view, sink.buffer())?;
+                let watch = cmd::idle::start(account, view, self.enabled, sink.buffer())?;
                 self.pending = Some(Pending::Idle { tag: tag.to_string(), watch });
                 return Ok((Done::ok(""), Flow::Idle));
             }
+            (Some(CommandBody::Compress { algorithm }), State::Authenticated { .. }) => {
+                match cmd::compress::start(&mut self.transport, algorithm) {
+                    Ok(done) => return Ok((done, Flow::Compress)),
+                    Err(done) => done,
+                }
+            }
             (_, State::Authenticated { account, view }) => {
-                let ctx = Context { account, tag, append_limit: self.node.limits().max_message_size };
-                cmd::run_authenticated(&ctx, view, body, sink).await?
+                let append_limit = self.node.limits().max_message_size;
+                let mut ctx = Context { account, tag, append_limit, enabled: &mut self.enabled };
+                cmd::run_authenticated(&mut ctx, view, body, sink).await?
             }
             (Some(CommandBody::Noop), _) => Done::ok("NOOP completed"),
-            (Some(body), _) if cmd::is_supported(body) => Done::wrong_state(),
+            (Some(_), _) => Done::wrong_state(),
             _ => Done::bad("Command not supported"),
         };
         Ok((done, Flow::Continue))
@@ -247,6 +291,6 @@ impl Session {
     fn logged_in(&mut self, account: Account) -> Done {
         tracing::info!(account = %account.address(), "imap login");
         self.state = State::Authenticated { account, view: None };
-        Done::ok("Logged in").with_code(format!("CAPABILITY {}", capabilities(&self.node)))
+        Done::ok("Logged in").with_code(format!("CAPABILITY {}", self.capability_list()))
     }
 }

@@ -10,11 +10,11 @@ mod pattern;
 use crate::cmd::mailbox::write_status;
 use crate::cmd::Context;
 use crate::request::{ListArgs, Selection};
-use crate::session::names::{self, SEPARATOR};
+use crate::session::names::{self, Naming, SEPARATOR};
 use crate::session::reply::{Done, Outcome};
 use crate::view::View;
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
-use kotak_engine::{Account, MailboxInfo};
+use kotak_engine::{Account, MailboxInfo, Result};
 use pattern::Pattern;
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -28,8 +28,9 @@ pub fn list(ctx: &Context<'_>, view: Option<&View>, args: &ListArgs<'_>, out: &m
     if args.patterns.iter().any(|p| p.is_empty()) {
         out.extend_from_slice(DELIMITER_LINE);
     }
+    let naming = ctx.enabled.naming();
     let patterns: Vec<Pattern> =
-        args.patterns.iter().filter(|p| !p.is_empty()).filter_map(|p| Pattern::from_wire(&args.reference, p)).collect();
+        args.patterns.iter().filter(|p| !p.is_empty()).filter_map(|p| Pattern::from_wire(&args.reference, p, naming)).collect();
     if patterns.is_empty() {
         return Ok(Done::ok("LIST completed"));
     }
@@ -56,7 +57,7 @@ pub fn list(ctx: &Context<'_>, view: Option<&View>, args: &ListArgs<'_>, out: &m
             attributes.push("\\Subscribed");
         }
         attributes.extend(info.and_then(|mb| mb.special_use.as_deref()));
-        write_line(out, "LIST", &attributes, name);
+        write_line(out, "LIST", &attributes, name, naming);
         if childinfo {
             out.extend_from_slice(format!(" (\"CHILDINFO\" ({}))", childinfo_criteria(&selection)).as_bytes());
         }
@@ -71,7 +72,7 @@ pub fn list(ctx: &Context<'_>, view: Option<&View>, args: &ListArgs<'_>, out: &m
 /// LSUB: matching subscribed mailboxes; a parent of a subscribed mailbox
 /// that matches where the mailbox itself does not (`%`) is listed as
 /// `\Noselect` unless it is subscribed too.
-pub fn lsub(account: &Account, reference: &Mailbox<'_>, pattern: &ListMailbox<'_>, out: &mut Vec<u8>) -> Outcome {
+pub fn lsub(account: &Account, naming: Naming, reference: &Mailbox<'_>, pattern: &ListMailbox<'_>, out: &mut Vec<u8>) -> Outcome {
     let done = Done::ok("LSUB completed");
     let reference: &[u8] = match reference {
         Mailbox::Inbox => b"INBOX",
@@ -81,7 +82,7 @@ pub fn lsub(account: &Account, reference: &Mailbox<'_>, pattern: &ListMailbox<'_
         ListMailbox::Token(token) => token.as_ref(),
         ListMailbox::String(string) => string.as_ref(),
     };
-    let Some(pattern) = Pattern::from_wire(reference, pattern).filter(|_| !pattern.is_empty()) else { return Ok(done) };
+    let Some(pattern) = Pattern::from_wire(reference, pattern, naming).filter(|_| !pattern.is_empty()) else { return Ok(done) };
     let mailboxes = account.list_mailboxes()?;
     let mut found = BTreeMap::new();
     for mb in mailboxes.iter().filter(|mb| mb.subscribed) {
@@ -98,7 +99,7 @@ pub fn lsub(account: &Account, reference: &Mailbox<'_>, pattern: &ListMailbox<'_
         }
     }
     for (name, attributes) in found {
-        write_line(out, "LSUB", &attributes, name);
+        write_line(out, "LSUB", &attributes, name, naming);
         out.extend_from_slice(b"\r\n");
     }
     Ok(done)
@@ -116,11 +117,24 @@ fn childinfo_criteria(selection: &Selection) -> String {
     names.iter().filter(|(on, _)| *on).map(|(_, name)| *name).collect::<Vec<_>>().join(" ")
 }
 
+/// The LIST response that SELECT and EXAMINE send to IMAP4rev2 clients
+/// (RFC 9051 6.3.2): the mailbox's name with its child and special-use
+/// attributes.
+pub fn write_selected(out: &mut Vec<u8>, account: &Account, info: &MailboxInfo, naming: Naming) -> Result<()> {
+    let prefix = format!("{}{SEPARATOR}", info.name);
+    let has_children = account.list_mailboxes()?.iter().any(|mb| mb.name.starts_with(&prefix));
+    let mut attributes = vec![if has_children { "\\HasChildren" } else { "\\HasNoChildren" }];
+    attributes.extend(info.special_use.as_deref());
+    write_line(out, "LIST", &attributes, &info.name, naming);
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
 /// Writes `* KIND (attributes) "/" name`, without the line end (extended
 /// data may follow).
-fn write_line(out: &mut Vec<u8>, kind: &str, attributes: &[&str], name: &str) {
+fn write_line(out: &mut Vec<u8>, kind: &str, attributes: &[&str], name: &str, naming: Naming) {
     out.extend_from_slice(format!("* {kind} ({}) \"{SEPARATOR}\" ", attributes.join(" ")).as_bytes());
-    names::write(out, name);
+    names::write(out, name, naming);
 }
 
 /// The account's mailbox names in order, with the ancestors of each,

@@ -1,8 +1,7 @@
 //! LIST patterns: `*` matches anything, `%` anything but the hierarchy
 //! separator; a leading INBOX level matches in any case.
 
-use crate::session::names::SEPARATOR;
-use crate::utf7;
+use crate::session::names::{self, Naming, SEPARATOR};
 
 /// A LIST pattern: `*` matches anything, `%` anything but the separator.
 /// A leading INBOX level matches in any case, as INBOX itself does.
@@ -11,12 +10,12 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    /// The pattern of a reference name and a pattern as sent (modified
-    /// UTF-7; wildcards are plain ASCII, so the whole pattern decodes like
-    /// a name). `None` when either is not valid modified UTF-7: such a
+    /// The pattern of a reference name and a pattern as sent (spelled as
+    /// `naming` says; wildcards are plain ASCII, so the whole pattern
+    /// decodes like a name). `None` when either is not valid: such a
     /// pattern matches nothing.
-    pub fn from_wire(reference: &[u8], pattern: &[u8]) -> Option<Self> {
-        let (Ok(reference), Ok(pattern)) = (utf7::decode(reference), utf7::decode(pattern)) else {
+    pub fn from_wire(reference: &[u8], pattern: &[u8], naming: Naming) -> Option<Self> {
+        let (Ok(reference), Ok(pattern)) = (names::decode(reference, naming), names::decode(pattern, naming)) else {
             return None;
         };
         Some(Pattern::new(&format!("{reference}{pattern}")))
@@ -81,5 +80,15 @@ mod tests {
         for (pattern, name, expected) in table {
             assert_eq!(Pattern::new(pattern).matches(name), *expected, "{pattern:?} vs {name:?}");
         }
+    }
+
+    #[test]
+    fn wire_forms() {
+        let utf7 = Pattern::from_wire(b"", b"&BB8EPgRHBEIEMA-/%", Naming::ModifiedUtf7).expect("valid");
+        assert!(utf7.matches("Почта/x"));
+        let utf8 = Pattern::from_wire(b"", "Почта/%".as_bytes(), Naming::Utf8).expect("valid");
+        assert!(utf8.matches("Почта/x"));
+        assert!(Pattern::from_wire(b"", "é".as_bytes(), Naming::ModifiedUtf7).is_none());
+        assert!(Pattern::from_wire(b"Tom & ", b"%", Naming::Utf8).expect("valid").matches("Tom & Jerry"));
     }
 }
