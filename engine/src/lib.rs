@@ -8,6 +8,7 @@
 //! [`Account`]. Nothing outside this crate names RocksDB.
 
 pub mod account;
+mod auth_cache;
 mod blob;
 mod commit;
 pub mod config;

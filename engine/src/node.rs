@@ -2,6 +2,7 @@
 //! coordination (write locks, change notifications, `\Recent` markers).
 
 use crate::account::Account;
+use crate::auth_cache::AuthCache;
 use crate::commit::Batch;
 use crate::config::{Limits, NodeConfig};
 use crate::directory::{AccountRecord, Directory, EmbeddedDirectory};
@@ -17,6 +18,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 const SHARD_COUNT_FILE: &str = "shards";
+/// How long a verified login is remembered (Dovecot's auth_cache_ttl default is one hour).
+const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// An open data directory. Cheap to share (`Arc<Node>`); every front-end and
 /// tool of one process uses the same one.
@@ -27,6 +30,7 @@ pub struct Node {
     locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
     watchers: Mutex<HashMap<AccountId, watch::Sender<ModSeq>>>,
     recent: Mutex<HashMap<(AccountId, MailboxId), Uid>>,
+    auth_cache: AuthCache,
 }
 
 impl Node {
@@ -54,6 +58,7 @@ impl Node {
             locks: Mutex::new(HashMap::new()),
             watchers: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
+            auth_cache: AuthCache::new(AUTH_CACHE_TTL),
         }))
     }
 
@@ -86,13 +91,23 @@ impl Node {
         Ok(Account::new(self.clone(), rec, shard))
     }
 
-    /// Checks a login off the async threads (password hashing is slow on purpose).
+    /// Checks a login. A login verified recently with the same password is
+    /// answered from the cache; otherwise the password hash is checked off
+    /// the async threads (Argon2 is slow on purpose).
     pub async fn authenticate(self: &Arc<Self>, user: &str, password: &str) -> Result<Option<AccountRecord>> {
+        let Some(rec) = self.directory.lookup(user)? else { return Ok(None) };
+        if self.auth_cache.hit(&rec.address, password, &rec.password_hash) {
+            return Ok(Some(rec));
+        }
         let node = self.clone();
-        let (user, password) = (user.to_string(), password.to_string());
-        tokio::task::spawn_blocking(move || node.directory.authenticate(&user, &password))
+        let (address, pw) = (rec.address.clone(), password.to_string());
+        let verified = tokio::task::spawn_blocking(move || node.directory.authenticate(&address, &pw))
             .await
-            .map_err(|e| Error::Storage(format!("auth task failed: {e}")))?
+            .map_err(|e| Error::Storage(format!("auth task failed: {e}")))??;
+        if let Some(rec) = &verified {
+            self.auth_cache.insert(&rec.address, password, &rec.password_hash);
+        }
+        Ok(verified)
     }
 
     /// Creates an account with its INBOX.
