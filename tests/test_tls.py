@@ -162,7 +162,7 @@ def test_commands_pipelined_after_starttls_are_discarded(tls_node):
 
 def test_logindisabled_until_starttls():
     with tempfile.TemporaryDirectory(prefix="kotak-test-") as d:
-        node = start_node(d, config="imap_plaintext_auth = false\n")
+        node = start_node(d, config="plaintext_auth = false\n")
         try:
             c = imaplib.IMAP4("127.0.0.1", node.ports["imap"], timeout=30)
             assert {"LOGINDISABLED", "STARTTLS"} <= set(c.capabilities)

@@ -25,10 +25,10 @@ pub struct FileConfig {
     pub hostname: Option<String>,
     /// TLS certificate and key.
     pub tls: TlsFileConfig,
-    /// Whether IMAP accepts LOGIN/AUTHENTICATE PLAIN on a connection that
-    /// is not encrypted (default true); false advertises LOGINDISABLED
-    /// until STARTTLS (imaps is always encrypted).
-    pub imap_plaintext_auth: Option<bool>,
+    /// Whether IMAP and POP3 accept passwords on a connection that is not
+    /// encrypted (default true); false makes IMAP advertise LOGINDISABLED
+    /// and POP3 refuse USER/PASS and AUTH until STARTTLS/STLS.
+    pub plaintext_auth: Option<bool>,
 }
 
 /// The `[tls]` table: PEM files; without them a self-signed certificate is
@@ -57,7 +57,7 @@ pub struct Resolved {
     /// How TLS listeners and STARTTLS get their certificate.
     pub tls: kotak_net::tls::TlsSettings,
     /// Whether IMAP allows plain-text logins before TLS.
-    pub imap_plaintext_auth: bool,
+    pub plaintext_auth: bool,
 }
 
 /// Reads the config file (if any) and applies the flags.
@@ -94,6 +94,6 @@ pub fn resolve(args: &NodeArgs) -> Result<Resolved, String> {
         max_connections: file.max_connections.unwrap_or(10_000),
         hostname,
         tls,
-        imap_plaintext_auth: file.imap_plaintext_auth.unwrap_or(true),
+        plaintext_auth: file.plaintext_auth.unwrap_or(true),
     })
 }

@@ -79,11 +79,16 @@ pub async fn run(args: NodeArgs, listen: Vec<String>) -> Result<(), String> {
     let tls = TlsAcceptor::from_settings(&cfg.tls).map_err(|e| format!("TLS: {e}"))?;
     let pop3 = Pop3Service::new(
         node.clone(),
-        Pop3Config { hostname: cfg.hostname.clone(), max_connections: cfg.max_connections, ..Default::default() },
+        Pop3Config {
+            hostname: cfg.hostname.clone(),
+            max_connections: cfg.max_connections,
+            allow_plaintext_auth: cfg.plaintext_auth,
+            ..Default::default()
+        },
     );
     let imap = ImapConfig {
         max_connections: cfg.max_connections,
-        allow_plaintext_auth: cfg.imap_plaintext_auth,
+        allow_plaintext_auth: cfg.plaintext_auth,
         ..ImapConfig::default()
     };
     let shared = Shared { node: node.clone(), tls, pop3, imap, max_connections: cfg.max_connections, shutdown: shutdown.clone() };
