@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need=()
-for pkg in libclang1-14 libclang-common-14-dev isync curl fetchmail openssl; do
+for pkg in libclang1-14 libclang-common-14-dev isync curl fetchmail openssl offlineimap3; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

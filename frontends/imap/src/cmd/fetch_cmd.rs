@@ -55,9 +55,19 @@ pub async fn fetch<S: Sink>(ctx: &Context<'_>, view: &mut View, args: &FetchArgs
             let source = FetchSource::new(account, meta);
             fetch::render_fetch(sink.buffer(), i as u32 + 1, &source, &args.items, extras)
         };
-        if let Err(e) = rendered {
-            tracing::warn!(account = %account.address(), uid = meta.uid, error = ?e, "fetch failed");
-            failure.get_or_insert(e);
+        match rendered {
+            Ok(()) => {}
+            // Another session expunged it after this view was made: its body
+            // went with it. That is not damage.
+            Err(FetchError::Store(kotak_engine::Error::Corrupt(_)))
+                if account.message(view.mailbox(), meta.uid)?.is_none() =>
+            {
+                skipped_gone = true
+            }
+            Err(e) => {
+                tracing::warn!(account = %account.address(), uid = meta.uid, error = ?e, "fetch failed");
+                failure.get_or_insert(e);
+            }
         }
         if sink.buffer().len() >= FLUSH_AT {
             sink.flush().await?;

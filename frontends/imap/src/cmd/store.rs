@@ -7,15 +7,18 @@ use crate::seqset;
 use crate::session::reply::{Done, Outcome};
 use crate::view::View;
 use imap_codec::imap_types::flag::StoreType;
-use kotak_engine::{StoreOp, Uid};
-use std::collections::BTreeSet;
+use kotak_engine::{Flags, MessageMeta, StoreOp, Uid};
+use std::collections::{BTreeSet, HashMap};
 
 /// Changes flags. Unless `.SILENT`, answers with the new flags of every
-/// addressed message; with UNCHANGEDSINCE, every message that passed the
-/// test is answered with its MODSEQ, silent or not, and the messages that
-/// failed it are named in `OK [MODIFIED ...]` (their current flags follow
-/// in the refresh after the command). The view records the new flags, so
-/// that refresh does not report this session's own change a second time.
+/// addressed message, as the store left them; with UNCHANGEDSINCE, every
+/// message that passed the test is answered with its MODSEQ, silent or not,
+/// and the messages that failed it are named in `OK [MODIFIED ...]` (their
+/// current flags follow in the refresh after the command). A `.SILENT`
+/// store still reports a message whose flags are not what this session's
+/// change alone would give, because another session changed them meanwhile
+/// (RFC 3501 6.4.6). The view records the flags reported, so the refresh
+/// does not report them a second time.
 pub async fn store(ctx: &Context<'_>, view: &mut View, args: &StoreArgs<'_>, out: &mut Vec<u8>) -> Outcome {
     let (account, enabled) = (ctx.account, *ctx.enabled);
     let flags = match flags::to_engine(&args.flags) {
@@ -35,26 +38,40 @@ pub async fn store(ctx: &Context<'_>, view: &mut View, args: &StoreArgs<'_>, out
         Err(done) => return Ok(done),
     };
     let uids: Vec<Uid> = indexes.iter().map(|&i| view.messages()[i].uid).filter(|&u| !view.is_gone(u)).collect();
+    let expected: HashMap<Uid, Flags> =
+        indexes.iter().map(|&i| &view.messages()[i]).map(|m| (m.uid, m.flags.apply(op, &flags))).collect();
     let stored = account.store(view.mailbox(), &uids, op, &flags, args.unchanged_since).await?;
-    for meta in &stored.changed {
+    let conflicts: BTreeSet<Uid> = stored.conflicts.iter().copied().collect();
+    let mut current: HashMap<Uid, MessageMeta> = stored.changed.into_iter().map(|m| (m.uid, m)).collect();
+    for &uid in &uids {
+        if !current.contains_key(&uid) && !conflicts.contains(&uid) {
+            // Unchanged by this store: answer with what is stored now, not
+            // with what this session last saw.
+            if let Some(meta) = account.message(view.mailbox(), uid)? {
+                current.insert(uid, meta);
+            }
+        }
+    }
+    for meta in current.values() {
         view.update(meta);
     }
-    let conflicts: BTreeSet<Uid> = stored.conflicts.iter().copied().collect();
     let conditional = args.unchanged_since.is_some();
-    if conditional || !args.silent {
-        for &i in &indexes {
-            let meta = &view.messages()[i];
-            if view.is_gone(meta.uid) || conflicts.contains(&meta.uid) {
-                continue;
-            }
-            let extras = Extras {
-                uid: args.uid || enabled.uid_in_updates(),
-                flags: !args.silent,
-                modseq: conditional || enabled.condstore,
-                recent: enabled.recent() && view.is_recent(meta.uid),
-            };
-            fetch::write_meta_response(out, i as u32 + 1, meta, extras);
+    for &i in &indexes {
+        let meta = &view.messages()[i];
+        if view.is_gone(meta.uid) || conflicts.contains(&meta.uid) || !current.contains_key(&meta.uid) {
+            continue;
         }
+        let disturbed = expected.get(&meta.uid) != Some(&meta.flags);
+        if !(conditional || !args.silent || disturbed) {
+            continue;
+        }
+        let extras = Extras {
+            uid: args.uid || enabled.uid_in_updates(),
+            flags: !args.silent || disturbed,
+            modseq: conditional || enabled.condstore,
+            recent: enabled.recent() && view.is_recent(meta.uid),
+        };
+        fetch::write_meta_response(out, i as u32 + 1, meta, extras);
     }
     if conflicts.is_empty() {
         return Ok(Done::ok("STORE completed"));
