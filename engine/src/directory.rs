@@ -142,7 +142,17 @@ impl Directory for EmbeddedDirectory {
     }
 
     fn authenticate(&self, address: &str, password: &str) -> Result<Option<AccountRecord>> {
-        Ok(self.lookup(address)?.filter(|r| verify_password(password, &r.password_hash)))
+        match self.lookup(address)? {
+            Some(r) => Ok(Some(r).filter(|r| verify_password(password, &r.password_hash))),
+            None => {
+                // As slow as a wrong password, so timing does not reveal
+                // which addresses exist.
+                static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                let dummy = DUMMY.get_or_init(|| hash_password("not a password").unwrap_or_default());
+                verify_password(password, dummy);
+                Ok(None)
+            }
+        }
     }
 
     fn add_account(&self, address: &str, password: &str, home: &str, shards: usize) -> Result<AccountRecord> {

@@ -31,6 +31,7 @@ pub struct Node {
     watchers: Mutex<HashMap<AccountId, watch::Sender<ModSeq>>>,
     recent: Mutex<HashMap<(AccountId, MailboxId), Uid>>,
     auth_cache: AuthCache,
+    hash_checks: tokio::sync::Semaphore,
 }
 
 impl Node {
@@ -59,6 +60,7 @@ impl Node {
             watchers: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
             auth_cache: AuthCache::new(AUTH_CACHE_TTL),
+            hash_checks: tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
         }))
     }
 
@@ -94,14 +96,19 @@ impl Node {
     /// Checks a login. A login verified recently with the same password is
     /// answered from the cache; otherwise the password hash is checked off
     /// the async threads (Argon2 is slow on purpose).
+    /// Unknown users cost as much as wrong passwords, so timing does not
+    /// tell which addresses exist; at most one hash check per core runs at a
+    /// time (each Argon2 check takes 19 MiB).
     pub async fn authenticate(self: &Arc<Self>, user: &str, password: &str) -> Result<Option<AccountRecord>> {
-        let Some(rec) = self.directory.lookup(user)? else { return Ok(None) };
-        if self.auth_cache.hit(&rec.address, password, &rec.password_hash) {
-            return Ok(Some(rec));
+        if let Some(rec) = self.directory.lookup(user)? {
+            if self.auth_cache.hit(&rec.address, password, &rec.password_hash) {
+                return Ok(Some(rec));
+            }
         }
+        let _permit = self.hash_checks.acquire().await.map_err(|_| Error::ShuttingDown)?;
         let node = self.clone();
-        let (address, pw) = (rec.address.clone(), password.to_string());
-        let verified = tokio::task::spawn_blocking(move || node.directory.authenticate(&address, &pw))
+        let (user, pw) = (user.to_string(), password.to_string());
+        let verified = tokio::task::spawn_blocking(move || node.directory.authenticate(&user, &pw))
             .await
             .map_err(|e| Error::Storage(format!("auth task failed: {e}")))??;
         if let Some(rec) = &verified {

@@ -172,3 +172,17 @@ async fn quota_refuses_delivery_append_and_copy() {
     let rec = node.directory().lookup("q@x.test").unwrap().unwrap();
     assert!(matches!(node.deliver(std::slice::from_ref(&rec), &msg(5)).await[0], Err(Error::OverQuota)));
 }
+
+#[tokio::test]
+async fn logins_are_cached_until_the_password_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    node.add_account("l@x.test", "old").await.unwrap();
+    assert!(node.authenticate("L@X.test", "old").await.unwrap().is_some());
+    assert!(node.authenticate("l@x.test", "old").await.unwrap().is_some(), "cached");
+    assert!(node.authenticate("l@x.test", "wrong").await.unwrap().is_none());
+    assert!(node.authenticate("nobody@x.test", "old").await.unwrap().is_none());
+    node.directory().set_password("l@x.test", "new").unwrap();
+    assert!(node.authenticate("l@x.test", "old").await.unwrap().is_none(), "the cache must not outlive the password");
+    assert!(node.authenticate("l@x.test", "new").await.unwrap().is_some());
+}
