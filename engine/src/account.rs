@@ -249,7 +249,8 @@ impl Account {
         let result = (|| {
             self.check_quota(1, size as u64)?;
             let mut mbrec = self.mailbox_record(INBOX_ID)?.ok_or(Error::NoSuchMailbox)?;
-            let uid = self.add_message(&mut tx, INBOX_ID, &mut mbrec, blob, Flags::default(), date, size);
+            let new = MessageMeta { uid: 0, flags: Flags::default(), modseq: 0, internal_date: date, size, blob };
+            let uid = self.add_message(&mut tx, INBOX_ID, &mut mbrec, &new);
             tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, INBOX_ID), records::encode(&mbrec));
             tx.batch.put(Cf::Account, keys::account(self.id), records::encode(&tx.state));
             Ok((uid, tx.state.modseq))
@@ -258,18 +259,12 @@ impl Account {
         result
     }
 
-    /// Stages a new message record in `mb` referring to `blob` (adding one
-    /// reference); updates the mailbox counters in `mbrec`.
-    pub(crate) fn add_message(
-        &self,
-        tx: &mut Txn,
-        mb: MailboxId,
-        mbrec: &mut MailboxInfo,
-        blob: BlobId,
-        flags: Flags,
-        internal_date: i64,
-        size: u32,
-    ) -> Uid {
+    /// Stages a new message record in `mb` like `like` (its body, flags,
+    /// date and size; the UID and MODSEQ are new), adding a reference to the
+    /// body; updates the mailbox counters in `mbrec`.
+    pub(crate) fn add_message(&self, tx: &mut Txn, mb: MailboxId, mbrec: &mut MailboxInfo, like: &MessageMeta) -> Uid {
+        let MessageMeta { blob, ref flags, internal_date, size, .. } = *like;
+        let flags = flags.clone();
         let uid = mbrec.uidnext;
         mbrec.uidnext += 1;
         let modseq = tx.log(self.id, Change::Added { mailbox: mb, uid });

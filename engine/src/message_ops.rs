@@ -38,7 +38,8 @@ impl Account {
         let blob = self.shard().new_blob_id();
         tx.batch.put(Cf::Blob, keys::blob(blob), stored);
         tx.batch.put(Cf::Summary, keys::blob(blob), summary);
-        let uid = self.add_message(&mut tx, mb, &mut mbrec, blob, flags, date, raw.len() as u32);
+        let new = MessageMeta { uid: 0, flags, modseq: 0, internal_date: date, size: raw.len() as u32, blob };
+        let uid = self.add_message(&mut tx, mb, &mut mbrec, &new);
         tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, mb), records::encode(&mbrec));
         self.commit(tx).await?;
         Ok(Appended { uidvalidity: mbrec.uidvalidity, uid })
@@ -143,7 +144,7 @@ impl Account {
         }
         for &uid in uids {
             let Some(rec) = self.message_record(from, uid)? else { continue };
-            let new_uid = self.add_message(&mut tx, to, &mut dst, rec.blob, rec.flags.clone(), rec.internal_date, rec.size);
+            let new_uid = self.add_message(&mut tx, to, &mut dst, &rec);
             if remove {
                 self.remove_message(&mut tx, from, &mut src, uid, &rec);
             }

@@ -246,12 +246,10 @@ impl Walker<'_> {
                     part.language = rawv().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
                 }
                 (HeaderName::ContentMd5, _) => part.md5 = Some(rawv()),
-                (HeaderName::Date, v) => {
-                    if env.date.is_none() {
-                        env.date = Some(rawv());
-                        if let HeaderValue::DateTime(dt) = v {
-                            sent_date = Some(dt.to_timestamp());
-                        }
+                (HeaderName::Date, v) if env.date.is_none() => {
+                    env.date = Some(rawv());
+                    if let HeaderValue::DateTime(dt) = v {
+                        sent_date = Some(dt.to_timestamp());
                     }
                 }
                 (HeaderName::Subject, _) if env.subject.is_none() => env.subject = Some(rawv()),
