@@ -111,6 +111,7 @@ pub async fn run(args: ImapArgs) -> Result<(), String> {
     if args.users == 0 || args.clients == 0 {
         return Err("--users and --clients must be positive".into());
     }
+    super::require_loopback(&args.host, args.port).await?;
     let args = Arc::new(args);
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let start = Instant::now();

@@ -5,7 +5,6 @@
 use std::io;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 
 /// One response line; the literals it carried are read and dropped.
 pub struct Response {
@@ -33,7 +32,7 @@ pub struct ImapClient {
 impl ImapClient {
     /// Connects and reads the greeting.
     pub async fn connect(host: &str, port: u16) -> io::Result<ImapClient> {
-        let (r, w) = TcpStream::connect((host, port)).await?.into_split();
+        let (r, w) = super::connect(host, port).await?.into_split();
         let mut c = ImapClient { r: BufReader::new(r), w, tag: 0 };
         c.read_response().await?;
         Ok(c)
@@ -69,11 +68,45 @@ impl ImapClient {
     /// Sends `command` (without tag and CRLF) and waits for its completion.
     /// `literal` is sent after the server's continuation request.
     pub async fn run(&mut self, command: &str, literal: Option<&[u8]>) -> io::Result<Completion> {
+        let tag = self.send(command).await?;
+        self.complete(&tag, literal).await
+    }
+
+    /// Sends IDLE and waits for the server's continuation request: the
+    /// connection then idles until [`ImapClient::done`].
+    pub async fn idle(&mut self) -> io::Result<()> {
+        let tag = self.send("IDLE").await?;
+        loop {
+            let resp = self.read_response().await?;
+            if resp.line.starts_with('+') {
+                return Ok(());
+            }
+            if resp.line.starts_with(&format!("{tag} ")) {
+                return Err(io::Error::other(format!("IDLE refused: {}", resp.line)));
+            }
+        }
+    }
+
+    /// Ends the IDLE started by [`ImapClient::idle`] and waits for its
+    /// completion.
+    pub async fn done(&mut self) -> io::Result<Completion> {
+        self.w.write_all(b"DONE\r\n").await?;
+        let tag = format!("b{}", self.tag);
+        self.complete(&tag, None).await
+    }
+
+    /// Writes `command` under a new tag; returns the tag.
+    async fn send(&mut self, command: &str) -> io::Result<String> {
         self.tag += 1;
         let tag = format!("b{}", self.tag);
         self.w.write_all(format!("{tag} {command}\r\n").as_bytes()).await?;
+        Ok(tag)
+    }
+
+    /// Reads responses up to the tagged one of `tag`, sending `literal` on
+    /// the first continuation request.
+    async fn complete(&mut self, tag: &str, mut literal: Option<&[u8]>) -> io::Result<Completion> {
         let mut untagged = Vec::new();
-        let mut literal = literal;
         loop {
             let resp = self.read_response().await?;
             if resp.line.starts_with('+') {
@@ -86,7 +119,7 @@ impl ImapClient {
                     None => return Err(io::Error::other("unexpected continuation request")),
                 }
             }
-            if let Some(rest) = resp.line.strip_prefix(&format!("{tag} ")) {
+            if let Some(rest) = resp.line.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
                 let status = rest.split(' ').next().unwrap_or("").to_string();
                 return Ok(Completion { untagged, status, tagged: resp.line.clone() });
             }

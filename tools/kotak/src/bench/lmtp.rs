@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 /// Options of the LMTP scenario.
 #[derive(Args, Debug, Clone)]
@@ -63,6 +62,7 @@ pub async fn run(args: LmtpArgs) -> Result<(), String> {
     if args.users == 0 || args.concurrency == 0 {
         return Err("--users and --concurrency must be positive".into());
     }
+    super::require_loopback(&args.host, args.port).await?;
     let shared = Arc::new(Shared {
         deadline: Instant::now() + Duration::from_secs(args.time_limit),
         args,
@@ -103,16 +103,33 @@ async fn reply(r: &mut (impl AsyncBufReadExt + Unpin), line: &mut String) -> Res
     }
 }
 
+/// Reads the LHLO reply; returns whether the server announced SIZE (a peer
+/// that does not, like Dovecot, refuses the SIZE= parameter).
+async fn announces_size(r: &mut (impl AsyncBufReadExt + Unpin), line: &mut String) -> Result<bool, String> {
+    let mut size = false;
+    loop {
+        line.clear();
+        if r.read_line(line).await.map_err(|e| e.to_string())? == 0 {
+            return Err("server closed the connection".into());
+        }
+        let keyword = line.get(4..).unwrap_or("").split_whitespace().next().unwrap_or("");
+        size |= line.starts_with("250") && keyword.eq_ignore_ascii_case("SIZE");
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return Ok(size);
+        }
+    }
+}
+
 async fn session(shared: Arc<Shared>, worker: u64) -> Result<Histogram<u64>, String> {
     let a = &shared.args;
     let mut hist = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
-    let stream = TcpStream::connect((a.host.as_str(), a.port)).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = super::connect(&a.host, a.port).await.map_err(|e| format!("connect: {e}"))?;
     let (r, mut w) = stream.into_split();
     let mut r = BufReader::new(r);
     let mut line = String::new();
     reply(&mut r, &mut line).await?;
     w.write_all(b"LHLO bench.kotak.test\r\n").await.map_err(|e| e.to_string())?;
-    reply(&mut r, &mut line).await?;
+    let size_param = announces_size(&mut r, &mut line).await?;
     let mut corpus = Corpus::new(a.seed.wrapping_mul(1000).wrapping_add(worker));
     let sender = format!("sender{worker}@bench-source.test");
     loop {
@@ -127,7 +144,10 @@ async fn session(shared: Arc<Shared>, worker: u64) -> Result<Histogram<u64>, Str
             (0..count).map(|k| format!("{}{}@{}", a.user_prefix, (first + k) % a.users + 1, a.domain)).collect();
         let body = corpus.message(&sender, &rcpts, a.size);
         let t0 = Instant::now();
-        let mut cmd = format!("MAIL FROM:<{sender}> SIZE={}\r\n", body.len());
+        let mut cmd = match size_param {
+            true => format!("MAIL FROM:<{sender}> SIZE={}\r\n", body.len()),
+            false => format!("MAIL FROM:<{sender}>\r\n"),
+        };
         for rc in &rcpts {
             cmd.push_str(&format!("RCPT TO:<{rc}>\r\n"));
         }
@@ -142,8 +162,9 @@ async fn session(shared: Arc<Shared>, worker: u64) -> Result<Histogram<u64>, Str
         }
         let data_ok = reply(&mut r, &mut line).await? == 354;
         if data_ok {
-            w.write_all(&body).await.map_err(|e| e.to_string())?;
-            w.write_all(b".\r\n").await.map_err(|e| e.to_string())?;
+            let mut data = body.clone();
+            data.extend_from_slice(b".\r\n");
+            w.write_all(&data).await.map_err(|e| e.to_string())?;
             for _ in 0..accepted {
                 ok &= reply(&mut r, &mut line).await? == 250;
             }

@@ -1,8 +1,9 @@
 //! `kotak bench SCENARIO`: load generators that drive any server speaking
 //! the protocol (Kotak or a peer) and print figures. Every run is bounded by
-//! a message count and a time limit, and targets the given host only.
+//! a message count and a time limit, and targets a loopback address only.
 
 mod corpus;
+mod idle;
 mod imap;
 mod imap_client;
 mod lmtp;
@@ -20,6 +21,8 @@ pub enum Scenario {
     Imap(imap::ImapArgs),
     /// POP3 clients logging in and retrieving their whole maildrop.
     Pop3(pop3::Pop3Args),
+    /// N IMAP connections idling in INBOX; the server's memory per connection.
+    Idle(idle::IdleArgs),
 }
 
 /// Runs a scenario.
@@ -28,5 +31,27 @@ pub async fn run(s: Scenario) -> Result<(), String> {
         Scenario::Lmtp(a) => lmtp::run(a).await,
         Scenario::Imap(a) => imap::run(a).await,
         Scenario::Pop3(a) => pop3::run(a).await,
+        Scenario::Idle(a) => idle::run(a).await,
     }
+}
+
+/// Connects a load generator's session. Nagle's algorithm is off: a
+/// client that writes a command's parts separately (a message, then its
+/// terminating dot) would otherwise wait for the server's delayed ACK, some
+/// 40 ms, on every command, and measure that instead of the server.
+async fn connect(host: &str, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+    let stream = tokio::net::TcpStream::connect((host, port)).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Refuses a target that is not on this machine: load generators send
+/// traffic to loopback addresses only.
+async fn require_loopback(host: &str, port: u16) -> Result<(), String> {
+    let addrs: Vec<_> =
+        tokio::net::lookup_host((host, port)).await.map_err(|e| format!("cannot resolve {host}: {e}"))?.collect();
+    if addrs.is_empty() || addrs.iter().any(|a| !a.ip().is_loopback()) {
+        return Err(format!("{host} is not a loopback address; benchmarks target this machine only"));
+    }
+    Ok(())
 }

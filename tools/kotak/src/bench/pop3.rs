@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 
 /// Options of the POP3 scenario.
 #[derive(Args, Debug, Clone)]
@@ -71,6 +70,7 @@ pub async fn run(args: Pop3Args) -> Result<(), String> {
     if args.users == 0 || args.concurrency == 0 {
         return Err("--users and --concurrency must be positive".into());
     }
+    super::require_loopback(&args.host, args.port).await?;
     if args.concurrency > args.users {
         return Err("--concurrency may not exceed --users: each account serves one POP3 session at a time".into());
     }
@@ -174,7 +174,7 @@ impl Connection {
 /// One POP3 session on account `i`; returns how many messages it retrieved.
 async fn session(shared: &Shared, i: usize, hist: &mut Histogram<u64>) -> Result<u64, String> {
     let a = &shared.args;
-    let stream = TcpStream::connect((a.host.as_str(), a.port)).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = super::connect(&a.host, a.port).await.map_err(|e| format!("connect: {e}"))?;
     let (reader, writer) = stream.into_split();
     let mut c = Connection { reader: BufReader::new(reader), writer, line: Vec::new() };
     if !c.status().await? {

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Kotak vs Dovecot on this machine: starts both servers on loopback with the
+same accounts, runs every scenario against each in turn (Kotak, Dovecot,
+Kotak, Dovecot, ...; a warm-up round first, not counted), and prints the
+medians and the Kotak/Dovecot ratio of every figure beside the machine's
+cores and measured fsync latency. Both servers are stopped whatever happens.
+
+Run it through benches/compare/run.sh, which installs Dovecot, builds Kotak
+and cleans up; see benches/README.md."""
+
+import argparse
+import datetime
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import machine
+import report
+from scenarios import SCENARIOS
+from servers import Dovecot, Kotak
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kotak", required=True, help="the kotak binary (release build)")
+    p.add_argument("--work", required=True, help="an empty directory for both servers' data")
+    p.add_argument("--rounds", type=int, default=3, help="counted rounds per scenario and server (>= 3)")
+    p.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS),
+                   help="comma-separated subset of: " + ", ".join(s.name for s in SCENARIOS))
+    p.add_argument("--users", type=int, default=100)
+    p.add_argument("--seed", type=int, default=1, help="corpus seed")
+    p.add_argument("--lmtp-messages", type=int, default=2000, help="4 KB messages per lmtp run")
+    p.add_argument("--lmtp-sessions", type=int, default=16, help="concurrent LMTP sessions")
+    p.add_argument("--mix-messages", type=int, default=400, help="messages per lmtp-mix run")
+    p.add_argument("--pop3-messages", type=int, default=10000, help="RETRs per pop3 run")
+    p.add_argument("--pop3-clients", type=int, default=16)
+    p.add_argument("--imap-clients", type=int, default=50)
+    p.add_argument("--imap-seconds", type=int, default=10, help="length of one imap run")
+    p.add_argument("--idle", type=int, default=500, help="idle connections per idle run")
+    p.add_argument("--idle-concurrency", type=int, default=2,
+                   help="idle connections being set up at once (low, so password hashing's transient "
+                        "memory does not swamp the per-connection figure)")
+    p.add_argument("--servers", default="Kotak,Dovecot",
+                   help="which servers to run (e.g. Kotak alone for an idle run too big for Dovecot)")
+    p.add_argument("--dovecot-scheme", default="SHA512-CRYPT", help="doveadm pw scheme of Dovecot's passwords")
+    p.add_argument("--dovecot-auth-cache", default="0", help="Dovecot's auth_cache_size (0: its default, off)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    p.add_argument("--json-out", help="also write the JSON results to this file")
+    o = p.parse_args()
+    if o.rounds < 3:
+        p.error("--rounds must be at least 3")
+    names = o.scenarios.split(",")
+    unknown = set(names) - {s.name for s in SCENARIOS}
+    if unknown:
+        p.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    o.selected = [s for s in SCENARIOS if s.name in names]
+    o.servers = [s for s in ("Kotak", "Dovecot") if s in o.servers.split(",")]
+    if not o.servers:
+        p.error("--servers must name Kotak, Dovecot or both")
+    return o
+
+
+def progress(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+def bench(o, scenario, server, warmup):
+    """Runs one scenario against one server; returns the bench's JSON."""
+    server.check_alive()
+    port = server.ports[scenario.protocol]
+    argv = [o.kotak, "bench"] + scenario.argv(o, port, warmup, server.pid) + ["--json"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=scenario.timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[1:])} against {server.name} failed: {done.stderr.strip()}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_scenario(o, scenario, servers):
+    """Warm-up, then `rounds` alternating rounds; returns the summary rows."""
+    results = {s.name: [] for s in servers}
+    for r in range(o.rounds + 1):
+        for server in servers:
+            if scenario.fresh:
+                server.restart()
+            t0 = time.monotonic()
+            j = bench(o, scenario, server, warmup=(r == 0))
+            first = scenario.figures[0]
+            label = "warm-up" if r == 0 else f"round {r}"
+            progress(f"  {scenario.name:<8} {label:<8} {server.name:<8} {first.label} = "
+                     f"{report.fmt(first.read(j))}  ({time.monotonic() - t0:.1f} s)")
+            if r > 0:
+                results[server.name].append(j)
+    return report.summarize(scenario, results)
+
+
+def raise_fd_limit():
+    """Idle runs hold thousands of sockets on both ends; children inherit this."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def main():
+    o = parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    fd_limit = raise_fd_limit()
+    if o.idle + 200 > fd_limit:
+        sys.exit(f"--idle {o.idle} needs more file descriptors than the limit ({fd_limit})")
+    started = time.monotonic()
+    progress("measuring fsync latency ...")
+    meta = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine.describe(o.work),
+        "rounds": o.rounds,
+        "users": o.users,
+        "options": {k: v for k, v in vars(o).items() if k not in ("selected", "kotak", "work")},
+        "servers": {},
+    }
+    # Room for the idle connections and every other client at once.
+    max_connections = o.idle + 1000
+    servers = []
+    if "Kotak" in o.servers:
+        servers.append(Kotak(o.work, o.kotak, o.users, max(10_000, max_connections)))
+    if "Dovecot" in o.servers:
+        servers.append(Dovecot(o.work, o.users, o.dovecot_scheme, o.dovecot_auth_cache, max_connections))
+    tables = []
+    try:
+        for s in servers:
+            t0 = time.monotonic()
+            s.start()
+            progress(f"{s.name} up with {o.users} accounts, ports {s.ports} ({time.monotonic() - t0:.1f} s)")
+        meta["servers"] = {s.name: s.settings() for s in servers}
+        for scenario in o.selected:
+            progress(f"{scenario.name}: {scenario.summary}")
+            tables.append((scenario, run_scenario(o, scenario, servers)))
+    finally:
+        for s in servers:
+            s.stop()
+    meta["seconds"] = round(time.monotonic() - started, 1)
+    out = {**meta, "scenarios": {sc.name: rows for sc, rows in tables}}
+    if o.json_out:
+        with open(o.json_out, "w", encoding="utf-8") as f:
+            json.dump(out, f, indent=1)
+    if o.json:
+        print(json.dumps(out, indent=1))
+        return
+    report.print_header(meta)
+    for scenario, rows in tables:
+        report.print_table(scenario, rows)
+    print(f"\nwhole run: {meta['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Turns the rounds of a comparison into medians and Kotak/Dovecot ratios,
+and prints them as a table for people (or returns them for `--json`)."""
+
+import statistics
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def ratio(kotak, dovecot):
+    """Kotak/Dovecot, or None when it means nothing (a zero or a missing side)."""
+    if kotak is None or dovecot is None or dovecot == 0 or kotak == 0:
+        return None
+    return kotak / dovecot
+
+
+def verdict(figure, kotak, r):
+    """Whether the issue's goal for this figure is met, or '' without a goal."""
+    if figure.goal is not None:
+        return "" if r is None else (f"goal >= {figure.goal:g}x: " + ("met" if r >= figure.goal else "NOT met"))
+    if figure.kotak_max is not None and kotak is not None:
+        return f"goal <= {figure.kotak_max:g}: " + ("met" if kotak <= figure.kotak_max else "NOT met")
+    return ""
+
+
+def summarize(scenario, results):
+    """Rows (one per figure) from `results[server] = [json of each round]`."""
+    rows = []
+    for f in scenario.figures:
+        per_server = {s: [f.read(j) for j in runs] for s, runs in results.items()}
+        k, d = median(per_server.get("Kotak", [])), median(per_server.get("Dovecot", []))
+        r = ratio(k, d)
+        rows.append({
+            "figure": f.label,
+            "kotak": k,
+            "dovecot": d,
+            "ratio": r,
+            "better": "higher" if f.higher_is_better else "lower",
+            "goal": verdict(f, k, r),
+            "rounds": per_server,
+        })
+    return rows
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if float(v).is_integer():
+        return f"{int(v):,}"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def print_header(meta):
+    m = meta["machine"]
+    print(f"Kotak vs Dovecot, {meta['date']}  (medians of {meta['rounds']} rounds after a warm-up, "
+          f"servers run alternately)")
+    print(f"machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Linux {m['kernel']}")
+    f = m["fsync"]
+    print(f"disk: 4 KiB write + fdatasync {f['median_ms']} ms median, {f['p99_ms']} ms p99 "
+          f"({f['syncs_per_second']}/s, {f['samples']} samples)")
+    print(f"accounts: {meta['users']}; client and both servers on this machine (loopback)")
+    for server, settings in meta["servers"].items():
+        print(f"{server}:")
+        for k, v in settings.items():
+            print(f"  {k:<11} {v}")
+
+
+def print_table(scenario, rows):
+    print()
+    print(f"== {scenario.name}: {scenario.summary}")
+    print(f"{'figure':<22} {'Kotak':>10} {'Dovecot':>10} {'K/D':>7}  {'better':<6}  {'goal'}")
+    for r in rows:
+        ratio_text = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        print(f"{r['figure']:<22} {fmt(r['kotak']):>10} {fmt(r['dovecot']):>10} {ratio_text:>7}  "
+              f"{r['better']:<6}  {r['goal']}")

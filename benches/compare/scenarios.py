@@ -1,0 +1,124 @@
+"""The scenarios a comparison runs: which `kotak bench` command line drives a
+server, and which figures are read from its `--json` output.
+
+Every scenario runs against both servers with the same accounts, corpus seed
+and client concurrency; only the port (and, for `idle`, the pid whose memory
+is read) differ."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Figure:
+    """One figure of a scenario: how to read it from the bench's JSON, and
+    whether more is better. `goal` is the issue's target for Kotak/Dovecot
+    (a minimum ratio), or for Kotak alone (`kotak_max`)."""
+
+    label: str
+    read: object
+    higher_is_better: bool
+    goal: float = None
+    kotak_max: float = None
+
+
+@dataclass
+class Scenario:
+    """A load, its warm-up variant, and its figures. `protocol` names the
+    server's listener the load goes to."""
+
+    name: str
+    protocol: str
+    summary: str
+    argv: object
+    figures: list = field(default_factory=list)
+    timeout: int = 300
+    # A new server process before each run (on the same data), for figures
+    # that read the server's memory.
+    fresh: bool = False
+
+
+def command_latency(command, key="p50_ms"):
+    """Reads one command's latency from the `imap` scenario's JSON."""
+    def read(j):
+        for row in j.get("commands", []):
+            if row["command"] == command:
+                return row[key]
+        return None
+    return read
+
+
+def lmtp_argv(o, port, warmup, pid):
+    messages = max(o.lmtp_messages // 5, 100) if warmup else o.lmtp_messages
+    return ["lmtp", "--port", str(port), "--messages", str(messages), "--concurrency", str(o.lmtp_sessions),
+            "--users", str(o.users), "--size", "4096", "--seed", str(o.seed), "--time-limit", "120"]
+
+
+def mix_argv(o, port, warmup, pid):
+    messages = max(o.mix_messages // 5, 50) if warmup else o.mix_messages
+    return ["lmtp", "--port", str(port), "--messages", str(messages), "--concurrency", str(o.lmtp_sessions),
+            "--users", str(o.users), "--seed", str(o.seed + 1), "--time-limit", "120"]
+
+
+def pop3_argv(o, port, warmup, pid):
+    messages = max(o.pop3_messages // 5, 500) if warmup else o.pop3_messages
+    return ["pop3", "--port", str(port), "--messages", str(messages), "--concurrency", str(o.pop3_clients),
+            "--users", str(o.users), "--time-limit", "60"]
+
+
+def imap_argv(o, port, warmup, pid):
+    seconds = max(o.imap_seconds // 3, 2) if warmup else o.imap_seconds
+    return ["imap", "--port", str(port), "--clients", str(o.imap_clients), "--users", str(o.users),
+            "--seconds", str(seconds), "--seed", str(o.seed)]
+
+
+def idle_argv(o, port, warmup, pid):
+    connections = max(o.idle // 5, 10) if warmup else o.idle
+    return ["idle", "--port", str(port), "--connections", str(connections), "--users", str(o.users),
+            "--concurrency", str(o.idle_concurrency), "--pid", str(pid), "--hold", "2", "--time-limit", "900"]
+
+
+DELIVERY = [
+    Figure("messages/s", lambda j: j["per_second"], True),
+    Figure("MB/s", lambda j: j["mb_per_second"], True),
+    Figure("p50 ms", lambda j: j["p50_ms"], False),
+    Figure("p99 ms", lambda j: j["p99_ms"], False),
+    Figure("errors", lambda j: j["errors"], False),
+]
+
+SCENARIOS = [
+    Scenario("lmtp", "lmtp", "LMTP delivery, 4 KB messages, 10% to 2-5 recipients", lmtp_argv,
+             [Figure("messages/s", lambda j: j["per_second"], True, goal=10)] + DELIVERY[1:]),
+    Scenario("lmtp-mix", "lmtp", "LMTP delivery, realistic size mix (1 KB-2 MB, multipart, attachments)", mix_argv,
+             DELIVERY),
+    Scenario("pop3", "pop3", "POP3 login, STAT, RETR of the whole maildrop, QUIT", pop3_argv, [
+        Figure("RETR/s", lambda j: j["per_second"], True, goal=3),
+        Figure("MB/s", lambda j: j["mb_per_second"], True),
+        Figure("p50 ms", lambda j: j["p50_ms"], False),
+        Figure("p99 ms", lambda j: j["p99_ms"], False),
+        Figure("errors", lambda j: j["errors"], False),
+    ]),
+    Scenario("imap", "imap", "imaptest-style cycles: LOGIN, SELECT, 3x(FETCH, STORE, APPEND, EXPUNGE 1/3), LOGOUT",
+             imap_argv, [
+                 Figure("cycles/s", lambda j: j["cycles_per_second"], True, goal=5),
+                 Figure("commands/s", lambda j: j["ops_per_second"], True),
+                 Figure("LOGIN p50 ms", command_latency("LOGIN"), False),
+                 Figure("SELECT p50 ms", command_latency("SELECT"), False),
+                 Figure("FETCH p50 ms", command_latency("FETCH"), False),
+                 Figure("STORE p50 ms", command_latency("STORE"), False),
+                 Figure("APPEND p50 ms", command_latency("APPEND"), False),
+                 Figure("EXPUNGE p50 ms", command_latency("EXPUNGE"), False),
+                 Figure("state errors", lambda j: j["state_errors"], False),
+                 Figure("NO/BAD replies", lambda j: j["refused"], False),
+                 Figure("i/o errors", lambda j: j["io_errors"], False),
+             ], timeout=300),
+    Scenario("idle", "imap", "N connections logged in, INBOX selected, in IDLE; server memory growth", idle_argv, [
+        Figure("RSS KiB/connection", lambda j: j["rss_kb_per_connection"], False, kotak_max=16),
+        Figure("PSS KiB/connection", lambda j: j["pss_kb_per_connection"], False),
+        Figure("marginal RSS KiB/conn", lambda j: j["marginal_rss_kb_per_connection"], False),
+        Figure("marginal PSS KiB/conn", lambda j: j["marginal_pss_kb_per_connection"], False),
+        Figure("connections idling", lambda j: j["idling"], True),
+        Figure("setup connections/s", lambda j: j["connections_per_second"], True),
+        Figure("setup p50 ms", lambda j: j["setup_p50_ms"], False),
+        Figure("ended cleanly", lambda j: j["ended_cleanly"], True),
+    ], timeout=1000, fresh=True),
+]

@@ -1,0 +1,287 @@
+"""The two servers under comparison, each a throwaway instance on loopback
+ports with its data in the run's work directory and the same accounts:
+userK@DOMAIN with password pwK, K in 1..users.
+
+Both are started in their own process group and their pids are written to
+WORK/pids, so the caller's trap can stop them even if this process dies."""
+
+import grp
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+
+DOMAIN = "bench.test"
+MAIL_USER = "kotakbench"
+
+
+def account(k):
+    """The address and password of account k."""
+    return f"user{k}@{DOMAIN}", f"pw{k}"
+
+
+def free_port():
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, seconds, proc):
+    """Waits until something accepts connections on `port`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {seconds} s")
+
+
+class Server:
+    """A server process started by this run."""
+
+    name = "server"
+
+    def __init__(self, work):
+        self.work = work
+        self.dir = os.path.join(work, self.name.lower())
+        os.makedirs(self.dir, exist_ok=True)
+        self.proc = None
+        self.ports = {}
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def _spawn(self, argv, stdout):
+        log = open(os.path.join(self.dir, "server.log"), "ab")
+        self.proc = subprocess.Popen(argv, stdout=stdout, stderr=log, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        log.close()
+        with open(os.path.join(self.work, "pids"), "a", encoding="utf-8") as f:
+            f.write(f"{self.proc.pid}\n")
+
+    def start(self):
+        """Sets up the accounts and data, then starts the process."""
+        self.prepare()
+        self.launch()
+
+    def restart(self):
+        """A new process on the same data: memory measurements start clean."""
+        self.stop()
+        self.launch()
+
+    def stop(self):
+        """SIGTERM, then SIGKILL to the process group after 15 s."""
+        if not self.proc or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        try:
+            # Children a master left behind (Dovecot's sessions) go too.
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def check_alive(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with status {self.proc.returncode}; "
+                               f"log: {os.path.join(self.dir, 'server.log')}")
+
+
+class Kotak(Server):
+    """`kotak serve` from the release build."""
+
+    name = "Kotak"
+
+    def __init__(self, work, binary, users, max_connections):
+        super().__init__(work)
+        self.binary = binary
+        self.users = users
+        self.config = os.path.join(self.dir, "kotak.toml")
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(f'data_dir = "{os.path.join(self.dir, "data")}"\n'
+                    f"max_connections = {max_connections}\n")
+
+    def settings(self):
+        return {
+            "version": subprocess.run([self.binary, "--version"], capture_output=True, text=True).stdout.strip(),
+            "passwords": "Argon2id m=19456 KiB, t=2, p=1 (argon2 crate default)",
+            "auth cache": "none (Kotak has no auth cache yet)",
+            "durability": "WAL fdatasync before every 250/OK (group commit)",
+            "processes": "one (async, all cores)",
+        }
+
+    def prepare(self):
+        quiet = {**os.environ, "RUST_LOG": "warn"}
+        for k in range(1, self.users + 1):
+            address, password = account(k)
+            subprocess.run([self.binary, "account", "add", address, "--password", password,
+                            "--config", self.config], check=True, stdout=subprocess.DEVNULL, env=quiet)
+
+    def launch(self):
+        self.ports = {}
+        listening = os.path.join(self.dir, "listening")
+        with open(listening, "wb") as out:
+            self._spawn([self.binary, "serve", "--config", self.config, "--listen", "lmtp=127.0.0.1:0",
+                         "--listen", "imap=127.0.0.1:0", "--listen", "pop3=127.0.0.1:0"], out)
+        deadline = time.monotonic() + 60
+        while len(self.ports) < 3:
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError("kotak serve did not report its listeners")
+            time.sleep(0.1)
+            with open(listening, encoding="utf-8") as f:
+                for line in f:
+                    words = line.split()
+                    if len(words) == 3 and words[0] == "listening":
+                        self.ports[words[1]] = int(words[2].rsplit(":", 1)[1])
+
+
+class Dovecot(Server):
+    """Dovecot from Debian's packages, run as root with its own config, base
+    and state directories, delivering to maildirs owned by MAIL_USER."""
+
+    name = "Dovecot"
+
+    def __init__(self, work, users, scheme, auth_cache_size, max_connections):
+        super().__init__(work)
+        self.users = users
+        self.scheme = scheme
+        self.auth_cache_size = auth_cache_size
+        self.max_connections = max_connections
+        self.config = os.path.join(self.dir, "dovecot.conf")
+
+    def settings(self):
+        version = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
+        return {
+            "version": version,
+            "passwords": f"{self.scheme} (doveadm pw), passwd-file",
+            "auth cache": f"auth_cache_size = {self.auth_cache_size}"
+                          + (" (no cache, Dovecot's default)" if self.auth_cache_size in ("0", 0) else ""),
+            "durability": "mail_fsync = optimized (Dovecot's default), maildir",
+            "processes": "login in high-performance mode (service_count = 0), one imap/pop3 process per session",
+        }
+
+    def _passwd(self, uid, gid, mail):
+        lines = []
+        for k in range(1, self.users + 1):
+            address, password = account(k)
+            hashed = subprocess.run(["doveadm", "pw", "-s", self.scheme, "-p", password],
+                                    check=True, capture_output=True, text=True).stdout.strip()
+            home = os.path.join(mail, DOMAIN, f"user{k}")
+            lines.append(f"{address}:{hashed}:{uid}:{gid}::{home}::\n")
+        path = os.path.join(self.dir, "passwd")
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(lines)
+        # Dovecot's auth process reads it as its internal user.
+        os.chown(path, 0, grp.getgrnam("dovecot").gr_gid)
+        os.chmod(path, 0o640)
+        return path
+
+    def _config(self, passwd, uid, gid, mail):
+        d = self.dir
+        cores = os.cpu_count() or 1
+        limit = self.max_connections
+        return f"""# Throwaway Dovecot for `benches/compare`: loopback only, no TLS.
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/server.log
+protocols = imap pop3 lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_cache_size = {self.auth_cache_size}
+mail_location = maildir:{mail}/%d/%n
+mail_uid = {uid}
+mail_gid = {gid}
+first_valid_uid = {uid}
+first_valid_gid = {gid}
+mail_fsync = optimized
+mail_max_userip_connections = {limit}
+default_client_limit = {limit}
+passdb {{
+  driver = passwd-file
+  args = scheme={self.scheme} {passwd}
+}}
+userdb {{
+  driver = passwd-file
+  args = {passwd}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.ports["imap"]}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  service_count = 0
+  process_min_avail = {cores}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {self.ports["pop3"]}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+  service_count = 0
+  process_min_avail = {cores}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.ports["lmtp"]}
+  }}
+}}
+service imap {{
+  process_limit = {limit}
+}}
+service pop3 {{
+  process_limit = {limit}
+}}
+protocol lmtp {{
+  postmaster_address = postmaster@{DOMAIN}
+}}
+"""
+
+    def prepare(self):
+        ensure_mail_user()
+        entry = pwd.getpwnam(MAIL_USER)
+        uid, gid = entry.pw_uid, entry.pw_gid
+        mail = os.path.join(self.dir, "mail")
+        os.makedirs(mail, exist_ok=True)
+        os.chown(mail, uid, gid)
+        for path in (self.work, self.dir):
+            os.chmod(path, 0o755)
+        passwd = self._passwd(uid, gid, mail)
+        self.ports = {p: free_port() for p in ("lmtp", "imap", "pop3")}
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(self._config(passwd, uid, gid, mail))
+
+    def launch(self):
+        self._spawn(["dovecot", "-F", "-c", self.config], subprocess.DEVNULL)
+        for port in self.ports.values():
+            wait_for_port(port, 30, self.proc)
+
+
+def ensure_mail_user():
+    """Creates the system user Dovecot's mail processes run as, if missing."""
+    try:
+        pwd.getpwnam(MAIL_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                        "--shell", "/usr/sbin/nologin", MAIL_USER], check=True)
