@@ -723,15 +723,6 @@ mod tests {
     }
 
     #[test]
-    fn zz_dump() {
-        let mut c = Corpus::new(1);
-        for i in 0..12 {
-            let m = c.message("budi@example.co.id", &["user1@bench.test".to_string(), "user2@bench.test".to_string()], if i < 6 { Some(4096) } else { None });
-            std::fs::write(format!("/tmp/corpus-{i}.eml"), &m).unwrap();
-        }
-    }
-
-    #[test]
     fn encoders_match_known_values() {
         for (raw, b64) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
             assert_eq!(base64(raw.as_bytes()), b64);

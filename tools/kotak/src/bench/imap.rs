@@ -210,7 +210,7 @@ async fn cycle(args: &ImapArgs, k: usize, corpus: &mut Corpus, n: &mut u64, tall
         }
         if view.exists > 0 {
             let seq = pick % view.exists + 1;
-            let flag = if pick % 5 == 0 { "\\Deleted" } else { "\\Seen" };
+            let flag = if pick.is_multiple_of(5) { "\\Deleted" } else { "\\Seen" };
             let t = Instant::now();
             let done = c.run(&format!("STORE {seq} +FLAGS ({flag})"), None).await?;
             tally.record("STORE", t);
@@ -222,7 +222,7 @@ async fn cycle(args: &ImapArgs, k: usize, corpus: &mut Corpus, n: &mut u64, tall
         let done = c.run(&format!("APPEND INBOX (\\Seen) {{{}}}", msg.len()), Some(&msg)).await?;
         tally.record("APPEND", t);
         check(tally, &mut view, &done);
-        if pick % 3 == 0 {
+        if pick.is_multiple_of(3) {
             let t = Instant::now();
             let done = c.run("EXPUNGE", None).await?;
             tally.record("EXPUNGE", t);
