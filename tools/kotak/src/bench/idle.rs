@@ -9,6 +9,7 @@
 //! then ended with DONE and LOGOUT, which also checks they were still alive.
 
 use super::imap_client::ImapClient;
+use super::target::Target;
 use clap::Args;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -20,25 +21,14 @@ use tokio::sync::Semaphore;
 /// Options of the IDLE scenario.
 #[derive(Args, Debug, Clone)]
 pub struct IdleArgs {
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    #[arg(long)]
-    port: u16,
+    #[command(flatten)]
+    target: Target,
     /// Connections to open and leave idling.
     #[arg(long, default_value_t = 1000)]
     connections: usize,
     /// Connections being set up (connect, LOGIN, SELECT, IDLE) at once.
     #[arg(long, default_value_t = 50)]
     concurrency: usize,
-    /// Logins are USER_PREFIX<k>@DOMAIN / PASSWORD_PREFIX<k>, k in 1..=users.
-    #[arg(long, default_value_t = 100)]
-    users: usize,
-    #[arg(long, default_value = "user")]
-    user_prefix: String,
-    #[arg(long, default_value = "bench.test")]
-    domain: String,
-    #[arg(long, default_value = "pw")]
-    password_prefix: String,
     /// The server's process id (local servers only): its memory and its
     /// descendants' is measured.
     #[arg(long)]
@@ -99,10 +89,10 @@ struct Opened {
 
 /// Runs the scenario and prints its figures.
 pub async fn run(args: IdleArgs) -> Result<(), String> {
-    if args.users == 0 || args.concurrency == 0 {
+    if args.target.users == 0 || args.concurrency == 0 {
         return Err("--users and --concurrency must be positive".into());
     }
-    super::require_loopback(&args.host, args.port).await?;
+    super::require_loopback(&args.target.host, args.target.port).await?;
     let memory = |pid: Option<u32>| pid.map(tree_memory).transpose();
     let before = memory(args.pid)?;
     let args = Arc::new(args);
@@ -186,9 +176,9 @@ async fn open_many(args: &Arc<IdleArgs>, ks: Range<usize>, deadline: Instant, hi
 
 /// Connects, logs in as account `k % users + 1`, selects INBOX and starts IDLE.
 async fn open(args: &IdleArgs, k: usize) -> std::io::Result<ImapClient> {
-    let user = k % args.users + 1;
-    let mut c = ImapClient::connect(&args.host, args.port).await?;
-    let login = format!("LOGIN {}{user}@{} {}{user}", args.user_prefix, args.domain, args.password_prefix);
+    let user = k % args.target.users + 1;
+    let mut c = ImapClient::connect(&args.target.host, args.target.port).await?;
+    let login = format!("LOGIN {} {}", args.target.address(user), args.target.password(user));
     for command in [login.as_str(), "SELECT INBOX"] {
         let done = c.run(command, None).await?;
         if done.status != "OK" {

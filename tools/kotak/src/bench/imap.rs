@@ -6,6 +6,7 @@
 
 use super::corpus::Corpus;
 use super::imap_client::{Completion, ImapClient};
+use super::target::Target;
 use clap::Args;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -16,22 +17,11 @@ use std::time::{Duration, Instant};
 /// Options of the IMAP scenario.
 #[derive(Args, Debug, Clone)]
 pub struct ImapArgs {
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    #[arg(long)]
-    port: u16,
+    #[command(flatten)]
+    target: Target,
     /// Concurrent clients.
     #[arg(long, default_value_t = 50)]
     clients: usize,
-    /// Logins are USER_PREFIX<k>@DOMAIN / PASSWORD_PREFIX<k>, k in 1..=users.
-    #[arg(long, default_value_t = 100)]
-    users: usize,
-    #[arg(long, default_value = "user")]
-    user_prefix: String,
-    #[arg(long, default_value = "bench.test")]
-    domain: String,
-    #[arg(long, default_value = "pw")]
-    password_prefix: String,
     /// How long to run, in seconds.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
@@ -108,10 +98,10 @@ struct Row {
 
 /// Runs the scenario and prints its figures.
 pub async fn run(args: ImapArgs) -> Result<(), String> {
-    if args.users == 0 || args.clients == 0 {
+    if args.target.users == 0 || args.clients == 0 {
         return Err("--users and --clients must be positive".into());
     }
-    super::require_loopback(&args.host, args.port).await?;
+    super::require_loopback(&args.target.host, args.target.port).await?;
     let args = Arc::new(args);
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let start = Instant::now();
@@ -179,8 +169,8 @@ async fn client(args: &ImapArgs, k: usize, deadline: Instant) -> Tally {
 }
 
 async fn cycle(args: &ImapArgs, k: usize, corpus: &mut Corpus, n: &mut u64, tally: &mut Tally) -> std::io::Result<()> {
-    let user = k % args.users + 1;
-    let mut c = ImapClient::connect(&args.host, args.port).await?;
+    let user = k % args.target.users + 1;
+    let mut c = ImapClient::connect(&args.target.host, args.target.port).await?;
     let check = |tally: &mut Tally, view: &mut View, done: &Completion| {
         if done.status != "OK" {
             tally.refused += 1;
@@ -190,7 +180,7 @@ async fn cycle(args: &ImapArgs, k: usize, corpus: &mut Corpus, n: &mut u64, tall
     };
     let mut view = View { exists: 0 };
     let t = Instant::now();
-    let done = c.run(&format!("LOGIN {}{user}@{} {}{user}", args.user_prefix, args.domain, args.password_prefix), None).await?;
+    let done = c.run(&format!("LOGIN {} {}", args.target.address(user), args.target.password(user)), None).await?;
     tally.record("LOGIN", t);
     check(tally, &mut view, &done);
     let t = Instant::now();
@@ -216,7 +206,7 @@ async fn cycle(args: &ImapArgs, k: usize, corpus: &mut Corpus, n: &mut u64, tall
             tally.record("STORE", t);
             check(tally, &mut view, &done);
         }
-        let to = format!("{}{user}@{}", args.user_prefix, args.domain);
+        let to = args.target.address(user);
         let msg = corpus.message("bench@kotak.test", &[to], Some(2000 + (pick % 6000) as usize));
         let t = Instant::now();
         let done = c.run(&format!("APPEND INBOX (\\Seen) {{{}}}", msg.len()), Some(&msg)).await?;

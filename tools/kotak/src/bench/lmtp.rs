@@ -3,6 +3,7 @@
 
 use super::corpus::Corpus;
 use super::report::Figures;
+use super::target::Target;
 use clap::Args;
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,25 +14,14 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 /// Options of the LMTP scenario.
 #[derive(Args, Debug, Clone)]
 pub struct LmtpArgs {
-    /// Server host.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// Server port.
-    #[arg(long)]
-    port: u16,
+    #[command(flatten)]
+    target: Target,
     /// Messages to deliver.
     #[arg(long, default_value_t = 1000)]
     messages: u64,
     /// Concurrent LMTP sessions.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    /// Recipients are USER_PREFIX1@DOMAIN .. USER_PREFIX<users>@DOMAIN.
-    #[arg(long, default_value_t = 100)]
-    users: usize,
-    #[arg(long, default_value = "user")]
-    user_prefix: String,
-    #[arg(long, default_value = "bench.test")]
-    domain: String,
     /// Fixed message size in bytes instead of the realistic mix.
     #[arg(long)]
     size: Option<usize>,
@@ -59,10 +49,10 @@ struct Shared {
 
 /// Runs the scenario and prints its figures.
 pub async fn run(args: LmtpArgs) -> Result<(), String> {
-    if args.users == 0 || args.concurrency == 0 {
+    if args.target.users == 0 || args.concurrency == 0 {
         return Err("--users and --concurrency must be positive".into());
     }
-    super::require_loopback(&args.host, args.port).await?;
+    super::require_loopback(&args.target.host, args.target.port).await?;
     let shared = Arc::new(Shared {
         deadline: Instant::now() + Duration::from_secs(args.time_limit),
         args,
@@ -123,7 +113,7 @@ async fn announces_size(r: &mut (impl AsyncBufReadExt + Unpin), line: &mut Strin
 async fn session(shared: Arc<Shared>, worker: u64) -> Result<Histogram<u64>, String> {
     let a = &shared.args;
     let mut hist = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
-    let stream = super::connect(&a.host, a.port).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = super::connect(&a.target.host, a.target.port).await.map_err(|e| format!("connect: {e}"))?;
     let (r, mut w) = stream.into_split();
     let mut r = BufReader::new(r);
     let mut line = String::new();
@@ -137,11 +127,11 @@ async fn session(shared: Arc<Shared>, worker: u64) -> Result<Histogram<u64>, Str
         if i >= a.messages || Instant::now() >= shared.deadline {
             break;
         }
-        let first = (i as usize * 7919) % a.users;
+        let first = (i as usize * 7919) % a.target.users;
         let multi = (i % 1000) as f64 / 1000.0 < a.multi_recipient_share;
-        let count = if multi { 2 + (i as usize % 4) } else { 1 }.min(a.users);
+        let count = if multi { 2 + (i as usize % 4) } else { 1 }.min(a.target.users);
         let rcpts: Vec<String> =
-            (0..count).map(|k| format!("{}{}@{}", a.user_prefix, (first + k) % a.users + 1, a.domain)).collect();
+            (0..count).map(|k| a.target.address((first + k) % a.target.users + 1)).collect();
         let body = corpus.message(&sender, &rcpts, a.size);
         let t0 = Instant::now();
         let mut cmd = match size_param {

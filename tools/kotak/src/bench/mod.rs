@@ -9,6 +9,7 @@ mod imap_client;
 mod lmtp;
 mod pop3;
 mod report;
+mod target;
 
 use clap::Subcommand;
 

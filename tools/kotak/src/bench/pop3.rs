@@ -7,6 +7,7 @@
 //! mailboxes first, e.g. with the `lmtp` scenario and the same accounts.
 
 use super::report::Figures;
+use super::target::Target;
 use clap::Args;
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,12 +19,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 /// Options of the POP3 scenario.
 #[derive(Args, Debug, Clone)]
 pub struct Pop3Args {
-    /// Server host.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// Server port.
-    #[arg(long)]
-    port: u16,
+    #[command(flatten)]
+    target: Target,
     /// Messages to retrieve in total.
     #[arg(long, default_value_t = 10_000)]
     messages: u64,
@@ -31,16 +28,6 @@ pub struct Pop3Args {
     /// maildrop serves one POP3 session at a time.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    /// Accounts are USER_PREFIX1@DOMAIN .. USER_PREFIX<users>@DOMAIN.
-    #[arg(long, default_value_t = 100)]
-    users: usize,
-    #[arg(long, default_value = "user")]
-    user_prefix: String,
-    #[arg(long, default_value = "bench.test")]
-    domain: String,
-    /// The password of account USER_PREFIX<i> is PASSWORD_PREFIX<i>.
-    #[arg(long, default_value = "pw")]
-    password_prefix: String,
     /// Stop after this many seconds even if messages remain.
     #[arg(long, default_value_t = 120)]
     time_limit: u64,
@@ -67,11 +54,11 @@ impl Shared {
 
 /// Runs the scenario and prints its figures.
 pub async fn run(args: Pop3Args) -> Result<(), String> {
-    if args.users == 0 || args.concurrency == 0 {
+    if args.target.users == 0 || args.concurrency == 0 {
         return Err("--users and --concurrency must be positive".into());
     }
-    super::require_loopback(&args.host, args.port).await?;
-    if args.concurrency > args.users {
+    super::require_loopback(&args.target.host, args.target.port).await?;
+    if args.concurrency > args.target.users {
         return Err("--concurrency may not exceed --users: each account serves one POP3 session at a time".into());
     }
     let shared = Arc::new(Shared {
@@ -111,7 +98,7 @@ pub async fn run(args: Pop3Args) -> Result<(), String> {
 async fn client(shared: Arc<Shared>, worker: usize) -> Result<Histogram<u64>, String> {
     let a = &shared.args;
     let mut hist = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
-    let accounts: Vec<usize> = (worker + 1..=a.users).step_by(a.concurrency).collect();
+    let accounts: Vec<usize> = (worker + 1..=a.target.users).step_by(a.concurrency).collect();
     loop {
         let mut retrieved = 0;
         for &i in &accounts {
@@ -174,14 +161,14 @@ impl Connection {
 /// One POP3 session on account `i`; returns how many messages it retrieved.
 async fn session(shared: &Shared, i: usize, hist: &mut Histogram<u64>) -> Result<u64, String> {
     let a = &shared.args;
-    let stream = super::connect(&a.host, a.port).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = super::connect(&a.target.host, a.target.port).await.map_err(|e| format!("connect: {e}"))?;
     let (reader, writer) = stream.into_split();
     let mut c = Connection { reader: BufReader::new(reader), writer, line: Vec::new() };
     if !c.status().await? {
         return Err(format!("greeting: {}", String::from_utf8_lossy(&c.line)));
     }
-    let user = format!("{}{i}@{}", a.user_prefix, a.domain);
-    c.send(format!("USER {user}\r\nPASS {}{i}\r\nSTAT\r\n", a.password_prefix).as_bytes()).await?;
+    let (user, password) = (a.target.address(i), a.target.password(i));
+    c.send(format!("USER {user}\r\nPASS {password}\r\nSTAT\r\n").as_bytes()).await?;
     for _ in 0..3 {
         if !c.status().await? {
             return Err(format!("login as {user}: {}", String::from_utf8_lossy(&c.line).trim_end()));
