@@ -56,3 +56,18 @@ async fn require_loopback(host: &str, port: u16) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Runs `worker(k)` for k in 0..count concurrently and merges the latency
+/// histograms they return; the first error ends the run.
+async fn run_workers<F, Fut>(count: usize, worker: F) -> Result<hdrhistogram::Histogram<u64>, String>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<hdrhistogram::Histogram<u64>, String>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..count).map(|k| tokio::spawn(worker(k))).collect();
+    let mut hist = hdrhistogram::Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
+    for t in tasks {
+        hist.add(t.await.map_err(|e| e.to_string())??).map_err(|e| e.to_string())?;
+    }
+    Ok(hist)
+}

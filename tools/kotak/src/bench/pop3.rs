@@ -69,19 +69,7 @@ pub async fn run(args: Pop3Args) -> Result<(), String> {
         errors: AtomicU64::new(0),
     });
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for worker in 0..shared.args.concurrency {
-        let shared = shared.clone();
-        tasks.push(tokio::spawn(async move { client(shared, worker).await }));
-    }
-    let mut hist = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
-    for t in tasks {
-        match t.await {
-            Ok(Ok(h)) => hist.add(h).map_err(|e| e.to_string())?,
-            Ok(Err(e)) => return Err(e),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
+    let hist = super::run_workers(shared.args.concurrency, |worker| client(shared.clone(), worker)).await?;
     let f = Figures::new(
         "pop3",
         &hist,
