@@ -127,6 +127,7 @@ impl Account {
 
     pub(crate) fn committed(&self, modseq: ModSeq) {
         self.node.notify(self.id, modseq);
+        self.node.fts(self.shard).changed(self.id);
     }
 
     pub(crate) fn mailbox_record(&self, mb: MailboxId) -> Result<Option<MailboxInfo>> {

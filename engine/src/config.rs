@@ -15,6 +15,9 @@ pub struct Limits {
     pub max_mime_parts: usize,
     /// Largest header block parsed, per part, in bytes.
     pub max_header_size: usize,
+    /// Most text indexed for search per message, in bytes (header fields
+    /// first, then body text); text beyond it is not searchable.
+    pub max_indexed_text: usize,
 }
 
 impl Default for Limits {
@@ -24,6 +27,7 @@ impl Default for Limits {
             max_mime_depth: 20,
             max_mime_parts: 1000,
             max_header_size: 256 * 1024,
+            max_indexed_text: 1024 * 1024,
         }
     }
 }

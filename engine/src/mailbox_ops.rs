@@ -89,6 +89,7 @@ impl Account {
             batch.delete_range(cf, from.clone(), to.clone());
         }
         self.shard().commit(batch).await?;
+        self.node.fts(self.shard).forget(self.id);
         self.collect_blobs(blobs).await
     }
 

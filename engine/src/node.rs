@@ -7,6 +7,7 @@ use crate::commit::Batch;
 use crate::config::{Limits, NodeConfig};
 use crate::directory::{AccountRecord, Directory, EmbeddedDirectory};
 use crate::error::{Error, Result};
+use crate::fts::{IndexProgress, ShardIndex};
 use crate::keys::{self, Cf};
 use crate::mime;
 use crate::records;
@@ -25,7 +26,8 @@ const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(3600)
 /// tool of one process uses the same one.
 pub struct Node {
     config: NodeConfig,
-    pub(crate) shards: Vec<Shard>,
+    pub(crate) shards: Vec<Arc<Shard>>,
+    indexes: Vec<Arc<ShardIndex>>,
     directory: EmbeddedDirectory,
     locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
     watchers: Mutex<HashMap<AccountId, watch::Sender<ModSeq>>>,
@@ -48,13 +50,19 @@ impl Node {
             }
         };
         let shards = (0..count)
-            .map(|i| Shard::open(&config.data_dir.join(format!("shard-{i}")), i))
+            .map(|i| Shard::open(&config.data_dir.join(format!("shard-{i}")), i).map(Arc::new))
+            .collect::<Result<Vec<_>>>()?;
+        let indexes = shards
+            .iter()
+            .enumerate()
+            .map(|(i, shard)| ShardIndex::start(&config.data_dir.join(format!("fts-{i}")), shard.clone(), i, config.limits.max_indexed_text))
             .collect::<Result<Vec<_>>>()?;
         let directory = EmbeddedDirectory::open(&config.data_dir.join("directory"))?;
         tracing::info!(data_dir = %config.data_dir.display(), shards = count, "node opened");
         Ok(Arc::new(Node {
             config,
             shards,
+            indexes,
             directory,
             locks: Mutex::new(HashMap::new()),
             watchers: Mutex::new(HashMap::new()),
@@ -203,11 +211,54 @@ impl Node {
         results.into_iter().map(|r| r.unwrap()).collect()
     }
 
-    /// Stops every shard's writer after flushing queued writes.
+    /// Stops every shard's indexer and writer after flushing queued writes.
     pub fn shutdown(&self) {
+        for i in &self.indexes {
+            i.shutdown();
+        }
         for s in &self.shards {
             s.shutdown();
         }
+    }
+
+    pub(crate) fn fts(&self, shard: usize) -> &ShardIndex {
+        &self.indexes[shard]
+    }
+
+    /// Queues a rebuild of the full-text index from the store for the
+    /// accounts in `scope`; the shards' indexer threads do the work while
+    /// searches stay exact. Returns the accounts queued and the messages
+    /// and bytes of mail they hold.
+    pub fn reindex(self: &Arc<Self>, scope: &ReindexScope) -> Result<ReindexPlan> {
+        let records: Vec<AccountRecord> = match scope {
+            ReindexScope::Account(address) => {
+                vec![self.directory.lookup(address)?.ok_or_else(|| Error::NoSuchAccount(address.clone()))?]
+            }
+            ReindexScope::Shard(n) if *n >= self.shards.len() => {
+                return Err(Error::Invalid(format!("shard {n} does not exist; this node has {}", self.shards.len())))
+            }
+            ReindexScope::Shard(n) => self.directory.list_accounts()?.into_iter().filter(|r| r.shard as usize == *n).collect(),
+            ReindexScope::All => self.directory.list_accounts()?,
+        };
+        let mut plan = ReindexPlan::default();
+        for rec in &records {
+            let usage = self.account(rec)?.usage()?;
+            plan.accounts += 1;
+            plan.messages += usage.messages;
+            plan.mail_bytes += usage.storage;
+            self.indexes[rec.shard as usize].rebuild(&[rec.id]);
+        }
+        Ok(plan)
+    }
+
+    /// The indexers' progress, summed over shards.
+    pub fn index_progress(&self) -> IndexProgress {
+        self.indexes.iter().map(|i| *i.progress.lock()).fold(IndexProgress::default(), |a, b| a + b)
+    }
+
+    /// Bytes the full-text indexes take on disk.
+    pub fn index_bytes(&self) -> u64 {
+        self.indexes.iter().map(|i| i.disk_bytes()).sum()
     }
 
     pub(crate) fn account_lock(&self, id: AccountId) -> Arc<tokio::sync::Mutex<()>> {
@@ -258,4 +309,26 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Which accounts `kotak reindex` rebuilds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReindexScope {
+    /// One account, by address.
+    Account(String),
+    /// Every account of one shard.
+    Shard(usize),
+    /// Every account of the node.
+    All,
+}
+
+/// What a reindex request queued.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReindexPlan {
+    /// Accounts queued.
+    pub accounts: u64,
+    /// Messages they hold.
+    pub messages: u64,
+    /// Bytes of mail they hold.
+    pub mail_bytes: u64,
 }

@@ -1,0 +1,261 @@
+//! The shape of a shard's Tantivy index: its fields, the tokenizer that
+//! applies [`super::words`], the queries built from search words, and a
+//! collector that reads numbers from fast fields.
+//!
+//! Two kinds of documents live in the index. A message document per
+//! (account, mailbox, UID) carries the text fields; a watermark document per
+//! account records the MODSEQ up to which that account's change log is
+//! reflected in the same commit, so a searcher always knows exactly which
+//! messages it covers.
+
+use super::words::for_each_word;
+use super::TextField;
+use crate::types::{AccountId, MailboxId, ModSeq, Uid};
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::Column;
+use tantivy::query::{BooleanQuery, Occur, PhrasePrefixQuery, Query, RangeQuery, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED};
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
+
+/// Name under which [`WordTokenizer`] is registered with the index.
+pub(crate) const TOKENIZER: &str = "kotak_words";
+
+/// `kind` of a message document.
+const KIND_MESSAGE: u64 = 0;
+/// `kind` of a watermark document.
+const KIND_WATERMARK: u64 = 1;
+
+/// The fields of the index, resolved once.
+#[derive(Clone)]
+pub(crate) struct Fields {
+    pub schema: Schema,
+    kind: Field,
+    acct: Field,
+    mbox: Field,
+    uid: Field,
+    key: Field,
+    modseq: Field,
+    generation: Field,
+    text: [Field; 6],
+}
+
+impl Fields {
+    /// The schema every shard index is created with.
+    pub fn new() -> Fields {
+        let mut b = Schema::builder();
+        let kind = b.add_u64_field("kind", INDEXED | FAST);
+        let acct = b.add_u64_field("acct", INDEXED | FAST);
+        let mbox = b.add_u64_field("mbox", INDEXED);
+        let uid = b.add_u64_field("uid", FAST);
+        let key = b.add_bytes_field("key", INDEXED);
+        let modseq = b.add_u64_field("modseq", FAST);
+        let generation = b.add_u64_field("gen", INDEXED);
+        let text_options = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        let text = TextField::ALL_FIELDS.map(|name| b.add_text_field(name, text_options.clone()));
+        Fields { schema: b.build(), kind, acct, mbox, uid, key, modseq, generation, text }
+    }
+
+    /// The document of one message: `texts` in [`TextField::ALL_FIELDS`] order.
+    pub fn message_doc(&self, acct: AccountId, mb: MailboxId, uid: Uid, generation: u64, texts: [&str; 6]) -> TantivyDocument {
+        let mut doc = TantivyDocument::new();
+        doc.add_u64(self.kind, KIND_MESSAGE);
+        doc.add_u64(self.acct, acct.into());
+        doc.add_u64(self.mbox, mb.into());
+        doc.add_u64(self.uid, uid.into());
+        doc.add_bytes(self.key, &message_key(acct, mb, uid));
+        doc.add_u64(self.generation, generation);
+        for (field, text) in self.text.iter().zip(texts) {
+            doc.add_text(*field, text);
+        }
+        doc
+    }
+
+    /// The term that names one message's document.
+    pub fn message_term(&self, acct: AccountId, mb: MailboxId, uid: Uid) -> Term {
+        Term::from_field_bytes(self.key, &message_key(acct, mb, uid))
+    }
+
+    /// The watermark document of an account.
+    pub fn watermark_doc(&self, acct: AccountId, modseq: ModSeq) -> TantivyDocument {
+        let mut doc = TantivyDocument::new();
+        doc.add_u64(self.kind, KIND_WATERMARK);
+        doc.add_u64(self.acct, acct.into());
+        doc.add_bytes(self.key, &watermark_key(acct));
+        doc.add_u64(self.modseq, modseq);
+        doc
+    }
+
+    /// The term that names an account's watermark document.
+    pub fn watermark_term(&self, acct: AccountId) -> Term {
+        Term::from_field_bytes(self.key, &watermark_key(acct))
+    }
+
+    /// The term shared by every document of an account.
+    pub fn account_term(&self, acct: AccountId) -> Term {
+        Term::from_field_u64(self.acct, acct.into())
+    }
+
+    /// Every watermark document, collected as (account, MODSEQ).
+    pub fn watermarks_query(&self) -> (TermQuery, Columns<2>) {
+        (term_query(Term::from_field_u64(self.kind, KIND_WATERMARK)), Columns(["acct", "modseq"]))
+    }
+
+    /// The account's message documents written before `generation`.
+    pub fn older_than(&self, acct: AccountId, generation: u64) -> Box<dyn Query> {
+        let range = RangeQuery::new(
+            std::ops::Bound::Included(Term::from_field_u64(self.generation, 0)),
+            std::ops::Bound::Excluded(Term::from_field_u64(self.generation, generation)),
+        );
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, Box::new(term_query(self.account_term(acct))) as Box<dyn Query>),
+            (Occur::Must, Box::new(term_query(Term::from_field_u64(self.kind, KIND_MESSAGE)))),
+            (Occur::Must, Box::new(range)),
+        ]))
+    }
+
+    /// Messages of one mailbox whose `field` contains the phrase `words`
+    /// (last word as a prefix), collected as UIDs. `words` is not empty.
+    pub fn phrase_query(
+        &self,
+        searcher: &Searcher,
+        acct: AccountId,
+        mb: MailboxId,
+        field: TextField,
+        words: &[String],
+    ) -> tantivy::Result<(BooleanQuery, Columns<1>)> {
+        let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for &i in field.field_indexes() {
+            let terms = words.iter().map(|w| Term::from_field_text(self.text[i], w)).collect();
+            let mut q = PhrasePrefixQuery::new(terms);
+            // Tantivy's default stops after 50 words that start with the
+            // prefix, and sizes a buffer by the limit: give the exact count.
+            let last = words.last().map_or("", String::as_str);
+            q.set_max_expansions(words_with_prefix(searcher, self.text[i], last)?);
+            per_field.push((Occur::Should, Box::new(q)));
+        }
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(term_query(self.account_term(acct))) as Box<dyn Query>),
+            (Occur::Must, Box::new(term_query(Term::from_field_u64(self.mbox, mb.into())))),
+            (Occur::Must, Box::new(BooleanQuery::new(per_field))),
+        ]);
+        Ok((query, Columns(["uid"])))
+    }
+}
+
+/// The largest number of distinct words starting with `prefix` in `field`
+/// of any one segment.
+fn words_with_prefix(searcher: &Searcher, field: Field, prefix: &str) -> tantivy::Result<u32> {
+    let mut most = 1u32;
+    for segment in searcher.segment_readers() {
+        let index = segment.inverted_index(field)?;
+        let mut range = index.terms().range().ge(prefix.as_bytes());
+        if let Some(end) = crate::shard::prefix_end(prefix.as_bytes()) {
+            range = range.lt(end);
+        }
+        let mut stream = range.into_stream()?;
+        let mut count = 0u32;
+        while stream.advance() {
+            count = count.saturating_add(1);
+        }
+        most = most.max(count);
+    }
+    Ok(most)
+}
+
+fn term_query(term: Term) -> TermQuery {
+    TermQuery::new(term, IndexRecordOption::Basic)
+}
+
+fn message_key(acct: AccountId, mb: MailboxId, uid: Uid) -> [u8; 12] {
+    crate::keys::message(acct, mb, uid)
+}
+
+fn watermark_key(acct: AccountId) -> [u8; 5] {
+    let mut k = [0xff; 5];
+    k[..4].copy_from_slice(&acct.to_be_bytes());
+    k
+}
+
+/// Tantivy's view of [`for_each_word`].
+#[derive(Clone, Default)]
+pub(crate) struct WordTokenizer;
+
+/// The words of one text, produced up front.
+pub(crate) struct WordStream {
+    tokens: Vec<Token>,
+    next: usize,
+}
+
+impl Tokenizer for WordTokenizer {
+    type TokenStream<'a> = WordStream;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordStream {
+        let mut tokens = Vec::new();
+        for_each_word(text, |from, to, word| {
+            let position = tokens.len();
+            tokens.push(Token { offset_from: from, offset_to: to, position, text: word.to_string(), position_length: 1 });
+        });
+        WordStream { tokens, next: 0 }
+    }
+}
+
+impl TokenStream for WordStream {
+    fn advance(&mut self) -> bool {
+        self.next += 1;
+        self.next <= self.tokens.len()
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
+    }
+}
+
+/// Collects, for every matching document, the values of N u64 fast fields.
+pub(crate) struct Columns<const N: usize>(pub [&'static str; N]);
+
+/// [`Columns`] for one segment.
+pub(crate) struct SegmentColumns<const N: usize> {
+    columns: Vec<Column<u64>>,
+    rows: Vec<[u64; N]>,
+}
+
+impl<const N: usize> Collector for Columns<N> {
+    type Fruit = Vec<[u64; N]>;
+    type Child = SegmentColumns<N>;
+
+    fn for_segment(&self, _: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<SegmentColumns<N>> {
+        let columns = self.0.iter().map(|name| segment.fast_fields().u64(name)).collect::<tantivy::Result<_>>()?;
+        Ok(SegmentColumns { columns, rows: Vec::new() })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<[u64; N]>>) -> tantivy::Result<Vec<[u64; N]>> {
+        Ok(fruits.concat())
+    }
+}
+
+impl<const N: usize> SegmentCollector for SegmentColumns<N> {
+    type Fruit = Vec<[u64; N]>;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        let mut row = [0; N];
+        for (value, column) in row.iter_mut().zip(&self.columns) {
+            *value = column.first(doc).unwrap_or(0);
+        }
+        self.rows.push(row);
+    }
+
+    fn harvest(self) -> Vec<[u64; N]> {
+        self.rows
+    }
+}

@@ -1,0 +1,58 @@
+//! Text search on an account: the index for what its snapshot covers, a
+//! direct read for the rest.
+
+use super::{MessageText, TextQuery};
+use crate::account::Account;
+use crate::error::Result;
+use crate::types::{MailboxId, MessageMeta, Uid};
+use std::collections::HashSet;
+
+impl Account {
+    /// For each query, the UIDs among `messages` (messages of mailbox `mb`,
+    /// as the caller sees them) that match it, ascending. Messages the
+    /// index has not reached yet are read and matched directly, so the
+    /// answer never depends on the indexer's progress.
+    pub fn text_search(&self, mb: MailboxId, messages: &[MessageMeta], queries: &[TextQuery]) -> Result<Vec<Vec<Uid>>> {
+        let index = self.node.fts(self.shard);
+        let snapshot = index.snapshot();
+        let covered = snapshot.watermarks.get(&self.id).copied();
+        let present: HashSet<Uid> = messages.iter().map(|m| m.uid).collect();
+        let mut results = Vec::with_capacity(queries.len());
+        for query in queries {
+            results.push(if query.words.is_empty() {
+                messages.iter().map(|m| m.uid).collect()
+            } else {
+                let (q, columns) = index.fields.phrase_query(&snapshot.searcher, self.id, mb, query.field, &query.words)?;
+                let rows = snapshot.searcher.search(&q, &columns)?;
+                // The index may still hold messages expunged since its commit.
+                rows.into_iter().map(|[uid]| uid as Uid).filter(|uid| present.contains(uid)).collect::<Vec<_>>()
+            });
+        }
+        let uncovered: Vec<&MessageMeta> = messages.iter().filter(|m| covered.is_none_or(|c| m.modseq > c)).collect();
+        if !uncovered.is_empty() {
+            index.changed(self.id);
+        }
+        for meta in uncovered {
+            let text = MessageText::extract(&self.read_raw(meta)?, self.node.limits().max_indexed_text);
+            let field_words = text.fields().map(super::words::words);
+            for (query, uids) in queries.iter().zip(results.iter_mut()) {
+                if !query.words.is_empty() && query.matches(&field_words) {
+                    uids.push(meta.uid);
+                }
+            }
+        }
+        for uids in &mut results {
+            uids.sort_unstable();
+            uids.dedup();
+        }
+        Ok(results)
+    }
+
+    /// Whether the index's latest snapshot reflects every change of this
+    /// account, so searches are answered from the index alone.
+    pub fn index_is_current(&self) -> Result<bool> {
+        let covered = self.node.fts(self.shard).snapshot().watermarks.get(&self.id).copied();
+        let modseq = self.highest_modseq()?;
+        Ok(covered.is_some_and(|c| c >= modseq))
+    }
+}
