@@ -75,7 +75,7 @@ pub fn unsupported_charset(charset: &[u8]) -> Option<Done> {
 /// `keys`, ascending; messages expunged meanwhile are left out.
 pub fn matching(ctx: &Context<'_>, view: &View, keys: &[SearchKey<'_>]) -> Result<Vec<usize>> {
     let search_ctx =
-        SearchContext { account: ctx.account, messages: view.messages(), recent_floor: view.recent_floor(), saved: view.saved() };
+        SearchContext { account: ctx.account, mailbox: view.mailbox(), messages: view.messages(), recent_floor: view.recent_floor(), saved: view.saved() };
     let hits = search::search(&search_ctx, keys)?;
     Ok(hits.into_iter().filter(|&i| !view.is_gone(view.messages()[i].uid)).collect())
 }

@@ -1,10 +1,7 @@
-//! The decoded text that SEARCH's string keys look into: header fields with
-//! RFC 2047 words decoded, and body parts with their transfer encoding and
-//! charset undone. Everything is lower-cased once, so each key is a plain
-//! substring test.
+//! The decoded header fields that SEARCH's HEADER key looks into, RFC 2047
+//! words decoded and lower-cased once, so each key is a plain substring test.
 
-use mail_parser::decoders::html::html_to_text;
-use mail_parser::{HeaderName, Message, MessageParser, PartType};
+use mail_parser::{HeaderName, Message, MessageParser};
 
 /// The top-level header fields of one message, decoded and lower-cased.
 pub(crate) struct HeaderText {
@@ -31,43 +28,6 @@ impl HeaderText {
     pub(crate) fn field_contains(&self, name: &str, needle: &str) -> bool {
         self.fields.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && v.contains(needle))
     }
-
-    /// Whether any field's name or value contains `needle` (lower-case).
-    pub(crate) fn any_contains(&self, needle: &str) -> bool {
-        self.fields.iter().any(|(n, v)| n.contains(needle) || v.contains(needle))
-    }
-}
-
-/// The decoded, lower-cased text of every textual part of `raw`, including
-/// the headers and text parts of embedded messages. Binary parts are skipped.
-pub(crate) fn body_text(raw: &[u8]) -> String {
-    let mut out = String::new();
-    if let Some(message) = MessageParser::new().with_mime_headers().default_header_text().parse(raw) {
-        append_parts(&mut out, &message);
-    }
-    out
-}
-
-/// Appends the text parts of `message` to `out`, one per line.
-fn append_parts(out: &mut String, message: &Message<'_>) {
-    for part in &message.parts {
-        match &part.body {
-            PartType::Text(text) => push_line(out, text),
-            PartType::Html(html) => push_line(out, &html_to_text(html)),
-            PartType::Message(inner) => {
-                for (name, value) in decoded_fields(inner) {
-                    push_line(out, &format!("{name}: {value}"));
-                }
-                append_parts(out, inner);
-            }
-            PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Multipart(_) => {}
-        }
-    }
-}
-
-fn push_line(out: &mut String, text: &str) {
-    out.push_str(&text.to_lowercase());
-    out.push('\n');
 }
 
 /// A message's top-level header fields as lower-cased (name, decoded value) pairs.
@@ -106,29 +66,11 @@ mod tests {
         for (name, needle, want) in cases {
             assert_eq!(h.field_contains(name, needle), *want, "{name} {needle}");
         }
-        assert!(h.any_contains("x-priority"));
-        assert!(h.any_contains("café"));
-        assert!(!h.any_contains("crème"));
-    }
-
-    #[test]
-    fn bodies_are_decoded() {
-        let alt = body_text(testdata::ALTERNATIVE.as_bytes());
-        assert!(alt.contains("café!"), "{alt}");
-        assert!(alt.contains("crème"), "{alt}");
-        assert!(!alt.contains("<p>"), "{alt}");
-        let mixed = body_text(testdata::MIXED.as_bytes());
-        assert!(mixed.contains("see it"), "{mixed}");
-        assert!(mixed.contains("subject: inner"), "{mixed}");
-        assert!(mixed.contains("inner\n"), "{mixed}");
-        assert!(!mixed.contains("hello!!"), "binary attachments are not text: {mixed}");
-        assert!(!mixed.contains("lunch"), "{mixed}");
     }
 
     #[test]
     fn headerless_input() {
         let h = HeaderText::parse(b"");
-        assert!(!h.any_contains("a"));
-        assert_eq!(body_text(b""), "");
+        assert!(!h.field_contains("subject", ""));
     }
 }
