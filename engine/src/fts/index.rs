@@ -85,7 +85,6 @@ impl ShardIndex {
     pub fn start(dir: &Path, shard: Arc<Shard>, shard_no: usize, text_cap: usize) -> Result<Arc<ShardIndex>> {
         let fields = Fields::new();
         let index = open_or_create(dir, &fields, shard_no)?;
-        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
         let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let searcher = reader.searcher();
         let shared = Arc::new(ShardIndex {
@@ -99,8 +98,27 @@ impl ShardIndex {
             progress: Mutex::new(IndexProgress::default()),
             thread: Mutex::new(None),
         });
-        let indexer = Indexer::new(shared.clone(), shard, &index, writer, text_cap)?;
-        let handle = std::thread::Builder::new().name(format!("kotak-index-{shard_no}")).spawn(move || indexer.run())?;
+        let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
+        let thread_shared = shared.clone();
+        let handle = std::thread::Builder::new().name(format!("kotak-index-{shard_no}")).spawn(move || {
+            // Lowered before the writer exists, so Tantivy's indexing and
+            // merge threads, started by it, inherit the priority.
+            lower_priority();
+            let started = index
+                .writer_with_num_threads(1, WRITER_MEMORY)
+                .map_err(Error::from)
+                .and_then(|writer| Indexer::new(thread_shared, shard, &index, writer, text_cap));
+            match started {
+                Ok(indexer) => {
+                    let _ = started_tx.send(Ok(()));
+                    indexer.run();
+                }
+                Err(e) => {
+                    let _ = started_tx.send(Err(e));
+                }
+            }
+        })?;
+        started_rx.recv().map_err(|_| Error::Storage("full-text indexer thread died at start".into()))??;
         *shared.thread.lock() = Some(handle);
         Ok(shared)
     }
@@ -123,10 +141,25 @@ impl ShardIndex {
         }
     }
 
-    /// Asks for a rebuild of these accounts from the store.
+    /// Asks for a rebuild of these accounts from the store; they count as
+    /// pending from now on.
     pub fn rebuild(&self, accounts: &[AccountId]) {
-        self.work.lock().rebuild.extend_from_slice(accounts);
+        let mut w = self.work.lock();
+        w.rebuild.extend_from_slice(accounts);
+        self.progress.lock().accounts_pending += accounts.len() as u64;
         self.wake.notify_one();
+    }
+
+    /// Records how many accounts the indexer's queue holds, counting
+    /// requests it has not taken yet.
+    pub fn set_pending(&self, queued: usize) {
+        let w = self.work.lock();
+        self.progress.lock().accounts_pending = (queued + w.rebuild.len()) as u64;
+    }
+
+    /// Whether the node is closing (long steps stop early).
+    pub fn closing(&self) -> bool {
+        self.work.lock().shutdown
     }
 
     /// Drops a deleted account's documents.
@@ -170,6 +203,20 @@ impl ShardIndex {
         std::fs::read_dir(&self.dir)
             .map(|entries| entries.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
             .unwrap_or(0)
+    }
+}
+
+/// Nice value of indexer threads: front-ends come first, and searches
+/// cover whatever the index has not reached yet.
+const INDEXER_NICENESS: libc::c_int = 10;
+
+/// Gives the calling thread (and threads it starts) a lower CPU priority.
+fn lower_priority() {
+    // SAFETY: setpriority and gettid only take and return integers; the id
+    // names the calling thread.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, INDEXER_NICENESS) };
+    if rc != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower the indexer's priority");
     }
 }
 

@@ -22,9 +22,6 @@ const CATCH_UP_STEP: usize = 2000;
 const REBUILD_CHUNK: usize = 500;
 /// Commits (each writes and syncs a segment) are at least this far apart.
 const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(200);
-/// Nice value of indexer threads: front-ends come first, searches cover
-/// whatever the index has not reached yet.
-const INDEXER_NICENESS: libc::c_int = 10;
 
 /// State owned by the indexer thread.
 pub(crate) struct Indexer {
@@ -65,7 +62,7 @@ impl Indexer {
         if rebuilds.pending() > 0 || behind > 0 {
             tracing::info!(shard = shared.shard_no, rebuild = rebuilds.pending(), catch_up = behind, "full-text indexing to do");
         }
-        shared.progress.lock().accounts_pending = rebuilds.pending() as u64;
+        shared.set_pending(rebuilds.pending());
         shared.publish(Snapshot { searcher, watermarks: watermarks.clone() });
         Ok(Indexer {
             shared,
@@ -83,10 +80,6 @@ impl Indexer {
 
     /// The thread's body: take work, apply it, commit; until shutdown.
     pub fn run(mut self) {
-        // SAFETY: setpriority only reads its integer arguments; gettid names this thread.
-        unsafe {
-            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, INDEXER_NICENESS);
-        }
         let mut next_commit = Instant::now();
         loop {
             let work = self.shared.take_work(next_commit, self.rebuilds.pending() > 0);
@@ -131,8 +124,11 @@ impl Indexer {
             changes.push((keys::modseq_of_change_key(k).unwrap_or(0), v.to_vec()));
             changes.len() < CATCH_UP_STEP
         })?;
-        let Some(&(last, _)) = changes.last() else { return Ok(()) };
-        for (_, value) in &changes {
+        let mut last = None;
+        for (modseq, value) in &changes {
+            if self.shared.closing() {
+                break;
+            }
             match records::decode::<Change>(value)? {
                 Change::Added { mailbox, uid } => {
                     if let Some(meta) = self.shard.get(Cf::Message, &keys::message(acct, mailbox, uid))? {
@@ -144,7 +140,9 @@ impl Indexer {
                 }
                 Change::Flags { .. } | Change::Mailboxes => {}
             }
+            last = Some(*modseq);
         }
+        let Some(last) = last else { return Ok(()) };
         self.set_watermark(acct, last)?;
         if changes.len() == CATCH_UP_STEP {
             self.shared.changed(acct);
@@ -173,6 +171,11 @@ impl Indexer {
             chunk.len() < REBUILD_CHUNK
         })?;
         for (mb, value) in &chunk {
+            if self.shared.closing() {
+                // Continued from `after` at the next start.
+                self.rebuilds.current = Some(current);
+                return Ok(());
+            }
             let meta: MessageMeta = records::decode(value)?;
             self.index_message(acct, *mb, &meta)?;
             current.after = Some((*mb, meta.uid));
@@ -270,7 +273,7 @@ impl Indexer {
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
-        self.shared.progress.lock().accounts_pending = self.rebuilds.pending() as u64;
+        self.shared.set_pending(self.rebuilds.pending());
     }
 }
 

@@ -5,6 +5,7 @@ mod admin;
 mod account_cmd;
 mod bench;
 mod config;
+mod reindex;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +51,8 @@ enum Command {
         #[command(subcommand)]
         scenario: bench::Scenario,
     },
+    /// Rebuilds the full-text index from the store (the node keeps serving).
+    Reindex(reindex::ReindexArgs),
 }
 
 /// Makes glibc return large freed blocks to the system at once. Its default
@@ -81,14 +84,16 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = rt.block_on(async move {
-        match cli.command {
+        let done = match cli.command {
             Command::Serve { node, listen } => serve::run(node, listen).await,
             Command::Account { action } => account_cmd::run(action).await,
             Command::Bench { scenario } => bench::run(scenario).await,
-        }
+            Command::Reindex(args) => return reindex::run(args).await,
+        };
+        done.map(|()| std::process::ExitCode::SUCCESS)
     });
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("kotak: {e}");
             std::process::ExitCode::FAILURE
