@@ -1,7 +1,9 @@
 //! The indexer thread of one shard: the only writer of its index. It
 //! follows each changed account's change log from the account's watermark,
 //! rebuilds queued accounts from the store a chunk at a time, and commits
-//! the lot (with the new watermarks) at most every [`MIN_COMMIT_INTERVAL`].
+//! the lot (with the new watermarks) at most every [`MIN_COMMIT_INTERVAL`]
+//! ([`REBUILD_COMMIT_INTERVAL`] while rebuilding, so a rebuild is not
+//! slowed down by small commits).
 
 use super::extract::MessageText;
 use super::index::{ShardIndex, Snapshot};
@@ -22,6 +24,8 @@ const CATCH_UP_STEP: usize = 2000;
 const REBUILD_CHUNK: usize = 500;
 /// Commits (each writes and syncs a segment) are at least this far apart.
 const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(200);
+/// Commits are at least this far apart while a rebuild runs.
+const REBUILD_COMMIT_INTERVAL: Duration = Duration::from_secs(2);
 
 /// State owned by the indexer thread.
 pub(crate) struct Indexer {
@@ -80,9 +84,14 @@ impl Indexer {
 
     /// The thread's body: take work, apply it, commit; until shutdown.
     pub fn run(mut self) {
-        let mut next_commit = Instant::now();
+        let mut last_commit = Instant::now();
         loop {
-            let work = self.shared.take_work(next_commit, self.rebuilds.pending() > 0);
+            let rebuilding = self.rebuilds.pending() > 0;
+            let interval = if rebuilding { REBUILD_COMMIT_INTERVAL } else { MIN_COMMIT_INTERVAL };
+            // Rebuild chunks run back to back; otherwise wait for work, and
+            // for the interval once there is something to commit.
+            let until = if rebuilding { Instant::now() } else { last_commit + interval };
+            let work = self.shared.take_work(until, rebuilding || self.uncommitted);
             for acct in work.forget {
                 self.forget(acct);
             }
@@ -104,9 +113,10 @@ impl Indexer {
                 let acct = self.rebuilds.current.take().map(|c| c.acct);
                 tracing::error!(shard = self.shared.shard_no, account = ?acct, error = %e, "rebuilding an account's index failed; left for the next start");
             }
-            if self.uncommitted {
+            let finished_rebuild = rebuilding && self.rebuilds.pending() == 0;
+            if self.uncommitted && (last_commit.elapsed() >= interval || finished_rebuild) {
                 self.commit();
-                next_commit = Instant::now() + MIN_COMMIT_INTERVAL;
+                last_commit = Instant::now();
             }
         }
     }
