@@ -4,6 +4,7 @@ same accounts, runs every scenario against each in turn (Kotak, Dovecot,
 Kotak, Dovecot, ...; a warm-up round first, not counted), and prints the
 medians and the Kotak/Dovecot ratio of every figure beside the machine's
 cores and measured fsync latency. Both servers are stopped whatever happens.
+The search scenario (opt-in) adds a Dovecot with fts-xapian when installed.
 
 Run it through benches/compare/run.sh, which installs Dovecot, builds Kotak
 and cleans up; see benches/README.md."""
@@ -29,8 +30,9 @@ def parse_args():
     p.add_argument("--kotak", required=True, help="the kotak binary (release build)")
     p.add_argument("--work", required=True, help="an empty directory for both servers' data")
     p.add_argument("--rounds", type=int, default=3, help="counted rounds per scenario and server (>= 3)")
-    p.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS),
-                   help="comma-separated subset of: " + ", ".join(s.name for s in SCENARIOS))
+    p.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS if not s.opt_in),
+                   help="comma-separated subset of: " + ", ".join(s.name for s in SCENARIOS)
+                        + " (search only when named or with --search-messages)")
     p.add_argument("--users", type=int, default=100)
     p.add_argument("--seed", type=int, default=1, help="corpus seed")
     p.add_argument("--lmtp-messages", type=int, default=5000, help="4 KB messages per lmtp run")
@@ -44,6 +46,13 @@ def parse_args():
     p.add_argument("--idle-concurrency", type=int, default=2,
                    help="idle connections being set up at once (low, so password hashing's transient "
                         "memory does not swamp the per-connection figure)")
+    p.add_argument("--search-messages", type=int, default=0,
+                   help="run the search scenario on one account filled with this many messages "
+                        "(20000 when --scenarios names search)")
+    p.add_argument("--search-size", type=int, help="fixed message size for the search fill (default: the size mix)")
+    p.add_argument("--search-fill-sessions", type=int, default=16, help="LMTP sessions filling the search account")
+    p.add_argument("--search-clients", type=int, default=4, help="concurrent SEARCH clients")
+    p.add_argument("--search-seconds", type=int, default=20, help="length of one search run")
     p.add_argument("--servers", default="Kotak,Dovecot",
                    help="which servers to run (e.g. Kotak alone for an idle run too big for Dovecot)")
     p.add_argument("--dovecot-scheme", default="SHA512-CRYPT", help="doveadm pw scheme of Dovecot's passwords")
@@ -54,6 +63,10 @@ def parse_args():
     if o.rounds < 3:
         p.error("--rounds must be at least 3")
     names = o.scenarios.split(",")
+    if o.search_messages > 0 and "search" not in names:
+        names.append("search")
+    if "search" in names and o.search_messages <= 0:
+        o.search_messages = 20000
     unknown = set(names) - {s.name for s in SCENARIOS}
     if unknown:
         p.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
@@ -73,7 +86,8 @@ def bench(o, scenario, server, warmup):
     server.check_alive()
     port = server.ports[scenario.protocol]
     argv = [o.kotak, "bench"] + scenario.argv(o, port, warmup, server.pid) + ["--json"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=scenario.timeout)
+    timeout = scenario.timeout(o) if callable(scenario.timeout) else scenario.timeout
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[1:])} against {server.name} failed: {done.stderr.strip()}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -90,7 +104,7 @@ def run_scenario(o, scenario, servers):
             j = bench(o, scenario, server, warmup=(r == 0))
             first = scenario.figures[0]
             label = "warm-up" if r == 0 else f"round {r}"
-            progress(f"  {scenario.name:<8} {label:<8} {server.name:<8} {first.label} = "
+            progress(f"  {scenario.name:<8} {label:<8} {server.name:<11} {first.label} = "
                      f"{report.fmt(first.read(j))}  ({time.monotonic() - t0:.1f} s)")
             if r > 0:
                 results[server.name].append(j)
@@ -122,11 +136,14 @@ def main():
     }
     # Room for the idle connections and every other client at once.
     max_connections = o.idle + 1000
+    accounts = [a for scenario in o.selected for a in scenario.accounts]
     servers = []
     if "Kotak" in o.servers:
-        servers.append(Kotak(o.work, o.kotak, o.users, max(10_000, max_connections)))
+        servers.append(Kotak(o.work, o.kotak, o.users, max(10_000, max_connections), accounts))
     if "Dovecot" in o.servers:
-        servers.append(Dovecot(o.work, o.users, o.dovecot_scheme, o.dovecot_auth_cache, max_connections))
+        servers.append(Dovecot(o.work, o.users, o.dovecot_scheme, o.dovecot_auth_cache, max_connections, accounts))
+    # Servers a scenario starts for itself; stopped with the others.
+    extra = []
     tables = []
     try:
         for s in servers:
@@ -136,12 +153,17 @@ def main():
         meta["servers"] = {s.name: s.settings() for s in servers}
         for scenario in o.selected:
             progress(f"{scenario.name}: {scenario.summary}")
-            tables.append((scenario, run_scenario(o, scenario, servers)))
+            run_on, notes = servers, []
+            if scenario.prepare:
+                run_on, notes = scenario.prepare(o, servers, extra, progress)
+                meta["servers"].update({s.name: s.settings() for s in extra})
+            tables.append((scenario, run_scenario(o, scenario, run_on), notes))
     finally:
-        for s in servers:
+        for s in servers + extra:
             s.stop()
     meta["seconds"] = round(time.monotonic() - started, 1)
-    out = {**meta, "scenarios": {sc.name: rows for sc, rows in tables}}
+    out = {**meta, "scenarios": {sc.name: rows for sc, rows, _ in tables},
+           "notes": {sc.name: notes for sc, _, notes in tables if notes}}
     if o.json_out:
         with open(o.json_out, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=1)
@@ -149,8 +171,8 @@ def main():
         print(json.dumps(out, indent=1))
         return
     report.print_header(meta)
-    for scenario, rows in tables:
-        report.print_table(scenario, rows)
+    for scenario, rows, notes in tables:
+        report.print_table(scenario, rows, notes)
     print(f"\nwhole run: {meta['seconds']} s")
 
 

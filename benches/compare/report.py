@@ -1,7 +1,14 @@
 """Turns the rounds of a comparison into medians and Kotak/Dovecot ratios,
-and prints them as a table for people (or returns them for `--json`)."""
+and prints them as a table for people (or returns them for `--json`). When
+a scenario also ran against Dovecot with full-text search (`FTS`), its
+medians and Kotak's ratio to them get columns of their own."""
 
 import statistics
+
+from servers import DovecotFts
+
+FTS = DovecotFts.name
+BETTER = {True: "higher", False: "lower", None: "-"}
 
 
 def median(values):
@@ -32,15 +39,19 @@ def summarize(scenario, results):
         per_server = {s: [f.read(j) for j in runs] for s, runs in results.items()}
         k, d = median(per_server.get("Kotak", [])), median(per_server.get("Dovecot", []))
         r = ratio(k, d)
-        rows.append({
+        row = {
             "figure": f.label,
             "kotak": k,
             "dovecot": d,
             "ratio": r,
-            "better": "higher" if f.higher_is_better else "lower",
+            "better": BETTER[f.higher_is_better],
             "goal": verdict(f, k, r),
             "rounds": per_server,
-        })
+        }
+        if FTS in per_server:
+            row["dovecot_fts"] = median(per_server[FTS])
+            row["ratio_fts"] = ratio(k, row["dovecot_fts"])
+        rows.append(row)
     return rows
 
 
@@ -71,11 +82,23 @@ def print_header(meta):
             print(f"  {k:<11} {v}")
 
 
-def print_table(scenario, rows):
+def fmt_ratio(r):
+    """Two decimals, or two significant digits below 0.1."""
+    if r is None:
+        return "-"
+    return f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"
+
+
+def print_table(scenario, rows, notes=()):
+    """The scenario's figures, then its notes (set-up facts), one a line."""
+    fts = any("dovecot_fts" in r for r in rows)
+    extra_head = f" {'Dovecot+fts':>11} {'K/D+fts':>7}" if fts else ""
     print()
     print(f"== {scenario.name}: {scenario.summary}")
-    print(f"{'figure':<22} {'Kotak':>10} {'Dovecot':>10} {'K/D':>7}  {'better':<6}  {'goal'}")
+    print(f"{'figure':<22} {'Kotak':>10} {'Dovecot':>10} {'K/D':>7}{extra_head}  {'better':<6}  {'goal'}")
     for r in rows:
-        ratio_text = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        print(f"{r['figure']:<22} {fmt(r['kotak']):>10} {fmt(r['dovecot']):>10} {ratio_text:>7}  "
+        extra = f" {fmt(r.get('dovecot_fts')):>11} {fmt_ratio(r.get('ratio_fts')):>7}" if fts else ""
+        print(f"{r['figure']:<22} {fmt(r['kotak']):>10} {fmt(r['dovecot']):>10} {fmt_ratio(r['ratio']):>7}{extra}  "
               f"{r['better']:<6}  {r['goal']}")
+    for note in notes:
+        print(f"  {note}")

@@ -2,8 +2,9 @@
 # Kotak vs Dovecot on this machine (see benches/README.md).
 # Usage: benches/compare/run.sh [compare.py flags, e.g. --rounds 5 --idle 2000]
 # Installs Dovecot's IMAP, POP3 and LMTP servers from Debian's packages when
-# missing, builds Kotak (release; KOTAK=path skips the build), runs the
-# comparison in a temporary directory and stops both servers on any exit.
+# missing (and, for the search scenario, tries dovecot-fts-xapian), builds
+# Kotak (release; KOTAK=path skips the build), runs the comparison in a
+# temporary directory and stops both servers on any exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -18,6 +19,11 @@ if ((${#need[@]})); then
     echo "run.sh: installing ${need[*]}" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [[ "$*" == *search* ]] && ! dpkg -s dovecot-fts-xapian >/dev/null 2>&1; then
+    echo "run.sh: installing dovecot-fts-xapian for the search scenario" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-fts-xapian >/dev/null; } ||
+        echo "run.sh: dovecot-fts-xapian did not install; search runs without Dovecot+fts" >&2
 fi
 if [ -z "${KOTAK:-}" ]; then
     scripts/deps.sh

@@ -7,12 +7,15 @@ is read) differ."""
 
 from dataclasses import dataclass, field
 
+import search
+
 
 @dataclass
 class Figure:
     """One figure of a scenario: how to read it from the bench's JSON, and
-    whether more is better. `goal` is the issue's target for Kotak/Dovecot
-    (a minimum ratio), or for Kotak alone (`kotak_max`)."""
+    whether more is better (None: neither, a count shown for checking).
+    `goal` is the issue's target for Kotak/Dovecot (a minimum ratio), or for
+    Kotak alone (`kotak_max`)."""
 
     label: str
     read: object
@@ -31,20 +34,48 @@ class Scenario:
     summary: str
     argv: object
     figures: list = field(default_factory=list)
-    timeout: int = 300
+    # Seconds one bench run may take, or a function of the options giving them.
+    timeout: object = 300
     # A new server process before each run (on the same data), for figures
     # that read the server's memory.
     fresh: bool = False
+    # Run only when asked for (`--scenarios NAME` or the scenario's own flag).
+    opt_in: bool = False
+    # (address, password) of accounts the scenario needs besides userK.
+    accounts: list = field(default_factory=list)
+    # Set-up before the rounds: prepare(o, servers, extra, progress) returns
+    # the servers to run against and lines to print under the table; servers
+    # it starts go into `extra` (stopped with the others).
+    prepare: object = None
+
+
+def row_figure(rows, name_key, name, key):
+    """Reads `key` of the row of `j[rows]` whose `name_key` is `name`."""
+    def read(j):
+        for row in j.get(rows, []):
+            if row[name_key] == name:
+                return row[key]
+        return None
+    return read
 
 
 def command_latency(command, key="p50_ms"):
     """Reads one command's latency from the `imap` scenario's JSON."""
-    def read(j):
-        for row in j.get("commands", []):
-            if row["command"] == command:
-                return row[key]
-        return None
-    return read
+    return row_figure("commands", "command", command, key)
+
+
+def search_figures():
+    """p50 and p99 of each query class, the results of its first query
+    (the one every server answers), then the totals."""
+    classes = ["word", "and", "phrase", "from", "text"]
+    return ([Figure(f"{c} p50 ms", row_figure("classes", "class", c, "p50_ms"), False) for c in classes]
+            + [Figure(f"{c} p99 ms", row_figure("classes", "class", c, "p99_ms"), False) for c in classes]
+            + [Figure(f"{c} hits, 1st query", row_figure("classes", "class", c, "example_hits"), None)
+               for c in classes]
+            + [Figure("queries/s", lambda j: j["per_second"], True),
+               Figure("messages", lambda j: j["messages"], None),
+               Figure("NO/BAD replies", lambda j: j["refused"], False),
+               Figure("i/o errors", lambda j: j["io_errors"], False)])
 
 
 def lmtp_argv(o, port, warmup, pid):
@@ -75,6 +106,14 @@ def idle_argv(o, port, warmup, pid):
     connections = max(o.idle // 5, 10) if warmup else o.idle
     return ["idle", "--port", str(port), "--connections", str(connections), "--users", str(o.users),
             "--concurrency", str(o.idle_concurrency), "--pid", str(pid), "--hold", "2", "--time-limit", "900"]
+
+
+def search_argv(o, port, warmup, pid):
+    seconds = max(o.search_seconds // 3, 5) if warmup else o.search_seconds
+    return ["search", "--port", str(port), "--user", search.ADDRESS, "--password", search.PASSWORD,
+            "--mailbox", "INBOX", "--duration", str(seconds), "--clients", str(o.search_clients),
+            "--seed", str(o.seed), "--senders", str(o.search_fill_sessions),
+            "--query-timeout", str(search.QUERY_TIMEOUT)]
 
 
 DELIVERY = [
@@ -121,4 +160,8 @@ SCENARIOS = [
         Figure("setup p50 ms", lambda j: j["setup_p50_ms"], False),
         Figure("ended cleanly", lambda j: j["ended_cleanly"], True),
     ], timeout=1000, fresh=True),
+    Scenario("search", "imap", "SEARCH in one account of N messages: BODY word, BODY w1 BODY w2, BODY \"phrase\", "
+             "FROM address, TEXT word", search_argv, search_figures(),
+             timeout=lambda o: o.search_seconds + search.QUERY_TIMEOUT + 60, opt_in=True,
+             accounts=[(search.ADDRESS, search.PASSWORD)], prepare=search.prepare),
 ]

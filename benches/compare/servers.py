@@ -1,6 +1,8 @@
-"""The two servers under comparison, each a throwaway instance on loopback
+"""The servers under comparison, each a throwaway instance on loopback
 ports with its data in the run's work directory and the same accounts:
-userK@DOMAIN with password pwK, K in 1..users.
+userK@DOMAIN with password pwK, K in 1..users, plus any extra accounts a
+scenario asks for (the search scenario's one big mailbox). A second Dovecot
+with the fts-xapian full-text plugin can serve the first one's mail.
 
 Both are started in their own process group and their pids are written to
 WORK/pids, so the caller's trap can stop them even if this process dies."""
@@ -44,16 +46,23 @@ def wait_for_port(port, seconds, proc):
 
 
 class Server:
-    """A server process started by this run."""
+    """A server process started by this run, with the accounts it serves:
+    `users` numbered ones and `extra` (address, password) pairs."""
 
     name = "server"
 
-    def __init__(self, work):
+    def __init__(self, work, users, extra):
         self.work = work
+        self.users = users
+        self.extra = list(extra)
         self.dir = os.path.join(work, self.name.lower())
         os.makedirs(self.dir, exist_ok=True)
         self.proc = None
         self.ports = {}
+
+    def accounts(self):
+        """Every (address, password) this server is set up with."""
+        return [account(k) for k in range(1, self.users + 1)] + self.extra
 
     @property
     def pid(self):
@@ -104,13 +113,13 @@ class Kotak(Server):
 
     name = "Kotak"
 
-    def __init__(self, work, binary, users, max_connections):
-        super().__init__(work)
+    def __init__(self, work, binary, users, max_connections, extra=()):
+        super().__init__(work, users, extra)
         self.binary = binary
-        self.users = users
+        self.data_dir = os.path.join(self.dir, "data")
         self.config = os.path.join(self.dir, "kotak.toml")
         with open(self.config, "w", encoding="utf-8") as f:
-            f.write(f'data_dir = "{os.path.join(self.dir, "data")}"\n'
+            f.write(f'data_dir = "{self.data_dir}"\n'
                     f"max_connections = {max_connections}\n")
 
     def settings(self):
@@ -124,8 +133,7 @@ class Kotak(Server):
 
     def prepare(self):
         quiet = {**os.environ, "RUST_LOG": "warn"}
-        for k in range(1, self.users + 1):
-            address, password = account(k)
+        for address, password in self.accounts():
             subprocess.run([self.binary, "account", "add", address, "--password", password,
                             "--config", self.config], check=True, stdout=subprocess.DEVNULL, env=quiet)
 
@@ -154,13 +162,14 @@ class Dovecot(Server):
 
     name = "Dovecot"
 
-    def __init__(self, work, users, scheme, auth_cache_size, max_connections):
-        super().__init__(work)
-        self.users = users
+    def __init__(self, work, users, scheme, auth_cache_size, max_connections, extra=()):
+        super().__init__(work, users, extra)
         self.scheme = scheme
         self.auth_cache_size = auth_cache_size
         self.max_connections = max_connections
         self.config = os.path.join(self.dir, "dovecot.conf")
+        self.mail = os.path.join(self.dir, "mail")
+        self.passwd = os.path.join(self.dir, "passwd")
 
     def settings(self):
         version = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
@@ -173,24 +182,29 @@ class Dovecot(Server):
             "processes": "login in high-performance mode (service_count = 0), one imap/pop3 process per session",
         }
 
-    def _passwd(self, uid, gid, mail):
+    def home(self, address):
+        """The account's home directory, which is also its maildir."""
+        local, domain = address.split("@")
+        return os.path.join(self.mail, domain, local)
+
+    def _passwd(self, uid, gid):
         lines = []
-        for k in range(1, self.users + 1):
-            address, password = account(k)
+        for address, password in self.accounts():
             hashed = subprocess.run(["doveadm", "pw", "-s", self.scheme, "-p", password],
                                     check=True, capture_output=True, text=True).stdout.strip()
-            home = os.path.join(mail, DOMAIN, f"user{k}")
-            lines.append(f"{address}:{hashed}:{uid}:{gid}::{home}::\n")
-        path = os.path.join(self.dir, "passwd")
-        with open(path, "w", encoding="utf-8") as f:
+            lines.append(f"{address}:{hashed}:{uid}:{gid}::{self.home(address)}::\n")
+        with open(self.passwd, "w", encoding="utf-8") as f:
             f.writelines(lines)
         # Dovecot's auth process reads it as its internal user.
-        os.chown(path, 0, grp.getgrnam("dovecot").gr_gid)
-        os.chmod(path, 0o640)
-        return path
+        os.chown(self.passwd, 0, grp.getgrnam("dovecot").gr_gid)
+        os.chmod(self.passwd, 0o640)
 
-    def _config(self, passwd, uid, gid, mail):
-        d = self.dir
+    def plugin_settings(self):
+        """Settings a variant adds at the end of the config."""
+        return ""
+
+    def _config(self, uid, gid):
+        d, passwd, mail = self.dir, self.passwd, self.mail
         cores = os.cpu_count() or 1
         limit = self.max_connections
         return f"""# Throwaway Dovecot for `benches/compare`: loopback only, no TLS.
@@ -256,26 +270,96 @@ service pop3 {{
 protocol lmtp {{
   postmaster_address = postmaster@{DOMAIN}
 }}
-"""
+""" + self.plugin_settings()
 
     def prepare(self):
         ensure_mail_user()
         entry = pwd.getpwnam(MAIL_USER)
         uid, gid = entry.pw_uid, entry.pw_gid
-        mail = os.path.join(self.dir, "mail")
-        os.makedirs(mail, exist_ok=True)
-        os.chown(mail, uid, gid)
+        os.makedirs(self.mail, exist_ok=True)
+        os.chown(self.mail, uid, gid)
         for path in (self.work, self.dir):
             os.chmod(path, 0o755)
-        passwd = self._passwd(uid, gid, mail)
+        self._passwd(uid, gid)
+        self._write_config(uid, gid)
+
+    def _write_config(self, uid, gid):
         self.ports = {p: free_port() for p in ("lmtp", "imap", "pop3")}
         with open(self.config, "w", encoding="utf-8") as f:
-            f.write(self._config(passwd, uid, gid, mail))
+            f.write(self._config(uid, gid))
 
     def launch(self):
         self._spawn(["dovecot", "-F", "-c", self.config], subprocess.DEVNULL)
         for port in self.ports.values():
             wait_for_port(port, 30, self.proc)
+
+
+class DovecotFts(Dovecot):
+    """A second Dovecot serving the first one's accounts and maildirs, with
+    the fts-xapian full-text plugin (Debian's dovecot-fts-xapian); its
+    index is built by `doveadm index` (see `index`) before it is timed."""
+
+    name = "Dovecot+fts"
+    PLUGIN = "/usr/lib/dovecot/modules/lib21_fts_xapian_plugin.so"
+
+    def __init__(self, plain):
+        super().__init__(plain.work, plain.users, plain.scheme, plain.auth_cache_size, plain.max_connections,
+                         plain.extra)
+        self.mail, self.passwd = plain.mail, plain.passwd
+
+    @classmethod
+    def available(cls):
+        """Whether the plugin is installed."""
+        return os.path.exists(cls.PLUGIN)
+
+    def settings(self):
+        return {**super().settings(),
+                "full text": "fts-xapian (partial=3 full=20, no autoindex; index built by doveadm index), "
+                             "same maildirs as Dovecot"}
+
+    def plugin_settings(self):
+        return """mail_plugins = $mail_plugins fts fts_xapian
+plugin {
+  fts = xapian
+  fts_xapian = partial=3 full=20
+  fts_autoindex = no
+  fts_enforced = yes
+}
+service indexer-worker {
+  vsz_limit = 0
+}
+"""
+
+    def prepare(self):
+        entry = pwd.getpwnam(MAIL_USER)
+        os.chmod(self.dir, 0o755)
+        self._write_config(entry.pw_uid, entry.pw_gid)
+
+    def index(self, address, mailbox="INBOX"):
+        """Builds the account's full-text index of `mailbox` now; returns
+        the seconds it took."""
+        t0 = time.monotonic()
+        done = subprocess.run(["doveadm", "-c", self.config, "index", "-u", address, mailbox],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"doveadm index -u {address} {mailbox} failed: {done.stderr.strip()}")
+        return time.monotonic() - t0
+
+    def index_bytes(self, address):
+        """Bytes of the account's xapian index on disk."""
+        return tree_bytes(os.path.join(self.home(address), "xapian-indexes"))
+
+
+def tree_bytes(path):
+    """Bytes of the files under `path` (0 when it does not exist)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                pass
+    return total
 
 
 def ensure_mail_user():

@@ -40,6 +40,13 @@ const MAILERS: &[&str] = &[
 ];
 const ZONES: &[(&str, i64)] = &[("+0700", 420), ("+0800", 480), ("+0000", 0), ("-0500", -300)];
 
+/// The words message text is made of, one list per language (English,
+/// then Indonesian): the search scenario draws its query words from them,
+/// so its queries are about mail the generator writes.
+pub fn vocabulary() -> [&'static [&'static str]; 2] {
+    [ENGLISH, INDONESIAN]
+}
+
 /// A kind of attachment: media type, file names, and the bytes its real
 /// files start with.
 struct Attachment {

@@ -109,7 +109,7 @@ async fn session(shared: Arc<Shared>, worker: u64) -> Result<Histogram<u64>, Str
     w.write_all(b"LHLO bench.kotak.test\r\n").await.map_err(|e| e.to_string())?;
     let size_param = announces_size(&mut r, &mut line).await?;
     let mut corpus = Corpus::new(a.seed.wrapping_mul(1000).wrapping_add(worker));
-    let sender = format!("sender{worker}@bench-source.test");
+    let sender = super::search::sender_address(worker as usize);
     loop {
         let i = shared.next.fetch_add(1, Ordering::Relaxed);
         if i >= a.messages || Instant::now() >= shared.deadline {

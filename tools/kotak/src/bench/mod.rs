@@ -9,6 +9,7 @@ mod imap_client;
 mod lmtp;
 mod pop3;
 mod report;
+mod search;
 mod target;
 
 use clap::Subcommand;
@@ -24,6 +25,8 @@ pub enum Scenario {
     Pop3(pop3::Pop3Args),
     /// N IMAP connections idling in INBOX; the server's memory per connection.
     Idle(idle::IdleArgs),
+    /// SEARCH by word, two words, phrase, sender and TEXT in one big mailbox.
+    Search(search::SearchArgs),
 }
 
 /// Runs a scenario.
@@ -33,6 +36,7 @@ pub async fn run(s: Scenario) -> Result<(), String> {
         Scenario::Imap(a) => imap::run(a).await,
         Scenario::Pop3(a) => pop3::run(a).await,
         Scenario::Idle(a) => idle::run(a).await,
+        Scenario::Search(a) => search::run(a).await,
     }
 }
 
