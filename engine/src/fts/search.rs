@@ -5,27 +5,32 @@ use super::{MessageText, TextQuery};
 use crate::account::Account;
 use crate::error::Result;
 use crate::types::{MailboxId, MessageMeta, Uid};
-use std::collections::HashSet;
 
 impl Account {
-    /// For each query, the UIDs among `messages` (messages of mailbox `mb`,
-    /// as the caller sees them) that match it, ascending. Messages the
+    /// For each query, the UIDs among `messages` (messages of mailbox `mb`
+    /// as the caller sees them, in ascending UID order) that match it,
+    /// ascending. Messages the
     /// index has not reached yet are read and matched directly, so the
     /// answer never depends on the indexer's progress.
     pub fn text_search(&self, mb: MailboxId, messages: &[MessageMeta], queries: &[TextQuery]) -> Result<Vec<Vec<Uid>>> {
         let index = self.node.fts(self.shard);
         let snapshot = index.snapshot();
         let covered = snapshot.watermarks.get(&self.id).copied();
-        let present: HashSet<Uid> = messages.iter().map(|m| m.uid).collect();
         let mut results = Vec::with_capacity(queries.len());
         for query in queries {
             results.push(if query.words.is_empty() {
                 messages.iter().map(|m| m.uid).collect()
             } else {
                 let (q, columns) = index.fields.phrase_query(&snapshot.searcher, self.id, mb, query.field, &query.words)?;
-                let rows = snapshot.searcher.search(&q, &columns)?;
+                let mut uids: Vec<Uid> = snapshot.searcher.search(&q, &columns)?.into_iter().map(|[uid]| uid as Uid).collect();
+                uids.sort_unstable();
                 // The index may still hold messages expunged since its commit.
-                rows.into_iter().map(|[uid]| uid as Uid).filter(|uid| present.contains(uid)).collect::<Vec<_>>()
+                let mut present = messages.iter().map(|m| m.uid).peekable();
+                uids.retain(|&uid| {
+                    while present.next_if(|&p| p < uid).is_some() {}
+                    present.peek() == Some(&uid)
+                });
+                uids
             });
         }
         let uncovered: Vec<&MessageMeta> = messages.iter().filter(|m| covered.is_none_or(|c| m.modseq > c)).collect();

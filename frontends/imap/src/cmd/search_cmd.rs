@@ -5,6 +5,7 @@
 
 use crate::cmd::Context;
 use crate::request::{SearchArgs, SearchKey, SearchReturn};
+use std::io::Write;
 use crate::search::{self, SearchContext};
 use crate::seqset;
 use crate::session::reply::{Done, Outcome};
@@ -46,7 +47,8 @@ pub fn search(ctx: &Context<'_>, view: &mut View, args: &SearchArgs<'_>, out: &m
         None => {
             out.extend_from_slice(b"* SEARCH");
             for n in &numbers {
-                out.extend_from_slice(format!(" {n}").as_bytes());
+                // Written in place: a result can hold every message of a mailbox.
+                let _ = write!(out, " {n}");
             }
             if let Some(modseq) = modseq {
                 out.extend_from_slice(format!(" (MODSEQ {modseq})").as_bytes());

@@ -40,8 +40,15 @@ pub fn search(ctx: &SearchContext<'_>, keys: &[SearchKey<'_>]) -> Result<Vec<usi
     let ordered = cheapest_first(keys.iter());
     let largest_uid = ctx.messages.last().map_or(0, |m| m.uid);
     let text_hits = TextHits::find(ctx, keys)?;
+    // A full-text key every match must satisfy limits the candidates to its
+    // hits, so the work follows the matches rather than the mailbox.
+    let candidates: Box<dyn Iterator<Item = usize>> = match text_hits.narrowest(keys) {
+        Some(uids) => Box::new(positions(ctx.messages, uids).into_iter()),
+        None => Box::new(0..ctx.messages.len()),
+    };
     let mut hits = Vec::new();
-    for (index, meta) in ctx.messages.iter().enumerate() {
+    for index in candidates {
+        let meta = &ctx.messages[index];
         let candidate = Candidate {
             ctx,
             seq: index as u32 + 1,
@@ -55,6 +62,22 @@ pub fn search(ctx: &SearchContext<'_>, keys: &[SearchKey<'_>]) -> Result<Vec<usi
         }
     }
     Ok(hits)
+}
+
+/// Where each of `uids` (ascending) is in `messages` (ascending by UID),
+/// skipping those not there; one walk through both.
+fn positions(messages: &[MessageMeta], uids: &[Uid]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(uids.len());
+    let mut i = 0;
+    for &uid in uids {
+        while i < messages.len() && messages[i].uid < uid {
+            i += 1;
+        }
+        if messages.get(i).is_some_and(|m| m.uid == uid) {
+            out.push(i);
+        }
+    }
+    out
 }
 
 /// The answers of the full-text keys of one SEARCH, by key.
@@ -75,12 +98,28 @@ impl<'k> TextHits<'k> {
         Ok(TextHits { by_key: found.into_iter().map(|(k, _)| k).zip(uids).collect() })
     }
 
-    /// Whether the message with `uid` matches the full-text key `key`.
-    fn matches(&self, key: &SearchKey<'_>, uid: Uid) -> bool {
+    /// The UIDs matching the full-text key `key`.
+    fn uids(&self, key: &SearchKey<'_>) -> Option<&[Uid]> {
         self.by_key
             .iter()
             .find(|(k, _)| std::ptr::eq(*k as *const SearchKey<'_> as *const u8, key as *const SearchKey<'_> as *const u8))
-            .is_some_and(|(_, uids)| uids.binary_search(&uid).is_ok())
+            .map(|(_, uids)| uids.as_slice())
+    }
+
+    /// Whether the message with `uid` matches the full-text key `key`.
+    fn matches(&self, key: &SearchKey<'_>, uid: Uid) -> bool {
+        self.uids(key).is_some_and(|uids| uids.binary_search(&uid).is_ok())
+    }
+
+    /// The shortest hit list of a full-text key that all of `keys` (an
+    /// AND) require, if any.
+    fn narrowest(&self, keys: &[SearchKey<'_>]) -> Option<&[Uid]> {
+        keys.iter()
+            .filter_map(|key| match key {
+                SearchKey::And(inner) => self.narrowest(inner),
+                other => self.uids(other),
+            })
+            .min_by_key(|uids| uids.len())
     }
 }
 
