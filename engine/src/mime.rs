@@ -161,7 +161,7 @@ fn header_end(raw: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
         if raw[p] == b'\r' && p + 1 < end && raw[p + 1] == b'\n' {
             return Some((p, p + 2));
         }
-        match memchr(b'\n', &raw[p..end]) {
+        match memchr::memchr(b'\n', &raw[p..end]) {
             Some(i) => p += i + 1,
             None => return None,
         }
@@ -169,14 +169,10 @@ fn header_end(raw: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
     None
 }
 
-fn memchr(b: u8, s: &[u8]) -> Option<usize> {
-    s.iter().position(|&c| c == b)
-}
-
 /// Lines of a body, counted as line ends (as Dovecot does): the CRLF before
 /// a boundary belongs to the boundary, so a part's last line often has none.
 fn count_lines(s: &[u8]) -> u32 {
-    s.iter().filter(|&&c| c == b'\n').count() as u32
+    memchr::memchr_iter(b'\n', s).count() as u32
 }
 
 /// Unfolds a raw header value and trims it.
@@ -302,11 +298,11 @@ impl Walker<'_> {
 fn references(header: &[u8]) -> Vec<String> {
     let mut p = 0;
     while p < header.len() {
-        let line_end = memchr(b'\n', &header[p..]).map(|i| p + i + 1).unwrap_or(header.len());
+        let line_end = memchr::memchr(b'\n', &header[p..]).map(|i| p + i + 1).unwrap_or(header.len());
         if header.len() - p >= 11 && header[p..p + 11].eq_ignore_ascii_case(b"references:") {
             let mut end = line_end;
             while end < header.len() && matches!(header[end], b' ' | b'\t') {
-                end = memchr(b'\n', &header[end..]).map(|i| end + i + 1).unwrap_or(header.len());
+                end = memchr::memchr(b'\n', &header[end..]).map(|i| end + i + 1).unwrap_or(header.len());
             }
             let value = String::from_utf8_lossy(&header[p + 11..end]);
             return value
@@ -358,7 +354,7 @@ fn split_multipart(raw: &[u8], start: usize, end: usize, boundary: &[u8]) -> Vec
     let mut current: Option<usize> = None;
     let mut p = start;
     while p < end {
-        let line_end = memchr(b'\n', &raw[p..end]).map(|i| p + i + 1).unwrap_or(end);
+        let line_end = memchr::memchr(b'\n', &raw[p..end]).map(|i| p + i + 1).unwrap_or(end);
         let line = &raw[p..line_end];
         if line.len() >= 2 + boundary.len() && line.starts_with(b"--") && &line[2..2 + boundary.len()] == boundary {
             let rest = &line[2 + boundary.len()..];
@@ -444,6 +440,23 @@ mod tests {
         let s = sum("Subject: x\r\nReferences: <a@x>\r\n <b@y> <c@z>\r\nX: y\r\n\r\nbody\r\n");
         assert_eq!(s.references, vec!["<a@x>", "<b@y>", "<c@z>"]);
         assert!(sum("Subject: x\r\n\r\nReferences: <no@body>\r\n").references.is_empty());
+    }
+
+    #[test]
+    fn multipart_found_wherever_its_lines_fall() {
+        // Delimiters and line ends at every offset relative to vector-sized blocks.
+        for pad in 0..64 {
+            let filler = "x".repeat(pad);
+            let raw = format!(
+                "Content-Type: multipart/mixed; boundary=b\r\n\r\n{filler}\r\n--b\r\n\r\n{filler}one\r\n--bx\r\n--b \r\n\r\ntwo\r\n--b--\r\n"
+            );
+            let s = sum(&raw);
+            let PartKind::Multipart(children) = &s.root.kind else { panic!("pad {pad}: not multipart") };
+            let bodies: Vec<&str> = children.iter().map(|c| &raw[c.body_start as usize..c.body_end as usize]).collect();
+            assert_eq!(bodies, [format!("{filler}one\r\n--bx"), "two".to_string()], "pad {pad}");
+            assert_eq!(children[0].lines, 1, "pad {pad}");
+            assert_eq!(s.root.lines, 9, "pad {pad}");
+        }
     }
 
     #[test]

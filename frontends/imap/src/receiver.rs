@@ -8,9 +8,10 @@
 //! [`Limits::max_literal`] is refused before any of it is read, and a command
 //! never grows past [`Limits::max_command`].
 //!
-//! The caller feeds bytes with [`Receiver::feed`] and then calls
-//! [`Receiver::poll`] until it returns `None`; after that, all fed bytes have
-//! been consumed, so the caller's buffering stays bounded by its read size.
+//! The caller feeds bytes with [`Receiver::feed`] (or reads straight into
+//! [`Receiver::read_buffer`]) and then calls [`Receiver::poll`] until it
+//! returns `None`; after that, all fed bytes have been consumed, so the
+//! caller's buffering stays bounded by its read size.
 
 use crate::request;
 use imap_codec::imap_types::core::Tag;
@@ -86,6 +87,14 @@ enum State {
 /// literal marker at its end: `{` + 20 digits + `+}` + CRLF.
 const MARKER_WINDOW: usize = 25;
 
+/// What a connection's first read asks for: more than an ordinary command
+/// line, so most commands arrive in one read.
+const FIRST_READ: usize = 1024;
+
+/// The most one read asks for, reached by doubling while reads come back
+/// full (literals, pipelined commands).
+const MAX_READ: usize = 16 * 1024;
+
 /// The framing state machine of one connection.
 #[derive(Debug)]
 pub struct Receiver {
@@ -103,6 +112,8 @@ pub struct Receiver {
     skipped_tag: Option<String>,
     /// The last bytes of a skipped line.
     skipped_tail: Vec<u8>,
+    /// How much the next read into [`Receiver::read_buffer`] asks for.
+    read_size: usize,
 }
 
 impl Receiver {
@@ -117,6 +128,7 @@ impl Receiver {
             line_start: 0,
             skipped_tag: None,
             skipped_tail: Vec::new(),
+            read_size: FIRST_READ,
         }
     }
 
@@ -133,6 +145,34 @@ impl Receiver {
             self.pos = 0;
         }
         self.input.extend_from_slice(bytes);
+    }
+
+    /// The buffer to read the client's next bytes into, by appending (as
+    /// `AsyncReadExt::read_buf` does), followed by [`Receiver::read_done`].
+    /// Call it once [`Receiver::poll`] returned `None`. Its free room
+    /// follows what the last reads brought: little while the client sends
+    /// short commands, so an idle connection holds a small buffer, and up
+    /// to [`MAX_READ`] while it streams a literal.
+    pub fn read_buffer(&mut self) -> &mut Vec<u8> {
+        self.input.drain(..self.pos);
+        self.pos = 0;
+        let wanted = self.input.len() + self.read_size;
+        if self.input.capacity() > 2 * wanted {
+            self.input.shrink_to(wanted);
+        }
+        self.input.reserve(self.read_size);
+        &mut self.input
+    }
+
+    /// Sizes the next read from one that appended `n` bytes to the
+    /// [`Receiver::read_buffer`]: a full read doubles it, a short one
+    /// brings it back to the first read's size.
+    pub fn read_done(&mut self, n: usize) {
+        if n >= self.read_size {
+            self.read_size = (2 * self.read_size).min(MAX_READ);
+        } else if n < self.read_size / 4 {
+            self.read_size = FIRST_READ;
+        }
     }
 
     /// Makes the next line a raw line ([`Event::Line`]) instead of a command.
@@ -453,6 +493,42 @@ mod tests {
             rejected(None, Reason::LineTooLong),
             cmd("a2 NOOP\r\n"),
         ]);
+    }
+
+    /// Reads `input` the way a socket would: each read appends as much as
+    /// the read buffer has room for.
+    fn read_all(r: &mut Receiver, mut input: &[u8], events: &mut Vec<Event>) -> Vec<usize> {
+        let mut rooms = Vec::new();
+        while !input.is_empty() {
+            let buffer = r.read_buffer();
+            let room = buffer.capacity() - buffer.len();
+            let n = room.min(input.len());
+            buffer.extend_from_slice(&input[..n]);
+            input = &input[n..];
+            r.read_done(n);
+            rooms.push(room);
+            events.extend(std::iter::from_fn(|| r.poll()));
+        }
+        rooms
+    }
+
+    #[test]
+    fn read_buffer_grows_while_full_and_shrinks_when_idle() {
+        let limits = Limits { max_line: 1000, max_literal: 100_000, max_command: 200_000 };
+        let mut r = Receiver::new(limits);
+        let mut events = Vec::new();
+        let first = read_all(&mut r, b"a1 NOOP\r\n", &mut events);
+        assert!(first[0] >= FIRST_READ && first[0] < 2 * FIRST_READ, "{first:?}");
+        let mut append = b"a2 APPEND x {60000+}\r\n".to_vec();
+        append.extend_from_slice(&[b'm'; 60_000]);
+        append.extend_from_slice(b"\r\n");
+        let rooms = read_all(&mut r, &append, &mut events);
+        assert!(rooms.len() < 10, "reads double up to the largest: {rooms:?}");
+        assert!(rooms.iter().all(|&room| room < 2 * MAX_READ), "{rooms:?}");
+        read_all(&mut r, b"a3 IDLE\r\n", &mut events);
+        let idle = r.read_buffer();
+        assert!(idle.capacity() < 2 * FIRST_READ, "an idle connection keeps {} bytes", idle.capacity());
+        assert_eq!(events, vec![cmd("a1 NOOP\r\n"), Event::Command(append), cmd("a3 IDLE\r\n")]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Socket I/O: one task per connection (through [`kotak_net::serve`]),
 //! TLS from the first byte (imaps) or after STARTTLS, COMPRESS=DEFLATE on
-//! top; reading into a fixed buffer, framing with the [`Receiver`], running
+//! top; reading into the [`Receiver`]'s buffer and framing there, running
 //! the [`Session`] and writing its buffered output.
 
 mod stream;
@@ -22,10 +22,10 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// Bytes read from a socket at a time.
-const READ_SIZE: usize = 16 * 1024;
 /// An output buffer that grew past this (a large FETCH) is shrunk after sending.
 const KEEP_BUFFER: usize = 1024 * 1024;
+/// What such an output buffer is shrunk to.
+const SHRUNK_BUFFER: usize = 16 * 1024;
 /// How long closing a connection (TLS close_notify, TCP FIN) may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -154,7 +154,7 @@ impl Sink for Output {
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client does not read"))??;
         self.buffer.clear();
         if self.buffer.capacity() > KEEP_BUFFER {
-            self.buffer.shrink_to(READ_SIZE);
+            self.buffer.shrink_to(SHRUNK_BUFFER);
         }
         Ok(())
     }
@@ -174,7 +174,6 @@ async fn connection(tcp: TcpStream, node: Arc<Node>, config: &ImapConfig, mut si
     let mut out = Output { stream: Stream::Direct(stream), buffer: Vec::new(), write_timeout: config.write_timeout };
     let mut session = Session::new(node).with_transport(transport);
     let mut receiver = Receiver::new(limits(config, max_message, false));
-    let mut read_buf = vec![0u8; READ_SIZE];
     out.buffer.extend_from_slice(&session.greeting());
     loop {
         loop {
@@ -199,7 +198,7 @@ async fn connection(tcp: TcpStream, node: Arc<Node>, config: &ImapConfig, mut si
         let timeout = if session.is_authenticated() { config.idle_timeout } else { config.preauth_timeout };
         let deadline = Instant::now() + timeout;
         let n = loop {
-            match wait(&mut out.stream, &mut read_buf, deadline, &mut signal, session.idle_watch()).await {
+            match wait(&mut out.stream, receiver.read_buffer(), deadline, &mut signal, session.idle_watch()).await {
                 Wake::Read(read) => break read?,
                 Wake::Changed => {
                     session.idle_update(&mut out.buffer);
@@ -219,7 +218,7 @@ async fn connection(tcp: TcpStream, node: Arc<Node>, config: &ImapConfig, mut si
         if n == 0 {
             return Ok(());
         }
-        receiver.feed(&read_buf[..n]);
+        receiver.read_done(n);
     }
 }
 
@@ -239,7 +238,7 @@ enum Wake {
 /// change of the account. Every branch is cancel-safe.
 async fn wait(
     reader: &mut Stream,
-    buf: &mut [u8],
+    buf: &mut Vec<u8>,
     deadline: Instant,
     signal: &mut ShutdownSignal,
     idle: Option<&mut watch::Receiver<ModSeq>>,
@@ -254,7 +253,7 @@ async fn wait(
         std::future::pending::<()>().await
     };
     tokio::select! {
-        read = tokio::time::timeout_at(deadline, reader.read(buf)) => match read {
+        read = tokio::time::timeout_at(deadline, reader.read_buf(buf)) => match read {
             Ok(read) => Wake::Read(read),
             Err(_) => Wake::TimedOut,
         },

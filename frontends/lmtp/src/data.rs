@@ -94,18 +94,7 @@ impl DataReceiver {
                     }
                     self.position = Position::Cr;
                 }
-                Position::Text => {
-                    let rest = &input[i..];
-                    let text_len = rest.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(rest.len());
-                    self.keep(&rest[..text_len]);
-                    i += text_len;
-                    match input.get(i) {
-                        Some(b'\r') => self.position = Position::Cr,
-                        Some(_) => self.refuse(Fault::BareLineEnd),
-                        None => break,
-                    }
-                    i += 1;
-                }
+                Position::Text => i += self.text(&input[i..]),
                 Position::Cr => {
                     if byte == b'\n' {
                         self.keep(b"\r\n");
@@ -119,6 +108,40 @@ impl DataReceiver {
             }
         }
         (input.len(), None)
+    }
+
+    /// Reads from inside a line: keeps, in one piece, every complete line
+    /// up to the first one that starts with a dot, the first lone CR or LF,
+    /// or the end of the input, and moves to the position after them.
+    /// Returns the bytes consumed (at least one, as `text` is not empty).
+    fn text(&mut self, text: &[u8]) -> usize {
+        let mut kept = 0;
+        loop {
+            let Some(at) = find_line_end(&text[kept..]).map(|p| kept + p) else {
+                self.keep(text);
+                return text.len();
+            };
+            if text[at] == b'\r' && text.get(at + 1) == Some(&b'\n') {
+                kept = at + 2;
+                match text.get(kept) {
+                    Some(&next) if next != b'.' => continue,
+                    _ => {
+                        self.keep(&text[..kept]);
+                        self.position = Position::LineStart;
+                        return kept;
+                    }
+                }
+            }
+            self.keep(&text[..at]);
+            if text[at] == b'\r' && at + 1 == text.len() {
+                self.position = Position::Cr;
+            } else {
+                // A CR before anything but LF, or a LF after anything but
+                // CR; the byte after it is read as text.
+                self.refuse(Fault::BareLineEnd);
+            }
+            return at + 1;
+        }
     }
 
     /// Appends unstuffed bytes, unless the message is already refused or
@@ -149,6 +172,11 @@ impl DataReceiver {
             None => Received::Message(std::mem::take(&mut self.message)),
         }
     }
+}
+
+/// The offset of the first CR or LF in `s`.
+fn find_line_end(s: &[u8]) -> Option<usize> {
+    memchr::memchr2(b'\r', b'\n', s)
 }
 
 #[cfg(test)]
@@ -230,6 +258,38 @@ mod tests {
             }
             let bytewise: Vec<&[u8]> = bytes.chunks(1).collect();
             assert_eq!(run(*limit, &bytewise), whole, "input {input:?} fed byte by byte");
+        }
+    }
+
+    /// Checks one input fed whole, split at every byte boundary, and in
+    /// pieces of every size (the last two cover the block scan's edges).
+    fn check_every_split(input: &[u8], limit: usize, expected: Option<Received>, after: &[u8]) {
+        let whole = (expected, after.to_vec());
+        assert_eq!(run(limit, &[input]), whole, "whole");
+        for at in 0..=input.len() {
+            assert_eq!(run(limit, &[&input[..at], &input[at..]]), whole, "split at {at}");
+        }
+        for size in 1..=input.len() {
+            let pieces: Vec<&[u8]> = input.chunks(size).collect();
+            assert_eq!(run(limit, &pieces), whole, "pieces of {size}");
+        }
+    }
+
+    #[test]
+    fn lines_longer_than_a_vector_block() {
+        const BLOCK: usize = 32;
+        let long = "x".repeat(2 * BLOCK + 3);
+        let input = format!("{long}\r\n..{long}\r\n\r\n{long}.\r\n.\r\nQUIT\r\n");
+        let expected = format!("{long}\r\n.{long}\r\n\r\n{long}.\r\n");
+        check_every_split(input.as_bytes(), 1000, message(&expected), b"QUIT\r\n");
+        check_every_split(input.as_bytes(), expected.len(), message(&expected), b"QUIT\r\n");
+        check_every_split(input.as_bytes(), expected.len() - 1, REFUSED_SIZE, b"QUIT\r\n");
+        for bare in [BLOCK - 1, BLOCK, 2 * BLOCK + 1, 3 * BLOCK + 5] {
+            for lone in [b'\r', b'\n'] {
+                let mut input = input.clone().into_bytes();
+                input[bare] = lone;
+                check_every_split(&input, 1000, REFUSED_BARE, b"QUIT\r\n");
+            }
         }
     }
 

@@ -61,7 +61,12 @@ impl Transfer {
             // together with the LF that may follow it.
             let room = budget.saturating_sub(out.len()).max(1);
             let window = &rest[..rest.len().min(room + 1)];
-            if let Some(lf) = window.iter().position(|&b| b == b'\n') {
+            let verbatim = verbatim_lines(window);
+            if verbatim > 0 {
+                out.extend_from_slice(&window[..verbatim]);
+                self.pos += verbatim;
+                self.at_line_start = true;
+            } else if let Some(lf) = memchr::memchr(b'\n', window) {
                 out.extend_from_slice(content(&window[..=lf]));
                 out.extend_from_slice(b"\r\n");
                 self.pos += lf + 1;
@@ -81,6 +86,23 @@ impl Transfer {
         true
     }
 }
+
+/// How many bytes at the start of `text` go out unchanged: whole lines that
+/// end in CRLF, up to the first line after them that starts with a dot.
+fn verbatim_lines(text: &[u8]) -> usize {
+    let mut end = 0;
+    while let Some(lf) = memchr::memchr(b'\n', &text[end..]).map(|i| end + i) {
+        if lf == end || text[lf - 1] != b'\r' {
+            break;
+        }
+        end = lf + 1;
+        if text.get(end) == Some(&b'.') {
+            break;
+        }
+    }
+    end
+}
+
 
 /// Where TOP cuts `message`: after the header, the empty line that ends it,
 /// and `lines` more lines. A message without an empty line is all header.
@@ -152,6 +174,11 @@ mod tests {
             ("a\r\r\n", "a\r\r\n.\r\n"),
             ("end\r", "end\r\r\n.\r\n"),
             ("\u{e9}\0\r\n", "\u{e9}\0\r\n.\r\n"),
+            // Lines longer than a scan block, dots and bare LFs among them.
+            (
+                "0123456789abcdef0123456789abcdef0123456789\r\n.0123456789abcdef0123456789abcdef\r\n0123456789abcdef0123456789abcdef0\n",
+                "0123456789abcdef0123456789abcdef0123456789\r\n..0123456789abcdef0123456789abcdef\r\n0123456789abcdef0123456789abcdef0\r\n.\r\n",
+            ),
         ];
         for (message, expected) in &cases {
             for budget in 1..=message.len() + 8 {
