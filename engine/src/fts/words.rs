@@ -46,6 +46,11 @@ pub fn words(text: &str) -> Vec<String> {
 /// Writes the folded, lower-cased, length-capped form of `word` into `out`.
 fn normalise(word: &str, out: &mut String) {
     out.clear();
+    if word.is_ascii() {
+        // Most words of most mail: nothing to decompose.
+        out.extend(word.bytes().take(MAX_WORD_CHARS).map(|b| char::from(b.to_ascii_lowercase())));
+        return;
+    }
     let mut chars = 0;
     for c in word.nfd().filter(|c| !is_combining_mark(*c)) {
         for lower in c.to_lowercase() {
