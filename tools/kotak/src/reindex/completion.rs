@@ -66,10 +66,13 @@ mod tests {
         IndexProgress { accounts_pending: pending, accounts_rebuilt: rebuilt, messages_indexed: indexed }
     }
 
+    /// (pending, rebuilt, indexed) as the node reports them.
+    type Counters = (u64, u64, u64);
+
     #[test]
     fn verdicts() {
         let plan = ReindexPlan { accounts: 2, messages: 100, mail_bytes: 0 };
-        let cases: &[(&str, (u64, u64, u64), &[((u64, u64, u64), Verdict)])] = &[
+        let cases: &[(&str, Counters, &[(Counters, Verdict)])] = &[
             ("drains", (2, 5, 0), &[((2, 5, 10), Verdict::Running), ((1, 6, 60), Verdict::Running), ((0, 7, 100), Verdict::Done)]),
             ("others ahead of ours", (3, 0, 0), &[((4, 1, 10), Verdict::Running), ((0, 5, 90), Verdict::Done)]),
             ("one deleted meanwhile", (2, 0, 0), &[((1, 1, 50), Verdict::Running), ((0, 1, 50), Verdict::Incomplete { rebuilt: 1 })]),
