@@ -68,11 +68,14 @@ mod tests {
 
     /// (pending, rebuilt, indexed) as the node reports them.
     type Counters = (u64, u64, u64);
+    /// A case: its name, the counters at the request, then readings with
+    /// the verdict each must give.
+    type Case = (&'static str, Counters, &'static [(Counters, Verdict)]);
 
     #[test]
     fn verdicts() {
         let plan = ReindexPlan { accounts: 2, messages: 100, mail_bytes: 0 };
-        let cases: &[(&str, Counters, &[(Counters, Verdict)])] = &[
+        let cases: &[Case] = &[
             ("drains", (2, 5, 0), &[((2, 5, 10), Verdict::Running), ((1, 6, 60), Verdict::Running), ((0, 7, 100), Verdict::Done)]),
             ("others ahead of ours", (3, 0, 0), &[((4, 1, 10), Verdict::Running), ((0, 5, 90), Verdict::Done)]),
             ("one deleted meanwhile", (2, 0, 0), &[((1, 1, 50), Verdict::Running), ((0, 1, 50), Verdict::Incomplete { rebuilt: 1 })]),
