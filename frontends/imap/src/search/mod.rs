@@ -36,7 +36,18 @@ pub struct SearchContext<'a> {
 }
 
 /// Indexes (into ctx.messages) of the messages matching all keys, ascending.
+///
+/// A search may read many messages (HEADER keys; mail the full-text index
+/// has not reached, as after a damaged index): on a multi-threaded runtime
+/// the worker hands its other connections to another thread meanwhile.
 pub fn search(ctx: &SearchContext<'_>, keys: &[SearchKey<'_>]) -> Result<Vec<usize>, Error> {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| evaluate(ctx, keys)),
+        _ => evaluate(ctx, keys),
+    }
+}
+
+fn evaluate(ctx: &SearchContext<'_>, keys: &[SearchKey<'_>]) -> Result<Vec<usize>, Error> {
     let ordered = cheapest_first(keys.iter());
     let largest_uid = ctx.messages.last().map_or(0, |m| m.uid);
     let text_hits = TextHits::find(ctx, keys)?;
