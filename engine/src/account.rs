@@ -180,7 +180,12 @@ impl Account {
         })?;
         match err {
             Some(e) => Err(e),
-            None => Ok(out),
+            None => {
+                // Sessions keep this list as long as they have the mailbox
+                // selected: no growth slack.
+                out.shrink_to_fit();
+                Ok(out)
+            }
         }
     }
 
