@@ -10,7 +10,7 @@ use crate::request;
 use crate::session::transport::{Tls, Transport};
 use crate::session::{Flow, Session, Sink};
 use kotak_engine::{ModSeq, Node};
-use kotak_net::tls::{MaybeTlsStream, TlsAcceptor, TlsError};
+use kotak_net::tls::{ConnectionError, MaybeTlsStream, TlsAcceptor};
 use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal};
 use std::io;
 use std::net::SocketAddr;
@@ -96,15 +96,6 @@ pub async fn serve(listener: tokio::net::TcpListener, node: Arc<Node>, config: I
         }
     })
     .await
-}
-
-/// Why a connection ended early; only logged.
-#[derive(Debug, thiserror::Error)]
-enum ConnectionError {
-    #[error(transparent)]
-    Io(#[from] io::Error),
-    #[error(transparent)]
-    Tls(#[from] TlsError),
 }
 
 /// The connection's stream and pending output, as the session's [`Sink`].

@@ -21,7 +21,7 @@ mod pem;
 mod selfsigned;
 mod stream;
 
-pub use error::TlsError;
+pub use error::{ConnectionError, TlsError};
 pub use rustls::pki_types::CertificateDer;
 pub use rustls::ProtocolVersion;
 pub use selfsigned::{SELF_SIGNED_CERT_FILE, SELF_SIGNED_KEY_FILE};

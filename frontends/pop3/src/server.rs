@@ -12,7 +12,7 @@ use crate::reply::{Code, Reply};
 use crate::service::{Pop3Config, Pop3Service};
 use crate::session::{Flow, Session, Tls};
 use bytes::BytesMut;
-use kotak_net::tls::{MaybeTlsStream, TlsAcceptor, TlsError};
+use kotak_net::tls::{ConnectionError, MaybeTlsStream, TlsAcceptor};
 use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal, Wakeup};
 use std::io;
 use std::net::SocketAddr;
@@ -37,15 +37,6 @@ pub enum Mode {
     },
     /// Port 995 (pop3s): TLS from the first byte.
     Implicit(TlsAcceptor),
-}
-
-/// Why a connection ended early; only logged.
-#[derive(Debug, thiserror::Error)]
-enum ConnectionError {
-    #[error(transparent)]
-    Io(#[from] io::Error),
-    #[error(transparent)]
-    Tls(#[from] TlsError),
 }
 
 /// Serves POP3 on `listener` until `shutdown` is triggered; returns once

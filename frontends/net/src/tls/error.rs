@@ -74,3 +74,14 @@ pub enum TlsError {
     #[error("the connection already uses TLS")]
     AlreadyTls,
 }
+
+/// Why a plain-or-TLS connection ended early, as the protocol servers log it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The socket failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The TLS handshake or record layer failed.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
