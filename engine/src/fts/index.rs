@@ -253,7 +253,6 @@ fn check(index: Index, fields: &Fields) -> tantivy::Result<Index> {
     if index.schema() != fields.schema {
         return Err(tantivy::TantivyError::SchemaError("the index was made with another schema".into()));
     }
-    index.tokenizers().register(TOKENIZER, WordTokenizer);
     index.reader()?.searcher();
     Ok(index)
 }
