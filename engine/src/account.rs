@@ -156,6 +156,11 @@ impl Account {
     /// One mailbox by name (`INBOX` in any case).
     pub fn mailbox(&self, name: &str) -> Result<Option<MailboxInfo>> {
         let name = crate::mailbox_ops::canonical_name(name);
+        if name == "INBOX" {
+            // INBOX is never renamed or deleted: one read instead of a walk
+            // over every mailbox record.
+            return self.mailbox_record(INBOX_ID);
+        }
         Ok(self.mailbox_records()?.into_iter().find(|(_, r)| r.name == name).map(|(_, r)| r))
     }
 

@@ -90,6 +90,7 @@ impl Account {
         }
         self.shard().commit(batch).await?;
         self.node.fts(self.shard).forget(self.id);
+        self.node.message_lists.forget_account(self.id);
         self.collect_blobs(blobs).await
     }
 

@@ -97,7 +97,8 @@ impl Account {
         let mut tx = self.begin()?;
         let mut removed = Vec::new();
         let mut blobs = Vec::new();
-        for msg in self.messages(mb)? {
+        // Under the lock, the shared list brought forward is the mailbox as it is.
+        for msg in self.message_list(mb)?.messages.iter() {
             if !msg.flags.has(Flags::DELETED) || only.is_some_and(|o| o.binary_search(&msg.uid).is_err()) {
                 continue;
             }

@@ -9,6 +9,7 @@ use crate::directory::{AccountRecord, Directory, EmbeddedDirectory};
 use crate::error::{Error, Result};
 use crate::fts::{IndexProgress, ShardIndex};
 use crate::keys::{self, Cf};
+use crate::message_list::MessageLists;
 use crate::mime;
 use crate::records;
 use crate::shard::Shard;
@@ -32,6 +33,7 @@ pub struct Node {
     locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
     watchers: Mutex<HashMap<AccountId, watch::Sender<ModSeq>>>,
     recent: Mutex<HashMap<(AccountId, MailboxId), Uid>>,
+    pub(crate) message_lists: MessageLists,
     auth_cache: AuthCache,
     hash_checks: tokio::sync::Semaphore,
 }
@@ -67,6 +69,7 @@ impl Node {
             locks: Mutex::new(HashMap::new()),
             watchers: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
+            message_lists: MessageLists::default(),
             auth_cache: AuthCache::new(AUTH_CACHE_TTL),
             hash_checks: tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
         }))

@@ -18,6 +18,7 @@ use crate::seqset;
 use crate::session::enabled::Enabled;
 use kotak_engine::{Account, Change, MailboxId, MailboxInfo, MessageMeta, ModSeq, Result, Uid};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// A session's selected mailbox, if any; boxed, so that a session without
 /// one stays small.
@@ -27,8 +28,10 @@ pub type Selected = Option<Box<View>>;
 pub struct View {
     mailbox: MailboxId,
     read_only: bool,
-    /// The messages the client knows about, in UID order: sequence number = index + 1.
-    messages: Vec<MessageMeta>,
+    /// The messages the client knows about, in UID order: sequence number
+    /// = index + 1. Shared with the other sessions that opened the mailbox
+    /// in the same state, until this session's copy has to change.
+    messages: Arc<Vec<MessageMeta>>,
     /// UIDs in `messages` that were expunged but not yet reported, with
     /// the MODSEQ of their expunge.
     gone: BTreeMap<Uid, ModSeq>,
@@ -49,17 +52,17 @@ pub struct View {
 impl View {
     /// Loads `info`'s messages; a read-write view (SELECT) claims `\Recent`.
     pub fn open(account: &Account, info: &MailboxInfo, read_only: bool) -> Result<View> {
-        // Changes after this point are replayed by the next refresh.
-        let modseq = account.highest_modseq()?;
-        let messages = account.messages(info.id)?;
+        // Changes after the list's MODSEQ are replayed by the next refresh.
+        let list = account.message_list(info.id)?;
         let mut view = View {
             mailbox: info.id,
             read_only,
-            announced: messages.len(),
-            messages,
+            announced: list.messages.len(),
+            messages: list.messages,
             gone: BTreeMap::new(),
-            modseq,
-            highest: info.highest_modseq,
+            modseq: list.modseq,
+            // What the client is told may not run ahead of the list.
+            highest: info.highest_modseq.min(list.modseq),
             recent: RecentSet::default(),
             claimed_to: 0,
             saved: Vec::new(),
@@ -137,7 +140,9 @@ impl View {
     /// next refresh does not report the change again.
     pub fn update(&mut self, meta: &MessageMeta) {
         if let Ok(i) = self.messages.binary_search_by_key(&meta.uid, |m| m.uid) {
-            self.messages[i] = meta.clone();
+            if self.messages[i] != *meta {
+                Arc::make_mut(&mut self.messages)[i] = meta.clone();
+            }
         }
     }
 
@@ -167,7 +172,8 @@ impl View {
     /// changed: flag changes (`FETCH`), then expunges as `expunges` says,
     /// then new messages (`EXISTS`, and `RECENT` for IMAP4rev1 clients).
     pub fn refresh(&mut self, account: &Account, enabled: Enabled, expunges: Expunges, out: &mut Vec<u8>) -> Result<()> {
-        if account.highest_modseq()? > self.modseq {
+        let behind = account.highest_modseq()? > self.modseq;
+        if behind {
             self.apply_changes(account, enabled, out)?;
         }
         if !self.gone.is_empty() {
@@ -185,6 +191,24 @@ impl View {
             if enabled.recent() {
                 out.extend_from_slice(format!("* {} RECENT\r\n", self.recent_count()).as_bytes());
             }
+        }
+        if behind {
+            self.share_again(account)?;
+        }
+        Ok(())
+    }
+
+    /// After following changes, goes back to the list other sessions share
+    /// when this session's own copy has become equal to it, so that
+    /// sessions idling in a mailbox that receives mail do not each keep a
+    /// copy of it.
+    fn share_again(&mut self, account: &Account) -> Result<()> {
+        if Arc::strong_count(&self.messages) > 1 || !self.gone.is_empty() {
+            return Ok(());
+        }
+        let list = account.message_list(self.mailbox)?;
+        if list.modseq == self.modseq && list.messages == self.messages {
+            self.messages = list.messages;
         }
         Ok(())
     }
@@ -231,7 +255,9 @@ impl View {
                     if now.flags != known.flags || (enabled.condstore && now.modseq != known.modseq) {
                         fetch::write_meta_response(out, i as u32 + 1, &now, self.update_extras(enabled, uid));
                     }
-                    self.messages[i] = now;
+                    if now != *known {
+                        Arc::make_mut(&mut self.messages)[i] = now;
+                    }
                 }
                 None => {
                     self.gone.insert(uid, self.modseq);
@@ -241,7 +267,7 @@ impl View {
         let last = self.messages.last().map_or(0, |m| m.uid);
         for uid in added.into_iter().filter(|&u| u > last) {
             if let Some(meta) = account.message(self.mailbox, uid)? {
-                self.messages.push(meta);
+                Arc::make_mut(&mut self.messages).push(meta);
             }
         }
         if let Some(newest) = self.messages.last().map(|m| m.uid) {
@@ -264,7 +290,7 @@ impl View {
             }
         }
         let gone = std::mem::take(&mut self.gone);
-        self.messages.retain(|m| !gone.contains_key(&m.uid));
+        Arc::make_mut(&mut self.messages).retain(|m| !gone.contains_key(&m.uid));
         self.announced -= gone.len().min(self.announced);
     }
 

@@ -109,7 +109,8 @@ fn deleted_messages(account: &Account, info: &MailboxInfo, counted: &mut Option<
         return Ok(counts);
     }
     let counts = account
-        .messages(info.id)?
+        .message_list(info.id)?
+        .messages
         .iter()
         .filter(|m| m.flags.has(Flags::DELETED))
         .fold((0, 0), |(n, size), m| (n + 1, size + u64::from(m.size)));
@@ -124,5 +125,5 @@ fn recent(account: &Account, view: Option<&View>, info: &MailboxInfo) -> Result<
         return Ok(view.recent_count());
     }
     let Some(floor) = account.peek_recent(info.id).filter(|&f| f < info.uidnext) else { return Ok(0) };
-    Ok(account.messages(info.id)?.iter().filter(|m| m.uid >= floor).count())
+    Ok(account.message_list(info.id)?.messages.iter().filter(|m| m.uid >= floor).count())
 }

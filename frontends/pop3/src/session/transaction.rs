@@ -28,7 +28,7 @@ impl Transaction {
     pub(super) fn open(node: &Arc<Node>, record: &AccountRecord, lock: MaildropLock) -> kotak_engine::Result<Self> {
         let account = node.account(record)?;
         let inbox = account.mailbox("INBOX")?.ok_or(Error::NoSuchMailbox)?;
-        let maildrop = Maildrop::new(inbox.uidvalidity, account.messages(inbox.id)?);
+        let maildrop = Maildrop::new(inbox.uidvalidity, account.message_list(inbox.id)?.messages.to_vec());
         Ok(Transaction { account, inbox: inbox.id, maildrop, _lock: lock })
     }
 

@@ -1,0 +1,185 @@
+//! Mailboxes' message lists, kept in memory and shared.
+//!
+//! Every IMAP session with a mailbox selected needs that mailbox's list of
+//! messages, and reading it from RocksDB means walking every version of
+//! every message record still in the memtables. So the node keeps the last
+//! list it read of each mailbox, with the account MODSEQ it is current to,
+//! and hands out the same `Arc` to every session that opens the mailbox:
+//! ten thousand sessions idling in one INBOX share one list.
+//!
+//! A kept list that is behind is brought forward by replaying the change
+//! log after its MODSEQ, reading each touched message's current record; it
+//! is read afresh only when more changed than the list holds. No lock is
+//! needed: a list is *current at least to* its MODSEQ and may already show
+//! some later changes, and replaying a change reads the record as it is now,
+//! so replaying one twice, or one the list already shows, changes nothing.
+//! The IMAP view relies on the same property when it follows the log.
+
+use crate::account::Account;
+use crate::error::Result;
+use crate::keys::{self, Cf};
+use crate::records;
+use crate::types::{AccountId, Change, MailboxId, MessageMeta, ModSeq};
+use parking_lot::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Messages the node keeps in lists nobody has open before dropping the
+/// least recently used (about 64 bytes each).
+const KEPT_MESSAGES: usize = 1 << 20;
+
+/// A mailbox's messages in UID order, current at least to `modseq`.
+#[derive(Debug, Clone)]
+pub struct MessageList {
+    /// The account MODSEQ every change up to which the list shows.
+    pub modseq: ModSeq,
+    /// The messages, shared with every other holder of this list.
+    pub messages: Arc<Vec<MessageMeta>>,
+}
+
+struct Kept {
+    list: MessageList,
+    /// When it was last handed out, for eviction.
+    used: u64,
+}
+
+/// The lists a node keeps, by account and mailbox.
+#[derive(Default)]
+pub(crate) struct MessageLists {
+    inner: Mutex<Lists>,
+}
+
+#[derive(Default)]
+struct Lists {
+    kept: HashMap<(AccountId, MailboxId), Kept>,
+    messages: usize,
+    clock: u64,
+}
+
+impl MessageLists {
+    fn get(&self, key: (AccountId, MailboxId)) -> Option<MessageList> {
+        let mut lists = self.inner.lock();
+        lists.clock += 1;
+        let now = lists.clock;
+        lists.kept.get_mut(&key).map(|k| {
+            k.used = now;
+            k.list.clone()
+        })
+    }
+
+    /// Keeps `list` unless a list at least as current is kept already.
+    fn keep(&self, key: (AccountId, MailboxId), list: &MessageList) {
+        let mut lists = self.inner.lock();
+        lists.clock += 1;
+        let used = lists.clock;
+        let added = list.messages.len();
+        let removed = match lists.kept.get(&key) {
+            Some(k) if k.list.modseq > list.modseq => return,
+            Some(k) => k.list.messages.len(),
+            None => 0,
+        };
+        lists.kept.insert(key, Kept { list: list.clone(), used });
+        lists.messages = lists.messages + added - removed;
+        if lists.messages > KEPT_MESSAGES {
+            lists.evict();
+        }
+    }
+
+    /// Drops every list of an account (it was deleted).
+    pub(crate) fn forget_account(&self, acct: AccountId) {
+        let mut lists = self.inner.lock();
+        let gone: usize = lists.kept.iter().filter(|(k, _)| k.0 == acct).map(|(_, v)| v.list.messages.len()).sum();
+        lists.kept.retain(|k, _| k.0 != acct);
+        lists.messages -= gone;
+    }
+}
+
+impl Lists {
+    /// Drops lists, least recently used first, until a quarter of the
+    /// budget is free; lists that sessions still hold cost nothing extra to
+    /// keep, so they go last.
+    fn evict(&mut self) {
+        let mut order: Vec<(bool, u64, (AccountId, MailboxId), usize)> = self
+            .kept
+            .iter()
+            .map(|(key, k)| (Arc::strong_count(&k.list.messages) > 1, k.used, *key, k.list.messages.len()))
+            .collect();
+        order.sort_unstable();
+        for (_, _, key, len) in order {
+            if self.messages <= KEPT_MESSAGES / 4 * 3 {
+                break;
+            }
+            self.kept.remove(&key);
+            self.messages -= len;
+        }
+    }
+}
+
+impl Account {
+    /// The messages of `mb` in UID order, shared: every session that has
+    /// the mailbox open holds the same list until one of them changes its
+    /// copy.
+    pub fn message_list(&self, mb: MailboxId) -> Result<MessageList> {
+        let key = (self.id, mb);
+        let lists = &self.node.message_lists;
+        let list = match lists.get(key) {
+            Some(kept) => match self.brought_forward(mb, &kept)? {
+                Some(newer) => newer,
+                None => return Ok(kept),
+            },
+            None => self.read_list(mb)?,
+        };
+        lists.keep(key, &list);
+        Ok(list)
+    }
+
+    /// The list read from the store.
+    fn read_list(&self, mb: MailboxId) -> Result<MessageList> {
+        let modseq = self.highest_modseq()?;
+        Ok(MessageList { modseq, messages: Arc::new(self.messages(mb)?) })
+    }
+
+    /// `kept` with the changes logged after its MODSEQ, or `None` when
+    /// nothing was logged since; read afresh when more changed than it holds.
+    fn brought_forward(&self, mb: MailboxId, kept: &MessageList) -> Result<Option<MessageList>> {
+        let limit = kept.messages.len().max(64);
+        let mut touched = BTreeSet::new();
+        let mut modseq = kept.modseq;
+        let mut too_many = false;
+        let from = (kept.modseq + 1).to_be_bytes();
+        self.shard().scan_with(Cf::ChangeLog, &keys::account(self.id), Some(&from), |k, v| {
+            modseq = keys::modseq_of_change_key(k).unwrap_or(modseq);
+            match records::decode::<Change>(v) {
+                Ok(Change::Added { mailbox, uid } | Change::Flags { mailbox, uid } | Change::Expunged { mailbox, uid }) => {
+                    if mailbox == mb {
+                        touched.insert(uid);
+                    }
+                }
+                Ok(Change::Mailboxes) => {}
+                // Read the list afresh: that reports damage on its own terms.
+                Err(_) => too_many = true,
+            }
+            too_many |= touched.len() > limit;
+            !too_many
+        })?;
+        if too_many {
+            return self.read_list(mb).map(Some);
+        }
+        if modseq == kept.modseq {
+            return Ok(None);
+        }
+        let mut messages = Vec::with_capacity(kept.messages.len() + touched.len());
+        let mut old = kept.messages.iter().peekable();
+        for uid in touched {
+            while let Some(m) = old.next_if(|m| m.uid < uid) {
+                messages.push(m.clone());
+            }
+            old.next_if(|m| m.uid == uid);
+            if let Some(now) = self.message_record(mb, uid)? {
+                messages.push(now);
+            }
+        }
+        messages.extend(old.cloned());
+        Ok(Some(MessageList { modseq, messages: Arc::new(messages) }))
+    }
+}
