@@ -186,7 +186,11 @@ fn write_item(out: &mut Vec<u8>, src: &FetchSource<'_>, item: &MessageDataItemNa
             wire::string(out, section::text_block(src.raw()?, src.summary()?)?);
         }
         MessageDataItemName::BodyExt { section, partial, .. } => {
-            let data = section::section_data(src.raw()?, src.summary()?, section.as_ref())?;
+            let data = match section {
+                // The whole message: no need to read its summary.
+                None => std::borrow::Cow::Borrowed(src.raw()?),
+                Some(_) => section::section_data(src.raw()?, src.summary()?, section.as_ref())?,
+            };
             out.extend_from_slice(b"BODY[");
             if let Some(section) = section {
                 section::write_section_spec(out, section);
