@@ -20,6 +20,7 @@ import sys
 import time
 
 import machine
+import quiet
 import report
 from scenarios import SCENARIOS
 from servers import Dovecot, Kotak
@@ -96,16 +97,23 @@ def bench(o, scenario, server, warmup):
 def run_scenario(o, scenario, servers):
     """Warm-up, then `rounds` alternating rounds; returns the summary rows."""
     results = {s.name: [] for s in servers}
+    for server in servers:
+        quiet.settle(server)
     for r in range(o.rounds + 1):
         for server in servers:
             if scenario.fresh:
                 server.restart()
+                quiet.settle(server)
             t0 = time.monotonic()
             j = bench(o, scenario, server, warmup=(r == 0))
+            elapsed = time.monotonic() - t0
+            after = quiet.settle(server)
+            j["background_cpu_s"], j["background_s"] = after["cpu_seconds"], after["seconds"]
             first = scenario.figures[0]
             label = "warm-up" if r == 0 else f"round {r}"
             progress(f"  {scenario.name:<8} {label:<8} {server.name:<11} {first.label} = "
-                     f"{report.fmt(first.read(j))}  ({time.monotonic() - t0:.1f} s)")
+                     f"{report.fmt(first.read(j))}  ({elapsed:.1f} s; then {after['cpu_seconds']} CPU s "
+                     f"in {after['seconds']} s until quiet)")
             if r > 0:
                 results[server.name].append(j)
     return report.summarize(scenario, results)

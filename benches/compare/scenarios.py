@@ -165,3 +165,9 @@ SCENARIOS = [
              timeout=lambda o: o.search_seconds + search.QUERY_TIMEOUT + 60, opt_in=True,
              accounts=[(search.ADDRESS, search.PASSWORD)], prepare=search.prepare),
 ]
+
+# After every round the harness waits until the server is quiet (quiet.py);
+# the CPU it used meanwhile is work the round left behind.
+AFTERWARDS = Figure("CPU s after the round", lambda j: j.get("background_cpu_s"), False)
+for _scenario in SCENARIOS:
+    _scenario.figures.append(AFTERWARDS)
