@@ -19,19 +19,61 @@ pub const MAX_WORD_CHARS: usize = 40;
 
 /// Calls `f(start, end, word)` for every word of `text`, in order, with the
 /// word's byte range in `text` and its normalised form.
-pub fn for_each_word(text: &str, f: impl FnMut(usize, usize, &str)) {
-    if text.is_ascii() {
-        ascii_words(text, f)
-    } else {
-        unicode_words(text, f)
+///
+/// Mail is mostly ASCII with a few other characters, so the text is cut into
+/// runs at [safe cuts](is_safe_cut): runs without non-ASCII bytes go through
+/// the fast [`ascii_words`], only the runs around non-ASCII characters pay
+/// for UAX #29 in [`unicode_words`].
+pub fn for_each_word(text: &str, mut f: impl FnMut(usize, usize, &str)) {
+    let bytes = text.as_bytes();
+    let mut normalised = String::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let Some(non_ascii) = first_non_ascii(&bytes[start..]).map(|i| start + i) else {
+            ascii_words(&text[start..], &mut normalised, |s, e, w| f(start + s, start + e, w));
+            return;
+        };
+        // Every position before `non_ascii` has an ASCII byte, so a cut only
+        // needs whitespace in front of it.
+        let cut = (start + 1..non_ascii).rev().find(|&p| is_cut_space(bytes[p - 1])).unwrap_or(start);
+        let end = (non_ascii + 1..bytes.len()).find(|&p| is_safe_cut(bytes, p)).unwrap_or(bytes.len());
+        ascii_words(&text[start..cut], &mut normalised, |s, e, w| f(start + s, start + e, w));
+        unicode_words(&text[cut..end], &mut normalised, |s, e, w| f(cut + s, cut + e, w));
+        start = end;
     }
+}
+
+/// Whether splitting `bytes` before index `p` (0 < p < len) leaves every
+/// word as UAX #29 finds it in the whole text: whitespace before `p` never
+/// belongs to a word and no rule joins it to a following ASCII character
+/// (CR LF and space runs stay together, but give no words either way), and
+/// an ASCII byte at `p` is not a combining mark or joiner that UAX #29 would
+/// attach to the whitespace.
+fn is_safe_cut(bytes: &[u8], p: usize) -> bool {
+    is_cut_space(bytes[p - 1]) && bytes[p].is_ascii()
+}
+
+/// ASCII whitespace, including the vertical tab that
+/// [`u8::is_ascii_whitespace`] leaves out.
+fn is_cut_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// Index of the first non-ASCII byte of `bytes`: whole blocks are checked
+/// with the word-at-a-time [`slice::is_ascii`], single bytes only inside
+/// the block that has one.
+fn first_non_ascii(bytes: &[u8]) -> Option<usize> {
+    const BLOCK: usize = 64;
+    let from = bytes.chunks(BLOCK).position(|block| !block.is_ascii())? * BLOCK;
+    bytes[from..].iter().position(|b| !b.is_ascii()).map(|i| from + i)
 }
 
 /// [`for_each_word`] for ASCII text, where UAX #29 never breaks inside a
 /// run of letters and digits, so the words are exactly those runs.
-fn ascii_words(text: &str, mut f: impl FnMut(usize, usize, &str)) {
+/// `normalised` is scratch space, shared by all runs of one text so that
+/// many short runs do not each allocate.
+fn ascii_words(text: &str, normalised: &mut String, mut f: impl FnMut(usize, usize, &str)) {
     let bytes = text.as_bytes();
-    let mut normalised = String::new();
     let mut i = 0;
     while i < bytes.len() {
         if !bytes[i].is_ascii_alphanumeric() {
@@ -42,23 +84,23 @@ fn ascii_words(text: &str, mut f: impl FnMut(usize, usize, &str)) {
         while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
             i += 1;
         }
-        normalise(&text[start..i], &mut normalised);
-        f(start, i, &normalised);
+        normalise(&text[start..i], normalised);
+        f(start, i, normalised);
     }
 }
 
-/// [`for_each_word`] for any text.
-fn unicode_words(text: &str, mut f: impl FnMut(usize, usize, &str)) {
-    let mut normalised = String::new();
+/// [`for_each_word`] for any text; `normalised` is scratch space as in
+/// [`ascii_words`].
+fn unicode_words(text: &str, normalised: &mut String, mut f: impl FnMut(usize, usize, &str)) {
     for (word_start, word) in text.unicode_word_indices() {
         let mut piece_start = None;
         for (i, c) in word.char_indices().chain(std::iter::once((word.len(), ' '))) {
             if c.is_alphanumeric() {
                 piece_start.get_or_insert(i);
             } else if let Some(s) = piece_start.take() {
-                normalise(&word[s..i], &mut normalised);
+                normalise(&word[s..i], normalised);
                 if !normalised.is_empty() {
-                    f(word_start + s, word_start + i, &normalised);
+                    f(word_start + s, word_start + i, normalised);
                 }
             }
         }
@@ -125,27 +167,58 @@ mod tests {
         }
     }
 
+    type Triple = (usize, usize, String);
+
+    /// The `(start, end, word)` calls that `split` makes to the callback.
+    fn triples(split: impl FnOnce(&mut dyn FnMut(usize, usize, &str))) -> Vec<Triple> {
+        let mut out = Vec::new();
+        split(&mut |s, e, w| out.push((s, e, w.to_string())));
+        out
+    }
+
+    /// `count` texts of 0 to `max_len` pieces drawn from `alphabet`, the
+    /// same on every run.
+    fn random_texts(alphabet: &[&str], count: usize, max_len: usize) -> Vec<String> {
+        let mut seed = 12345u32;
+        let mut next = move |below: usize| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 8) as usize % below
+        };
+        (0..count).map(|_| (0..next(max_len + 1)).map(|_| alphabet[next(alphabet.len())]).collect()).collect()
+    }
+
     #[test]
     fn the_ascii_shortcut_gives_the_same_words() {
-        let alphabet = b"aZ09 .,'_-@:/\t\r\n!?()\"=+#";
-        let mut seed = 12345u32;
-        for len in 0..200 {
-            let text: String = (0..len)
-                .map(|_| {
-                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                    char::from(alphabet[(seed >> 16) as usize % alphabet.len()])
-                })
-                .collect();
-            let (mut fast, mut full) = (Vec::new(), Vec::new());
-            ascii_words(&text, |s, e, w| fast.push((s, e, w.to_string())));
-            unicode_words(&text, |s, e, w| full.push((s, e, w.to_string())));
-            assert_eq!(fast, full, "{text:?}");
+        let alphabet = [
+            "a", "Z", "0", "9", " ", ".", ",", "'", "_", "-", "@", ":", "/", "\t", "\r", "\n", "!", "?", "(", ")", "\"",
+            "=", "+", "#",
+        ];
+        let hand = ["don't stop", "alice.smith@Example.COM", "3.14_beta x-y", "a'b.c,d", "__init__", "e.g. U.S.A."];
+        for text in random_texts(&alphabet, 500, 200).iter().map(String::as_str).chain(hand) {
+            let fast = triples(|f| ascii_words(text, &mut String::new(), f));
+            assert_eq!(fast, triples(|f| unicode_words(text, &mut String::new(), f)), "{text:?}");
         }
-        for text in ["don't stop", "alice.smith@Example.COM", "3.14_beta x-y", "a'b.c,d", "__init__", "e.g. U.S.A."] {
-            let (mut fast, mut full) = (Vec::new(), Vec::new());
-            ascii_words(text, |s, e, w| fast.push((s, e, w.to_string())));
-            unicode_words(text, |s, e, w| full.push((s, e, w.to_string())));
-            assert_eq!(fast, full, "{text:?}");
+    }
+
+    #[test]
+    fn cutting_mixed_text_into_runs_gives_the_same_words() {
+        let alphabet = [
+            "a", "b", "Z", "k", "0", "7", " ", " ", " ", "  ", "\t", "\r\n", "\r", "\n", "\x0b", "\x0c", ".", ",", "'",
+            "_", "-", "@", ":", "\"", "é", "—", "ü", "\u{301}", "\u{345}", "日", "Я", "ß", "\u{200d}", "😀", "\u{a0}",
+        ];
+        let hand = [
+            "naïve café — ok",
+            "a \u{301}b",
+            "x\u{a0}y z",
+            "é\r\nfoo bar",
+            "foo bar\u{200d}😀 baz",
+            " \u{301}x y é",
+            "plain ascii, then ü at the end",
+            "é",
+        ];
+        for text in random_texts(&alphabet, 3000, 300).iter().map(String::as_str).chain(hand) {
+            let runs = triples(|f| for_each_word(text, f));
+            assert_eq!(runs, triples(|f| unicode_words(text, &mut String::new(), f)), "{text:?}");
         }
     }
 
