@@ -172,8 +172,7 @@ impl View {
     /// changed: flag changes (`FETCH`), then expunges as `expunges` says,
     /// then new messages (`EXISTS`, and `RECENT` for IMAP4rev1 clients).
     pub fn refresh(&mut self, account: &Account, enabled: Enabled, expunges: Expunges, out: &mut Vec<u8>) -> Result<()> {
-        let behind = account.highest_modseq()? > self.modseq;
-        if behind {
+        if account.highest_modseq()? > self.modseq {
             self.apply_changes(account, enabled, out)?;
         }
         if !self.gone.is_empty() {
@@ -192,17 +191,14 @@ impl View {
                 out.extend_from_slice(format!("* {} RECENT\r\n", self.recent_count()).as_bytes());
             }
         }
-        if behind {
-            self.share_again(account)?;
-        }
         Ok(())
     }
 
-    /// After following changes, goes back to the list other sessions share
-    /// when this session's own copy has become equal to it, so that
-    /// sessions idling in a mailbox that receives mail do not each keep a
-    /// copy of it.
-    fn share_again(&mut self, account: &Account) -> Result<()> {
+    /// Goes back to the list other sessions share when this session's own
+    /// copy has become equal to it, so that sessions idling in a mailbox
+    /// that receives mail do not each keep a copy of it. (Worth its cost
+    /// for sessions that wait, not between a busy client's commands.)
+    pub fn share_again(&mut self, account: &Account) -> Result<()> {
         if Arc::strong_count(&self.messages) > 1 || !self.gone.is_empty() {
             return Ok(());
         }
@@ -354,6 +350,39 @@ impl RecentSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kotak_engine::{Node, NodeConfig};
+
+    fn msg(i: usize) -> Vec<u8> {
+        format!("From: a@example.org\r\nSubject: m{i}\r\n\r\nbody {i}\r\n").into_bytes()
+    }
+
+    #[tokio::test]
+    async fn idling_views_share_one_list_before_and_after_new_mail() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::open(NodeConfig { shards: Some(1), ..NodeConfig::new(dir.path()) }).unwrap();
+        let rec = node.add_account("u@x.test", "pw").await.unwrap();
+        let account = node.account(&rec).unwrap();
+        for i in 0..3 {
+            node.deliver(std::slice::from_ref(&rec), &msg(i)).await;
+        }
+        let inbox = account.mailbox("INBOX").unwrap().unwrap();
+        let mut views: Vec<View> = (0..3).map(|_| View::open(&account, &inbox, false).unwrap()).collect();
+        assert!(views.windows(2).all(|w| Arc::ptr_eq(&w[0].messages, &w[1].messages)));
+        node.deliver(std::slice::from_ref(&rec), &msg(3)).await;
+        for view in &mut views {
+            let mut out = Vec::new();
+            view.refresh(&account, Enabled::default(), Expunges::Report, &mut out).unwrap();
+            assert!(String::from_utf8_lossy(&out).contains("* 4 EXISTS"));
+            view.share_again(&account).unwrap();
+        }
+        assert!(views.windows(2).all(|w| Arc::ptr_eq(&w[0].messages, &w[1].messages)));
+        assert_eq!(views[0].messages().len(), 4);
+        // A view whose client was told something else keeps its own copy.
+        let flags = kotak_engine::Flags { system: kotak_engine::Flags::SEEN, keywords: Vec::new() };
+        let stored = account.store(inbox.id, &[1], kotak_engine::StoreOp::Add, &flags, None).await.unwrap();
+        views[0].update(&stored.changed[0]);
+        assert!(!Arc::ptr_eq(&views[0].messages, &views[1].messages));
+    }
 
     #[test]
     fn recent_set() {

@@ -20,10 +20,14 @@ pub fn start(account: &Account, view: &mut Selected, enabled: Enabled, out: &mut
 }
 
 /// Writes the untagged updates of the selected mailbox, if any; during
-/// IDLE, expunges may be reported at any time.
+/// IDLE, expunges may be reported at any time. An idling session then
+/// shares the mailbox's message list with the others again.
 pub fn report(account: &Account, view: &mut Selected, enabled: Enabled, out: &mut Vec<u8>) -> Result<()> {
     match view {
-        Some(view) => view.refresh(account, enabled, Expunges::Report, out),
+        Some(view) => {
+            view.refresh(account, enabled, Expunges::Report, out)?;
+            view.share_again(account)
+        }
         None => Ok(()),
     }
 }
