@@ -157,7 +157,8 @@ def main():
         for s in servers:
             t0 = time.monotonic()
             s.start()
-            progress(f"{s.name} up with {o.users} accounts, ports {s.ports} ({time.monotonic() - t0:.1f} s)")
+            progress(f"{s.name} up with {o.users} accounts, ports {s.ports} ({time.monotonic() - t0:.1f} s); "
+                     f"every account logged in once in {quiet.log_everyone_in(s)} s")
         meta["servers"] = {s.name: s.settings() for s in servers}
         for scenario in o.selected:
             progress(f"{scenario.name}: {scenario.summary}")
