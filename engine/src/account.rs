@@ -307,8 +307,10 @@ impl Account {
 
     /// Deletes bodies whose last reference is gone. Called after the commit
     /// that dropped the references; a body can only gain references from a
-    /// message that still holds one, so a count of zero is final.
-    pub(crate) async fn collect_blobs(&self, blobs: impl IntoIterator<Item = BlobId>) -> Result<()> {
+    /// message that still holds one, so a count of zero is final. The
+    /// deletion waits for no sync: if a crash loses it, the body stays
+    /// unreferenced, which costs space and no mail.
+    pub(crate) fn collect_blobs(&self, blobs: impl IntoIterator<Item = BlobId>) -> Result<()> {
         let mut batch = Batch::default();
         for blob in blobs {
             let count = self
@@ -322,6 +324,6 @@ impl Account {
                 batch.delete(Cf::BlobRef, keys::blob(blob));
             }
         }
-        self.shard().commit(batch).await
+        self.shard().commit_later(batch)
     }
 }

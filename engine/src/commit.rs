@@ -49,7 +49,9 @@ impl Batch {
 
 struct Request {
     batch: Batch,
-    done: oneshot::Sender<Result<()>>,
+    /// Who waits for the sync; `None` for a write that needs no sync of
+    /// its own ([`Committer::commit_later`]).
+    done: Option<oneshot::Sender<Result<()>>>,
 }
 
 /// The sending side of a shard's writer thread.
@@ -81,12 +83,24 @@ impl Committer {
             return Ok(());
         }
         let (done, wait) = oneshot::channel();
-        {
-            let tx = self.tx.lock();
-            let tx = tx.as_ref().ok_or(Error::ShuttingDown)?;
-            tx.send(Request { batch, done }).map_err(|_| Error::ShuttingDown)?;
-        }
+        self.send(Request { batch, done: Some(done) })?;
         wait.await.map_err(|_| Error::ShuttingDown)?
+    }
+
+    /// Queues `batch` without waiting: it is written with the next group and
+    /// reaches the disk with the next sync (any later durable write, or the
+    /// shutdown). Only for writes whose loss in a crash costs nothing but
+    /// space, such as deleting bodies nothing refers to any more.
+    pub fn commit_later(&self, batch: Batch) -> Result<()> {
+        if batch.ops.is_empty() {
+            return Ok(());
+        }
+        self.send(Request { batch, done: None })
+    }
+
+    fn send(&self, request: Request) -> Result<()> {
+        let tx = self.tx.lock();
+        tx.as_ref().ok_or(Error::ShuttingDown)?.send(request).map_err(|_| Error::ShuttingDown)
     }
 
     /// Stops taking writes and waits until everything queued is on disk.
@@ -101,6 +115,7 @@ impl Committer {
 fn run(db: Arc<DB>, rx: mpsc::Receiver<Request>) {
     let mut sync = WriteOptions::default();
     sync.set_sync(true);
+    let no_sync = WriteOptions::default();
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -136,14 +151,21 @@ fn run(db: Arc<DB>, rx: mpsc::Receiver<Request>) {
         }
         let result = match missing_cf {
             Some(cf) => Err(format!("column family {} missing", cf.name())),
-            None => db.write_opt(wb, &sync).map_err(|e| e.into_string()),
+            None => {
+                let anyone_waits = group.iter().any(|r| r.done.is_some());
+                db.write_opt(wb, if anyone_waits { &sync } else { &no_sync }).map_err(|e| e.into_string())
+            }
         };
         tracing::trace!(writes = group.len(), "group commit");
         if let Err(e) = &result {
             tracing::error!(error = %e, "group commit failed");
         }
-        for req in group {
-            let _ = req.done.send(result.clone().map_err(Error::Storage));
+        for done in group.into_iter().filter_map(|r| r.done) {
+            let _ = done.send(result.clone().map_err(Error::Storage));
         }
+    }
+    // The last writes may have been ones that wait for no sync.
+    if let Err(e) = db.flush_wal(true) {
+        tracing::error!(error = %e, "syncing the write-ahead log at shutdown failed");
     }
 }

@@ -91,7 +91,7 @@ impl Account {
         self.shard().commit(batch).await?;
         self.node.fts(self.shard).forget(self.id);
         self.node.message_lists.forget_account(self.id);
-        self.collect_blobs(blobs).await
+        self.collect_blobs(blobs)
     }
 
     fn stage_new_mailbox(&self, tx: &mut Txn, id: MailboxId, name: &str) -> MailboxInfo {
@@ -217,7 +217,7 @@ impl Account {
             tx.batch.delete(Cf::Mailbox, keys::mailbox(self.id, id));
         }
         self.commit(tx).await?;
-        self.collect_blobs(blobs).await
+        self.collect_blobs(blobs)
     }
 
     /// Renames a mailbox and everything under it. Renaming INBOX moves its

@@ -112,7 +112,7 @@ impl Account {
         }
         tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, mb), records::encode(&mbrec));
         self.commit(tx).await?;
-        self.collect_blobs(blobs).await?;
+        self.collect_blobs(blobs)?;
         Ok(removed)
     }
 

@@ -90,6 +90,12 @@ impl Shard {
         self.committer.commit(batch).await
     }
 
+    /// Queues `batch` to be written without waiting for a sync of its own
+    /// (see [`Committer::commit_later`]).
+    pub fn commit_later(&self, batch: Batch) -> Result<()> {
+        self.committer.commit_later(batch)
+    }
+
     /// Stops the writer after flushing what is queued.
     pub fn shutdown(&self) {
         self.committer.shutdown();

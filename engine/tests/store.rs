@@ -37,7 +37,7 @@ async fn multi_recipient_delivery_stores_one_body_per_shard() {
 #[tokio::test]
 async fn restart_keeps_uids_uidvalidity_and_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let (validity, uids);
+    let (validity, uids, expunged);
     {
         let node = open(dir.path());
         let rec = node.add_account("a@x.test", "pw").await.unwrap();
@@ -47,6 +47,7 @@ async fn restart_keeps_uids_uidvalidity_and_bytes() {
         let a = node.account(&rec).unwrap();
         let inbox = a.mailbox("INBOX").unwrap().unwrap();
         a.store(inbox.id, &[5], StoreOp::Add, &Flags { system: Flags::DELETED, keywords: vec![] }, None).await.unwrap();
+        expunged = a.message(inbox.id, 5).unwrap().unwrap();
         assert_eq!(a.expunge(inbox.id, None).await.unwrap(), vec![5]);
         validity = inbox.uidvalidity;
         uids = a.messages(inbox.id).unwrap().iter().map(|m| m.uid).collect::<Vec<_>>();
@@ -63,6 +64,9 @@ async fn restart_keeps_uids_uidvalidity_and_bytes() {
     for (i, m) in msgs.iter().enumerate() {
         assert_eq!(a.read_raw(m).unwrap(), msg(i));
     }
+    // The expunged message's body was deleted (a write that waits for no
+    // sync of its own, made durable by the shutdown).
+    assert!(matches!(a.read_raw(&expunged), Err(Error::Corrupt(_))));
     let next = node.deliver(std::slice::from_ref(&rec), &msg(9)).await.into_iter().next().unwrap().unwrap();
     assert_eq!(next, 6);
 }
