@@ -46,7 +46,7 @@ impl Node {
         let count = match std::fs::read_to_string(&count_path) {
             Ok(s) => s.trim().parse::<usize>().map_err(|_| Error::Corrupt(format!("{} is not a number", count_path.display())))?,
             Err(_) => {
-                let n = config.shards.unwrap_or_else(default_shard_count).max(1);
+                let n = config.shards.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
                 std::fs::write(&count_path, format!("{n}\n"))?;
                 n
             }
@@ -312,19 +312,6 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-/// Cores per shard of a new data directory when the configuration does not
-/// say. Each shard brings its own commit thread (one fdatasync stream), its
-/// own indexer and Tantivy writer; on a small machine fewer, fuller group
-/// commits cost less than parallel ones. Measured on 2 cores (benches/README
-/// "Shards"): one shard used 0.32-0.39 ms of CPU per delivered 4 KB message
-/// where two used 0.48.
-const CORES_PER_SHARD: usize = 4;
-
-/// One shard per [`CORES_PER_SHARD`] cores, at least one.
-fn default_shard_count() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).div_ceil(CORES_PER_SHARD)
 }
 
 /// Which accounts `kotak reindex` rebuilds.

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 pub struct FileConfig {
     /// Data directory.
     pub data_dir: Option<PathBuf>,
-    /// Shards of a new data directory (default: one per four cores).
+    /// Shards of a new data directory (default: number of cores).
     pub shards: Option<usize>,
     /// This node's name in the directory (default `local`).
     pub node_name: Option<String>,
