@@ -56,7 +56,9 @@ def parse_args():
     p.add_argument("--search-seconds", type=int, default=20, help="length of one search run")
     p.add_argument("--servers", default="Kotak,Dovecot",
                    help="which servers to run (e.g. Kotak alone for an idle run too big for Dovecot)")
-    p.add_argument("--dovecot-scheme", default="SHA512-CRYPT", help="doveadm pw scheme of Dovecot's passwords")
+    p.add_argument("--dovecot-scheme", default="ARGON2ID-KOTAK",
+                   help="Dovecot's password scheme: ARGON2ID-KOTAK (Argon2id with Kotak's cost, made with the "
+                        "argon2 tool) or any `doveadm pw -s` scheme, e.g. SHA512-CRYPT")
     p.add_argument("--dovecot-auth-cache", default="0", help="Dovecot's auth_cache_size (0: its default, off)")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     p.add_argument("--json-out", help="also write the JSON results to this file")

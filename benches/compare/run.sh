@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kotak vs Dovecot on this machine (see benches/README.md).
 # Usage: benches/compare/run.sh [compare.py flags, e.g. --rounds 5 --idle 2000]
-# Installs Dovecot's IMAP, POP3 and LMTP servers from Debian's packages when
+# Installs Dovecot's IMAP, POP3 and LMTP servers (and the argon2 tool that
+# hashes Dovecot's passwords like Kotak's) from Debian's packages when
 # missing (and, for the search scenario, tries dovecot-fts-xapian), builds
 # Kotak (release; KOTAK=path skips the build), runs the comparison in a
 # temporary directory and stops both servers on any exit.
@@ -12,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 need=()
-for pkg in dovecot-imapd dovecot-pop3d dovecot-lmtpd; do
+for pkg in dovecot-imapd dovecot-pop3d dovecot-lmtpd argon2; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -156,6 +156,12 @@ class Kotak(Server):
                         self.ports[words[1]] = int(words[2].rsplit(":", 1)[1])
 
 
+# `--dovecot-scheme` value giving Dovecot Argon2id hashes with Kotak's cost
+# (memory KiB, passes, lanes: the argon2 crate's defaults, which Kotak uses).
+SAME_AS_KOTAK = "ARGON2ID-KOTAK"
+KOTAK_ARGON2 = (19456, 2, 1)
+
+
 class Dovecot(Server):
     """Dovecot from Debian's packages, run as root with its own config, base
     and state directories, delivering to maildirs owned by MAIL_USER."""
@@ -175,7 +181,8 @@ class Dovecot(Server):
         version = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
         return {
             "version": version,
-            "passwords": f"{self.scheme} (doveadm pw), passwd-file",
+            "passwords": ("Argon2id m={} KiB, t={}, p={} (argon2 tool), the same as Kotak's".format(*KOTAK_ARGON2)
+                          if self.scheme == SAME_AS_KOTAK else f"{self.scheme} (doveadm pw)") + ", passwd-file",
             "auth cache": f"auth_cache_size = {self.auth_cache_size}"
                           + (" (no cache, Dovecot's default)" if self.auth_cache_size in ("0", 0) else ""),
             "durability": "mail_fsync = optimized (Dovecot's default), maildir",
@@ -187,11 +194,23 @@ class Dovecot(Server):
         local, domain = address.split("@")
         return os.path.join(self.mail, domain, local)
 
+    def _hash(self, password):
+        """The passwd-file form of `password` under this server's scheme."""
+        if self.scheme == SAME_AS_KOTAK:
+            # Dovecot verifies an Argon2id hash with the cost written in it,
+            # so both servers pay the same for a password check.
+            m, t, p = KOTAK_ARGON2
+            salt = os.urandom(12).hex()
+            encoded = subprocess.run(["argon2", salt, "-id", "-k", str(m), "-t", str(t), "-p", str(p), "-e"],
+                                     input=password, check=True, capture_output=True, text=True).stdout.strip()
+            return "{ARGON2ID}" + encoded
+        return subprocess.run(["doveadm", "pw", "-s", self.scheme, "-p", password],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
     def _passwd(self, uid, gid):
         lines = []
         for address, password in self.accounts():
-            hashed = subprocess.run(["doveadm", "pw", "-s", self.scheme, "-p", password],
-                                    check=True, capture_output=True, text=True).stdout.strip()
+            hashed = self._hash(password)
             lines.append(f"{address}:{hashed}:{uid}:{gid}::{self.home(address)}::\n")
         with open(self.passwd, "w", encoding="utf-8") as f:
             f.writelines(lines)
