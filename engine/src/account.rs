@@ -305,25 +305,59 @@ impl Account {
         tx.batch.merge(Cf::BlobRef, keys::blob(rec.blob), (-1i64).to_be_bytes().to_vec());
     }
 
+    /// Stages in `batch` the deletion of every body whose last references
+    /// this write drops (`blobs` names a body once per dropped reference),
+    /// so that it disappears with them. The count is read under the account
+    /// lock, and no account can add a reference to a body it does not hold
+    /// (a body is shared across accounts only by the delivery that stored
+    /// it), so a count equal to the references dropped is final. Returns the
+    /// bodies other messages still held when counted, for
+    /// [`Account::collect_blobs`] after the commit.
+    pub(crate) fn release_blobs(&self, batch: &mut Batch, blobs: &[BlobId]) -> Result<Vec<BlobId>> {
+        let mut dropped: std::collections::BTreeMap<BlobId, i64> = std::collections::BTreeMap::new();
+        for &blob in blobs {
+            *dropped.entry(blob).or_default() += 1;
+        }
+        let mut still_held = Vec::new();
+        for (blob, count) in dropped {
+            if self.blob_references(blob)? <= count {
+                stage_blob_deletion(batch, blob);
+            } else {
+                still_held.push(blob);
+            }
+        }
+        Ok(still_held)
+    }
+
     /// Deletes bodies whose last reference is gone. Called after the commit
-    /// that dropped the references; a body can only gain references from a
-    /// message that still holds one, so a count of zero is final. The
-    /// deletion waits for no sync: if a crash loses it, the body stays
+    /// that dropped the references, for bodies other messages held when
+    /// [`Account::release_blobs`] counted; a body can only gain references
+    /// from a message that still holds one, so a count of zero is final.
+    /// The deletion waits for no sync: if a crash loses it, the body stays
     /// unreferenced, which costs space and no mail.
     pub(crate) fn collect_blobs(&self, blobs: impl IntoIterator<Item = BlobId>) -> Result<()> {
         let mut batch = Batch::default();
         for blob in blobs {
-            let count = self
-                .shard()
-                .get(Cf::BlobRef, &keys::blob(blob))?
-                .and_then(|v| v.as_slice().try_into().ok().map(i64::from_be_bytes))
-                .unwrap_or(0);
-            if count <= 0 {
-                batch.delete(Cf::Blob, keys::blob(blob));
-                batch.delete(Cf::Summary, keys::blob(blob));
-                batch.delete(Cf::BlobRef, keys::blob(blob));
+            if self.blob_references(blob)? <= 0 {
+                stage_blob_deletion(&mut batch, blob);
             }
         }
         self.shard().commit_later(batch)
     }
+
+    /// The committed reference count of a body.
+    fn blob_references(&self, blob: BlobId) -> Result<i64> {
+        Ok(self
+            .shard()
+            .get(Cf::BlobRef, &keys::blob(blob))?
+            .and_then(|v| v.as_slice().try_into().ok().map(i64::from_be_bytes))
+            .unwrap_or(0))
+    }
+}
+
+/// Stages the removal of a body, its summary and its reference count.
+fn stage_blob_deletion(batch: &mut Batch, blob: BlobId) {
+    batch.delete(Cf::Blob, keys::blob(blob));
+    batch.delete(Cf::Summary, keys::blob(blob));
+    batch.delete(Cf::BlobRef, keys::blob(blob));
 }

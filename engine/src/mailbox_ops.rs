@@ -216,8 +216,9 @@ impl Account {
         } else {
             tx.batch.delete(Cf::Mailbox, keys::mailbox(self.id, id));
         }
+        let still_held = self.release_blobs(&mut tx.batch, &blobs)?;
         self.commit(tx).await?;
-        self.collect_blobs(blobs)
+        self.collect_blobs(still_held)
     }
 
     /// Renames a mailbox and everything under it. Renaming INBOX moves its

@@ -111,8 +111,9 @@ impl Account {
             return Ok(removed);
         }
         tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, mb), records::encode(&mbrec));
+        let still_held = self.release_blobs(&mut tx.batch, &blobs)?;
         self.commit(tx).await?;
-        self.collect_blobs(blobs)?;
+        self.collect_blobs(still_held)?;
         Ok(removed)
     }
 

@@ -64,8 +64,7 @@ async fn restart_keeps_uids_uidvalidity_and_bytes() {
     for (i, m) in msgs.iter().enumerate() {
         assert_eq!(a.read_raw(m).unwrap(), msg(i));
     }
-    // The expunged message's body was deleted (a write that waits for no
-    // sync of its own, made durable by the shutdown).
+    // The expunged message's body went with it.
     assert!(matches!(a.read_raw(&expunged), Err(Error::Corrupt(_))));
     let next = node.deliver(std::slice::from_ref(&rec), &msg(9)).await.into_iter().next().unwrap().unwrap();
     assert_eq!(next, 6);
@@ -189,4 +188,27 @@ async fn logins_are_cached_until_the_password_changes() {
     node.directory().set_password("l@x.test", "new").unwrap();
     assert!(node.authenticate("l@x.test", "old").await.unwrap().is_none(), "the cache must not outlive the password");
     assert!(node.authenticate("l@x.test", "new").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_shared_body_lives_until_its_last_message_is_expunged() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::open(NodeConfig { shards: Some(1), ..NodeConfig::new(dir.path()) }).unwrap();
+    let recs = [node.add_account("a@x.test", "pw").await.unwrap(), node.add_account("b@x.test", "pw").await.unwrap()];
+    assert!(node.deliver(&recs, &msg(1)).await.iter().all(|r| r.is_ok()));
+    let deleted = Flags { system: Flags::DELETED, keywords: vec![] };
+    let (a, b) = (node.account(&recs[0]).unwrap(), node.account(&recs[1]).unwrap());
+    // A copy inside `a` holds the body too.
+    a.copy(1, &[1], 1).await.unwrap();
+    let held = a.messages(1).unwrap();
+    assert_eq!(held.len(), 2);
+    assert_eq!(held[0].blob, held[1].blob);
+    a.store(1, &[1, 2], StoreOp::Add, &deleted, None).await.unwrap();
+    a.expunge(1, Some(&[1])).await.unwrap();
+    assert_eq!(b.read_raw(&held[0]).unwrap(), msg(1), "b's message still holds the body");
+    a.expunge(1, None).await.unwrap();
+    assert_eq!(b.read_raw(&held[0]).unwrap(), msg(1), "b's message still holds the body");
+    b.store(1, &[1], StoreOp::Add, &deleted, None).await.unwrap();
+    b.expunge(1, None).await.unwrap();
+    assert!(matches!(b.read_raw(&held[0]), Err(Error::Corrupt(_))), "the last expunge took the body");
 }
