@@ -23,8 +23,12 @@ def ratio(kotak, dovecot):
     return kotak / dovecot
 
 
-def verdict(figure, kotak, r):
+def verdict(figure, kotak, r, kotak_rounds=()):
     """Whether the issue's goal for this figure is met, or '' without a goal."""
+    if figure.goal_when is not None:
+        what, applies = figure.goal_when
+        if not kotak_rounds or not all(applies(j) for j in kotak_rounds):
+            return f"goal <= {figure.kotak_max:g} is {what}: not measured here"
     if figure.goal is not None:
         return "" if r is None else (f"goal >= {figure.goal:g}x: " + ("met" if r >= figure.goal else "NOT met"))
     if figure.kotak_max is not None and kotak is not None:
@@ -45,7 +49,7 @@ def summarize(scenario, results):
             "dovecot": d,
             "ratio": r,
             "better": BETTER[f.higher_is_better],
-            "goal": verdict(f, k, r),
+            "goal": verdict(f, k, r, results.get("Kotak", [])),
             "rounds": per_server,
         }
         if FTS in per_server:
