@@ -88,10 +88,11 @@ impl Account {
         for cf in [Cf::Account, Cf::Mailbox, Cf::Message, Cf::ChangeLog] {
             batch.delete_range(cf, from.clone(), to.clone());
         }
+        let still_held = self.release_blobs(&mut batch, &blobs)?;
         self.shard().commit(batch).await?;
         self.node.fts(self.shard).forget(self.id);
         self.node.message_lists.forget_account(self.id);
-        self.collect_blobs(blobs)
+        self.collect_blobs(still_held)
     }
 
     fn stage_new_mailbox(&self, tx: &mut Txn, id: MailboxId, name: &str) -> MailboxInfo {

@@ -145,7 +145,7 @@ impl Account {
         let limit = kept.messages.len().max(64);
         let mut touched = BTreeSet::new();
         let mut modseq = kept.modseq;
-        let mut too_many = false;
+        let mut read_afresh = false;
         let from = (kept.modseq + 1).to_be_bytes();
         self.shard().scan_with(Cf::ChangeLog, &keys::account(self.id), Some(&from), |k, v| {
             modseq = keys::modseq_of_change_key(k).unwrap_or(modseq);
@@ -157,12 +157,12 @@ impl Account {
                 }
                 Ok(Change::Mailboxes) => {}
                 // Read the list afresh: that reports damage on its own terms.
-                Err(_) => too_many = true,
+                Err(_) => read_afresh = true,
             }
-            too_many |= touched.len() > limit;
-            !too_many
+            read_afresh |= touched.len() > limit;
+            !read_afresh
         })?;
-        if too_many {
+        if read_afresh {
             return self.read_list(mb).map(Some);
         }
         if modseq == kept.modseq {

@@ -64,6 +64,7 @@ struct Source {
     corpus: Corpus,
     sender: String,
     to: Vec<String>,
+    size: Option<usize>,
     premade: VecDeque<Vec<u8>>,
 }
 
@@ -75,11 +76,11 @@ impl Source {
         // for list mail and Bcc.
         let to = vec![a.target.address(worker % a.target.users + 1)];
         let premade = (0..premade).map(|_| corpus.message(&sender, &to, a.size)).collect();
-        Source { corpus, sender, to, premade }
+        Source { corpus, sender, to, size: a.size, premade }
     }
 
-    fn next(&mut self, size: Option<usize>) -> Vec<u8> {
-        self.premade.pop_front().unwrap_or_else(|| self.corpus.message(&self.sender, &self.to, size))
+    fn next(&mut self) -> Vec<u8> {
+        self.premade.pop_front().unwrap_or_else(|| self.corpus.message(&self.sender, &self.to, self.size))
     }
 }
 
@@ -161,7 +162,7 @@ async fn session(shared: Arc<Shared>, worker: u64) -> Result<Histogram<u64>, Str
         let count = if multi { 2 + (i as usize % 4) } else { 1 }.min(a.target.users);
         let rcpts: Vec<String> =
             (0..count).map(|k| a.target.address((first + k) % a.target.users + 1)).collect();
-        let body = source.next(a.size);
+        let body = source.next();
         let t0 = Instant::now();
         let mut cmd = match size_param {
             true => format!("MAIL FROM:<{sender}> SIZE={}\r\n", body.len()),
