@@ -37,7 +37,7 @@ impl Default for Limits {
 pub struct NodeConfig {
     /// The data directory: shards, directory store and admin socket live here.
     pub data_dir: PathBuf,
-    /// Number of shards for a new data directory (default: number of cores).
+    /// Number of shards for a new data directory (default: one per two cores).
     /// An existing directory keeps the count it was created with.
     pub shards: Option<usize>,
     /// Message limits.

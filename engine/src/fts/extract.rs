@@ -33,7 +33,7 @@ impl MessageText {
     /// make an index entry huge.
     pub fn extract(raw: &[u8], cap: usize) -> MessageText {
         let mut budget = Budget(cap);
-        let Some(message) = MessageParser::new().parse(raw) else { return MessageText::default() };
+        let Some(message) = MessageParser::new().with_minimal_headers().parse(raw) else { return MessageText::default() };
         let mut text = MessageText {
             from: budget.take(addresses(message.from())),
             to: budget.take(addresses(message.to())),
