@@ -202,11 +202,7 @@ impl Account {
     /// The raw bytes of a message, exactly as delivered; the checksum is
     /// verified, and damage is logged and reported as [`Error::Corrupt`].
     pub fn read_raw(&self, msg: &MessageMeta) -> Result<Vec<u8>> {
-        let stored = self
-            .shard()
-            .get(Cf::Blob, &keys::blob(msg.blob))?
-            .ok_or_else(|| Error::Corrupt(format!("blob {} missing", msg.blob)))?;
-        crate::blob::decode(&stored).inspect_err(|e| {
+        self.shard().read_blob(msg.blob).inspect_err(|e| {
             tracing::error!(account = %self.address, uid = msg.uid, blob = msg.blob, shard = self.shard, error = %e, "damaged message body");
         })
     }

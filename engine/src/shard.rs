@@ -110,6 +110,15 @@ impl Shard {
         Ok(self.db.get_cf(self.cf(cf), key)?)
     }
 
+    /// The raw bytes of a stored body, decoded straight from RocksDB's
+    /// buffer (no copy of the compressed form); [`Error::Corrupt`] when it
+    /// is missing or damaged.
+    pub fn read_blob(&self, blob: BlobId) -> Result<Vec<u8>> {
+        let stored = self.db.get_pinned_cf(self.cf(Cf::Blob), keys::blob(blob))?;
+        let stored = stored.ok_or_else(|| Error::Corrupt(format!("blob {blob} missing")))?;
+        crate::blob::decode(&stored)
+    }
+
     /// All (key, value) pairs whose key starts with `prefix`, in key order,
     /// starting at `prefix + from` when `from` is given.
     pub fn scan(&self, cf: Cf, prefix: &[u8], from: Option<&[u8]>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {

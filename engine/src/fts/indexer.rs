@@ -8,7 +8,7 @@
 use super::extract::MessageText;
 use super::index::{ShardIndex, Snapshot};
 use super::rebuild::{Rebuild, RebuildQueue};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::keys::{self, Cf};
 use crate::records::{self, AccountState};
 use crate::shard::Shard;
@@ -208,7 +208,7 @@ impl Indexer {
 
     /// Replaces the document of one message.
     fn index_message(&mut self, acct: AccountId, mb: MailboxId, meta: &MessageMeta) -> Result<()> {
-        let text = match self.read_body(meta) {
+        let text = match self.shard.read_blob(meta.blob) {
             Ok(raw) => MessageText::extract(&raw, self.text_cap),
             Err(e) => {
                 tracing::error!(shard = self.shared.shard_no, account = acct, uid = meta.uid, blob = meta.blob, error = %e, "message body unreadable; indexed without text");
@@ -222,11 +222,6 @@ impl Indexer {
         self.uncommitted = true;
         self.shared.progress.lock().messages_indexed += 1;
         Ok(())
-    }
-
-    fn read_body(&self, meta: &MessageMeta) -> Result<Vec<u8>> {
-        let stored = self.shard.get(Cf::Blob, &keys::blob(meta.blob))?.ok_or_else(|| Error::Corrupt(format!("blob {} missing", meta.blob)))?;
-        crate::blob::decode(&stored)
     }
 
     fn set_watermark(&mut self, acct: AccountId, modseq: ModSeq) -> Result<()> {

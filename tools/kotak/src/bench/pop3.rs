@@ -179,7 +179,10 @@ impl DotBody {
         let mut i = 0;
         while i < chunk.len() {
             match self.state {
-                LineState::Middle => match memchr::memchr(b'\n', &chunk[i..]) {
+                // Only a line that begins with a dot needs a look: jump
+                // from one to the next (a line start at the very end of the
+                // chunk is seen as one, its first byte is in the next chunk).
+                LineState::Middle => match memchr::memmem::find(&chunk[i..], b"\n.") {
                     Some(n) => {
                         self.size += n as u64 + 1;
                         i += n + 1;
@@ -188,6 +191,9 @@ impl DotBody {
                     None => {
                         self.size += (chunk.len() - i) as u64;
                         i = chunk.len();
+                        if chunk.last() == Some(&b'\n') {
+                            self.state = LineState::Start;
+                        }
                     }
                 },
                 LineState::Start if chunk[i] == b'.' => {
@@ -273,6 +279,9 @@ mod tests {
             (b"line one\r\n...\r\n.\r\n+OK next", 14, 18),
             (b".\rx\r\n.\r\n", 4, 8),
             (b"a.\r\n.a\r\n.\r\n", 7, 11),
+            (b"ab\r\ncd\r\n..e\r\n.\r\n", 12, 16),
+            (b"x\r\n\r\n.\r\n", 5, 8),
+            (b"x\r\n\r\n..\r\n\r\n.\r\n", 10, 14),
         ];
         for &(wire, size, len) in cases {
             for cut in 0..=wire.len() {
