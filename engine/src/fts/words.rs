@@ -118,8 +118,10 @@ pub fn words(text: &str) -> Vec<String> {
 fn normalise(word: &str, out: &mut String) {
     out.clear();
     if word.is_ascii() {
-        // Most words of most mail: nothing to decompose.
-        out.extend(word.bytes().take(MAX_WORD_CHARS).map(|b| char::from(b.to_ascii_lowercase())));
+        // Most words of most mail: nothing to decompose, and every byte is
+        // a character, so the cut is a byte count.
+        out.push_str(&word[..word.len().min(MAX_WORD_CHARS)]);
+        out.make_ascii_lowercase();
         return;
     }
     let mut chars = 0;
