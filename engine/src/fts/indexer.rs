@@ -23,7 +23,11 @@ const CATCH_UP_STEP: usize = 2000;
 /// Messages read from the store per rebuild step.
 const REBUILD_CHUNK: usize = 500;
 /// Commits (each writes and syncs a segment) are at least this far apart.
-const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(200);
+/// Searches are exact whatever the lag (mail after the watermark is read
+/// directly), so this only trades a slightly longer direct scan for fewer
+/// segments to write and merge: in paired LMTP runs a second cost 3% less
+/// CPU per delivery than 200 ms.
+const MIN_COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 /// Commits are at least this far apart while a rebuild runs.
 const REBUILD_COMMIT_INTERVAL: Duration = Duration::from_secs(2);
 
