@@ -200,9 +200,15 @@ impl Indexer {
             return Ok(());
         }
         self.writer.delete_query(self.shared.fields.older_than(acct, current.generation))?;
-        if account_state(&self.shard, acct)?.is_some() {
+        if let Some(state) = account_state(&self.shard, acct)? {
             let covered = self.watermarks.get(&acct).copied().unwrap_or(0).max(current.base);
             self.set_watermark(acct, covered)?;
+            // Changes made during the rebuild of an account that had no
+            // watermark were announced while there was nothing to catch up
+            // from; they are caught up from the base now.
+            if state.modseq > covered {
+                self.shared.changed(acct);
+            }
         }
         self.rebuilds.current = None;
         self.shared.progress.lock().accounts_rebuilt += 1;
