@@ -14,6 +14,18 @@ import pytest
 KOTAK = os.environ.get("KOTAK_BIN") or os.path.expanduser("~/.cache/kotak/target/debug/kotak")
 
 
+# The fields the LMTP server puts in front of every delivered message.
+TRACE_FIELDS = re.compile(rb"\AReturn-Path: <[^>\r\n]*>\r?\nReceived: from [^\r\n]*(?:\r?\n\t[^\r\n]*)*\r?\n")
+
+
+def strip_trace(stored: bytes) -> bytes:
+    """A message as it was delivered over LMTP: the Return-Path and Received
+    fields the server added are checked and cut off."""
+    found = TRACE_FIELDS.match(stored)
+    assert found, f"no trace fields in front: {stored[:200]!r}"
+    return stored[found.end():]
+
+
 def kotak(*args, check=True):
     """Runs the kotak binary and returns its stdout."""
     p = subprocess.run([KOTAK, *args], capture_output=True, text=True, timeout=120)

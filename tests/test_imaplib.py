@@ -3,7 +3,7 @@
 import imaplib
 import socket
 
-from conftest import make_message
+from conftest import make_message, strip_trace
 
 
 def login(node, user="user@kotak.test", pw="secret"):
@@ -23,8 +23,11 @@ def test_deliver_then_fetch_byte_identical(node):
     for i, m in enumerate(sent, start=1):
         typ, data = c.fetch(str(i), "(RFC822.SIZE BODY.PEEK[])")
         assert typ == "OK"
-        assert data[0][1] == m
-        assert f"RFC822.SIZE {len(m)}".encode() in data[0][0]
+        assert strip_trace(data[0][1]) == m
+        trace = data[0][1][: len(data[0][1]) - len(m)]
+        assert trace.startswith(b"Return-Path: <ana@example.org>\r\nReceived: from "), trace
+        assert b" ([127.0.0.1])\r\n\tby " in trace and b"\tfor <user@kotak.test>;\r\n" in trace, trace
+        assert f"RFC822.SIZE {len(data[0][1])}".encode() in data[0][0]
     c.logout()
 
 

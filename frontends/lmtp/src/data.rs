@@ -8,7 +8,8 @@
 //! - A bare CR or bare LF is never taken as a line end. The message is then
 //!   rejected, but only after its end-of-data, so the session stays in step
 //!   with the client.
-//! - At most `limit` bytes are kept: past that, the rest is scanned for the
+//! - The message starts with a given prefix (the trace fields), then at most
+//!   `limit` bytes from the client: past that, the rest is scanned for the
 //!   end-of-data and thrown away, and the message is rejected as too large.
 //!
 //! Pure: bytes in, a message (or the reason it was refused) out.
@@ -56,9 +57,11 @@ pub struct DataReceiver {
 }
 
 impl DataReceiver {
-    /// A receiver keeping at most `limit` bytes of message.
-    pub fn new(limit: usize) -> Self {
-        DataReceiver { position: Position::LineStart, limit, message: Vec::new(), fault: None }
+    /// A receiver whose message starts with `prefix` (the trace fields),
+    /// followed by at most `limit` bytes from the client.
+    pub fn new(prefix: Vec<u8>, limit: usize) -> Self {
+        let limit = limit.saturating_add(prefix.len());
+        DataReceiver { position: Position::LineStart, limit, message: prefix, fault: None }
     }
 
     /// Consumes input up to and including the end-of-data, or all of it when
@@ -186,7 +189,7 @@ mod tests {
     /// Feeds `chunks` in order; returns the outcome and the bytes that
     /// followed the end-of-data.
     fn run(limit: usize, chunks: &[&[u8]]) -> (Option<Received>, Vec<u8>) {
-        let mut receiver = DataReceiver::new(limit);
+        let mut receiver = DataReceiver::new(Vec::new(), limit);
         let mut after = Vec::new();
         let mut outcome = None;
         for chunk in chunks {
@@ -295,7 +298,7 @@ mod tests {
 
     #[test]
     fn never_keeps_more_than_the_limit() {
-        let mut receiver = DataReceiver::new(1000);
+        let mut receiver = DataReceiver::new(Vec::new(), 1000);
         let line = [b'x'; 998];
         for _ in 0..100 {
             receiver.feed(&line);
@@ -303,5 +306,15 @@ mod tests {
             assert!(receiver.message.len() <= 1000);
         }
         assert_eq!(receiver.feed(b".\r\n"), (3, Some(Received::Refused(Fault::TooLarge))));
+    }
+
+    #[test]
+    fn the_prefix_comes_first_and_is_not_counted_against_the_limit() {
+        let prefix = b"Return-Path: <a@b>\r\n".to_vec();
+        let mut receiver = DataReceiver::new(prefix.clone(), 10);
+        let (_, outcome) = receiver.feed(b"12345678\r\n.\r\n");
+        assert_eq!(outcome, Some(Received::Message([prefix.as_slice(), b"12345678\r\n"].concat())));
+        let mut receiver = DataReceiver::new(prefix, 10);
+        assert_eq!(receiver.feed(b"123456789\r\n.\r\n").1, Some(Received::Refused(Fault::TooLarge)));
     }
 }

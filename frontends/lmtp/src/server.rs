@@ -56,7 +56,7 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, config: LmtpConfig, s
     let listener_config = ListenerConfig { protocol: "lmtp", max_connections: config.max_connections };
     let config = Arc::new(config);
     kotak_net::serve(listener, listener_config, shutdown, move |stream, peer, signal| {
-        let session = Session::new(node.clone(), config.clone());
+        let session = Session::new(node.clone(), config.clone(), peer.ip());
         let config = config.clone();
         async move {
             match converse(stream, session, &config, signal).await {

@@ -8,8 +8,10 @@ use crate::data::{DataReceiver, Fault, Received};
 use kotak_net::line::{Framed, LineEnds, LineFramer};
 use crate::reply::Reply;
 use crate::server::LmtpConfig;
+use crate::trace::{Trace, TRACE_RESERVE};
 use bytes::{Buf, BytesMut};
 use kotak_engine::{AccountRecord, Error, Node, Uid};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// RFC 5321's own limit for a command line; a configured limit below it is
@@ -57,13 +59,23 @@ pub struct Session {
     config: Arc<LmtpConfig>,
     framer: LineFramer,
     state: State,
+    /// The client's address, for the `Received` field.
+    peer: IpAddr,
+    /// The name the client gave in LHLO, for the `Received` field.
+    client_name: String,
 }
 
 impl Session {
-    /// A session that has not yet sent its greeting.
-    pub fn new(node: Arc<Node>, config: Arc<LmtpConfig>) -> Self {
+    /// A session with the client at `peer` that has not yet sent its greeting.
+    pub fn new(node: Arc<Node>, config: Arc<LmtpConfig>, peer: IpAddr) -> Self {
         let framer = LineFramer::new(config.max_line_length.max(MIN_LINE_LENGTH), LineEnds::Crlf);
-        Session { node, config, framer, state: State::Fresh }
+        Session { node, config, framer, state: State::Fresh, peer, client_name: String::new() }
+    }
+
+    /// The largest message a client may send: the node's limit less the
+    /// room kept for the trace fields.
+    fn max_client_message(&self) -> u64 {
+        self.node.limits().max_message_size.saturating_sub(TRACE_RESERVE)
     }
 
     /// The `220` greeting that opens the connection.
@@ -142,6 +154,7 @@ impl Session {
     fn lhlo(&mut self, host: &str) -> Reply {
         tracing::debug!(client = host, "LHLO");
         self.state = State::Ready;
+        self.client_name = host.to_string();
         Reply::multiline(
             250,
             vec![
@@ -149,7 +162,7 @@ impl Session {
                 "PIPELINING".into(),
                 "ENHANCEDSTATUSCODES".into(),
                 "8BITMIME".into(),
-                format!("SIZE {}", self.node.limits().max_message_size),
+                format!("SIZE {}", self.max_client_message()),
             ],
         )
     }
@@ -160,7 +173,7 @@ impl Session {
             State::Envelope(_) | State::Data(..) => return Reply::new(503, "5.5.1", "Nested MAIL command"),
             State::Ready => {}
         }
-        if declared_size > self.node.limits().max_message_size {
+        if declared_size > self.max_client_message() {
             return Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size");
         }
         self.state = State::Envelope(Envelope { sender, recipients: Vec::new() });
@@ -194,8 +207,21 @@ impl Session {
             _ => return Reply::new(503, "5.5.1", "Send MAIL and RCPT first"),
         }
         if let State::Envelope(envelope) = std::mem::replace(&mut self.state, State::Ready) {
-            let limit = usize::try_from(self.node.limits().max_message_size).unwrap_or(usize::MAX);
-            self.state = State::Data(envelope, DataReceiver::new(limit));
+            let limit = usize::try_from(self.max_client_message()).unwrap_or(usize::MAX);
+            let single_recipient = match envelope.recipients.as_slice() {
+                [only] => Some(only.address.as_str()),
+                _ => None,
+            };
+            let trace = Trace {
+                client_name: &self.client_name,
+                peer: self.peer,
+                hostname: &self.config.hostname,
+                sender: &envelope.sender,
+                single_recipient,
+                at: chrono::Utc::now(),
+            };
+            let receiver = DataReceiver::new(trace.fields(), limit);
+            self.state = State::Data(envelope, receiver);
         }
         Reply::plain(354, "Start mail input; end with <CRLF>.<CRLF>")
     }

@@ -5,6 +5,7 @@ mod common;
 
 use common::{expect, TestServer};
 use kotak_engine::Limits;
+use kotak_lmtp::trace::TRACE_RESERVE;
 use kotak_lmtp::LmtpConfig;
 
 const MESSAGE: &str = "From: s@remote.test\r\nTo: a@x.test\r\nSubject: hello\r\n\r\nFirst line.\r\nSecond line.\r\n";
@@ -16,7 +17,7 @@ async fn delivers_to_the_known_recipient_and_refuses_the_unknown_one() {
     let lhlo = c.lhlo().await;
     assert_eq!(
         lhlo[1..],
-        ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", &format!("250 SIZE {}", Limits::default().max_message_size)]
+        ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", &format!("250 SIZE {}", Limits::default().max_message_size - TRACE_RESERVE)]
     );
     expect(&c.command("MAIL FROM:<s@remote.test>").await, "250 2.1.0");
     expect(&c.command("RCPT TO:<a@x.test>").await, "250 2.1.5");
@@ -27,7 +28,12 @@ async fn delivers_to_the_known_recipient_and_refuses_the_unknown_one() {
     assert_eq!(c.line().await, "250 2.0.0 <a@x.test> Ok");
     expect(&c.command("QUIT").await, "221 2.0.0");
     c.expect_close().await;
-    assert_eq!(server.inbox("a@x.test"), vec![MESSAGE.as_bytes().to_vec()]);
+    let stored = server.inbox_with_trace("a@x.test");
+    assert_eq!(stored.len(), 1);
+    let (trace, message) = &stored[0];
+    assert_eq!(message, MESSAGE.as_bytes());
+    let head = "Return-Path: <s@remote.test>\r\nReceived: from client.test ([127.0.0.1])\r\n\tby localhost (Kotak) with LMTP\r\n\tfor <a@x.test>;\r\n\t";
+    assert!(trace.starts_with(head), "trace fields: {trace}");
 }
 
 #[tokio::test]
@@ -63,6 +69,10 @@ async fn answers_pipelined_commands_in_order() {
     assert_eq!(server.inbox("a@x.test"), vec![body.as_bytes().to_vec()]);
     // b was named twice (once with a detail part): one copy.
     assert_eq!(server.inbox("b@x.test"), vec![body.as_bytes().to_vec()]);
+    // Several recipients: the same fields for all, no `for`; the null sender.
+    let (trace, _) = &server.inbox_with_trace("b@x.test")[0];
+    assert!(trace.starts_with("Return-Path: <>\r\nReceived: from client.test ([127.0.0.1])\r\n\tby localhost (Kotak) with LMTP;\r\n\t"), "{trace}");
+    assert_eq!(trace, &server.inbox_with_trace("a@x.test")[0].0);
 }
 
 #[tokio::test]
@@ -97,7 +107,8 @@ async fn a_second_transaction_on_the_same_connection_works() {
 
 #[tokio::test]
 async fn enforces_the_size_limit() {
-    let limits = Limits { max_message_size: 1000, ..Limits::default() };
+    // The node's limit less the room kept for the trace fields.
+    let limits = Limits { max_message_size: 1000 + TRACE_RESERVE, ..Limits::default() };
     let server = TestServer::start_with(&["a@x.test"], limits, LmtpConfig::default()).await;
     let mut c = server.client().await;
     assert_eq!(c.lhlo().await.last().map(String::as_str), Some("250 SIZE 1000"));

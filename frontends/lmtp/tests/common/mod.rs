@@ -54,13 +54,37 @@ impl TestServer {
         client
     }
 
-    /// The raw bytes of every message in `address`'s INBOX, in UID order.
+    /// Every message in `address`'s INBOX, in UID order, as the client sent
+    /// it: the trace fields the server put in front are cut off.
     pub fn inbox(&self, address: &str) -> Vec<Vec<u8>> {
+        self.inbox_with_trace(address).into_iter().map(|(_, message)| message).collect()
+    }
+
+    /// Every message in `address`'s INBOX, in UID order, split into the
+    /// trace fields and the message as the client sent it.
+    pub fn inbox_with_trace(&self, address: &str) -> Vec<(String, Vec<u8>)> {
         let record = self.node.directory().lookup(address).expect("lookup").expect("account exists");
         let account = self.node.account(&record).expect("account");
         let messages = account.messages(kotak_engine::account::INBOX_ID).expect("list INBOX");
-        messages.iter().map(|m| account.read_raw(m).expect("read message")).collect()
+        messages.iter().map(|m| split_trace(&account.read_raw(m).expect("read message"))).collect()
     }
+}
+
+/// Splits a stored message after its `Return-Path` and `Received` fields,
+/// failing the test when it does not start with them.
+pub fn split_trace(raw: &[u8]) -> (String, Vec<u8>) {
+    let text = String::from_utf8_lossy(raw);
+    assert!(text.starts_with("Return-Path: <"), "no Return-Path first: {text:.200}");
+    let received = text.find("\r\nReceived: from ").expect("a Received field second") + 2;
+    // The field ends at the first line end not followed by a folded line.
+    let mut end = received;
+    loop {
+        end += text[end..].find("\r\n").expect("Received ends") + 2;
+        if !text[end..].starts_with('\t') {
+            break;
+        }
+    }
+    (text[..end].to_string(), raw[end..].to_vec())
 }
 
 /// A raw LMTP client.
