@@ -3,7 +3,7 @@
 //! moves, during and after a rebuild, and after it was damaged.
 
 use kotak_engine::fts::{words, MessageText, TextField, TextQuery};
-use kotak_engine::{Account, Flags, MessageMeta, Node, NodeConfig, ReindexScope, StoreOp, Uid};
+use kotak_engine::{Account, AccountRecord, Flags, MessageMeta, Node, NodeConfig, ReindexScope, StoreOp, Uid};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -134,6 +134,20 @@ fn open(dir: &std::path::Path) -> Arc<Node> {
     Node::open(NodeConfig { shards: Some(1), ..NodeConfig::new(dir) }).unwrap()
 }
 
+/// Delivers the generated messages numbered `range` to `rec`, one at a time.
+async fn deliver_generated(node: &Arc<Node>, rec: &AccountRecord, rng: &mut StdRng, range: std::ops::Range<usize>) {
+    for i in range {
+        node.deliver(std::slice::from_ref(rec), &message(rng, i)).await.into_iter().next().unwrap().unwrap();
+    }
+}
+
+/// How many INBOX messages a search that matches every message finds.
+fn inbox_messages_found(account: &Account) -> usize {
+    let inbox = account.mailbox("INBOX").unwrap().unwrap().id;
+    let all = [TextQuery::new(TextField::From, "")];
+    account.text_search(inbox, &account.messages(inbox).unwrap(), &all).unwrap()[0].len()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_answers_like_a_scan_in_every_state() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,9 +208,7 @@ async fn an_interrupted_rebuild_continues_at_the_next_start() {
     let mut rng = StdRng::seed_from_u64(9);
     let node = open(dir.path());
     let rec = node.add_account("v@x.test", "pw").await.unwrap();
-    for i in 0..50 {
-        node.deliver(std::slice::from_ref(&rec), &message(&mut rng, i)).await.into_iter().next().unwrap().unwrap();
-    }
+    deliver_generated(&node, &rec, &mut rng, 0..50).await;
     wait_current(&node.account(&rec).unwrap(), "delivery").await;
     node.reindex(&ReindexScope::All).unwrap();
     node.shutdown();
@@ -210,9 +222,7 @@ async fn an_interrupted_rebuild_continues_at_the_next_start() {
     }
     assert_eq!(pending, 1, "the queued rebuild was saved at shutdown");
     let account = node.account(&rec).unwrap();
-    let inbox = account.mailbox("INBOX").unwrap().unwrap().id;
-    let hits = account.text_search(inbox, &account.messages(inbox).unwrap(), &[TextQuery::new(TextField::From, "")]).unwrap();
-    assert_eq!(hits[0].len(), 50);
+    assert_eq!(inbox_messages_found(&account), 50);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,21 +232,15 @@ async fn mail_delivered_during_a_rebuild_is_caught_up_after_it() {
     let node = open(dir.path());
     let rec = node.add_account("w@x.test", "pw").await.unwrap();
     // More than one rebuild chunk, so the rebuild below takes several turns.
-    for i in 0..1200 {
-        node.deliver(std::slice::from_ref(&rec), &message(&mut rng, i)).await.into_iter().next().unwrap().unwrap();
-    }
+    deliver_generated(&node, &rec, &mut rng, 0..1200).await;
     node.shutdown();
     drop(node);
     // Without an index the account has no watermark: the next start
     // rebuilds it, and these deliveries land while that runs.
     std::fs::remove_dir_all(dir.path().join("fts-0")).unwrap();
     let node = open(dir.path());
-    for i in 1200..1205 {
-        node.deliver(std::slice::from_ref(&rec), &message(&mut rng, i)).await.into_iter().next().unwrap().unwrap();
-    }
+    deliver_generated(&node, &rec, &mut rng, 1200..1205).await;
     let account = node.account(&rec).unwrap();
     wait_current(&account, "deliveries during a rebuild").await;
-    let inbox = account.mailbox("INBOX").unwrap().unwrap().id;
-    let hits = account.text_search(inbox, &account.messages(inbox).unwrap(), &[TextQuery::new(TextField::From, "")]).unwrap();
-    assert_eq!(hits[0].len(), 1205);
+    assert_eq!(inbox_messages_found(&account), 1205);
 }
