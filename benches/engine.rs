@@ -17,8 +17,8 @@ fn engine(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::open(NodeConfig { shards: Some(2), ..NodeConfig::new(dir.path()) }).expect("open");
-    let rec = rt.block_on(node.add_account("bench@kotak.test", "pw")).expect("account");
-    let account = node.account(&rec).expect("account handle");
+    let rec = kotak_directory::Account::placed(1, "bench@kotak.test", node.name());
+    let account = rt.block_on(node.open_account(&rec)).expect("account handle");
     let raw = message(4096);
 
     let mut g = c.benchmark_group("engine");

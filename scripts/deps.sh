@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing Kotak needs on Debian 12, when missing:
-# libclang for the RocksDB bindings, and the real mail clients the tests drive.
+# libclang for the RocksDB bindings, the real mail clients the tests drive,
+# and OpenLDAP (slapd, ldap-utils), whose servers the tests start themselves
+# (testkit/src/slapd.rs).
 set -euo pipefail
 
 need=()
-for pkg in libclang1-14 libclang-common-14-dev isync curl fetchmail openssl offlineimap3; do
+for pkg in libclang1-14 libclang-common-14-dev isync curl fetchmail openssl offlineimap3 slapd ldap-utils; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -12,7 +14,16 @@ if ((${#need[@]})); then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
+    # Without this slapd asks for a domain and sets up a system directory.
+    echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# Debian's own slapd daemon (port 389) is not wanted; its postinst may have
+# started one.  Tests' servers write no pid file there.
+if [ -e /run/slapd/slapd.pid ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO service slapd stop >/dev/null 2>&1 || true
 fi
 if ! python3 -c 'import pytest' 2>/dev/null; then
     echo "deps: installing pytest" >&2

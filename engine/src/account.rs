@@ -5,7 +5,7 @@
 //! previous one; writes to different accounts share group commits.
 
 use crate::commit::Batch;
-use crate::directory::{AccountRecord, Quota};
+use kotak_directory::Quota;
 use crate::error::{Error, Result};
 use crate::keys::{self, Cf};
 use crate::mime::Summary;
@@ -54,7 +54,7 @@ impl Txn {
 }
 
 impl Account {
-    pub(crate) fn new(node: Arc<Node>, rec: &AccountRecord, shard: usize) -> Self {
+    pub(crate) fn new(node: Arc<Node>, rec: &kotak_directory::Account, shard: usize) -> Self {
         Account { node, id: rec.id, address: rec.address.clone(), shard, quota: rec.quota }
     }
 

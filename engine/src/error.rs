@@ -28,12 +28,15 @@ pub enum Error {
     /// The operation is not allowed on this mailbox (e.g. deleting INBOX).
     #[error("not permitted: {0}")]
     NotPermitted(String),
-    /// The account or domain does not exist in the directory.
-    #[error("no such account: {0}")]
-    NoSuchAccount(String),
-    /// The account already exists in the directory.
-    #[error("account already exists: {0}")]
-    AccountExists(String),
+    /// The account's home is another mailbox node: this node holds none
+    /// of its mail and must not create any.
+    #[error("account {address} lives on node {home}, not here")]
+    WrongNode {
+        /// The account.
+        address: String,
+        /// Its home node.
+        home: String,
+    },
     /// The message exceeds the configured size limit.
     #[error("message too large")]
     TooLarge,

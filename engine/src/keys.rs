@@ -16,9 +16,8 @@
 //! | `blobref`     | blob                              | i64 reference count (merge)|
 //! | `summary`     | blob                              | [`crate::mime::Summary`]   |
 //!
-//! The embedded directory is a separate RocksDB instance with one column
-//! family, `dir`, whose keys are `a:` + address (accounts), `d:` + domain
-//! (domains) and `n:next-account-id` (the id counter).
+//! The embedded directory is a separate RocksDB instance ([`crate::kv`])
+//! whose key space the directory crate declares (`kotak_directory::embedded::keys`).
 
 use crate::types::{AccountId, BlobId, MailboxId, ModSeq, Uid};
 
@@ -105,19 +104,6 @@ pub fn modseq_of_change_key(key: &[u8]) -> Option<ModSeq> {
 pub fn blob_of_key(key: &[u8]) -> Option<BlobId> {
     key.get(0..8).map(|b| u64::from_be_bytes(b.try_into().unwrap()))
 }
-
-/// Directory key of an account, by lower-cased address.
-pub fn dir_account(address: &str) -> Vec<u8> {
-    [b"a:".as_slice(), address.as_bytes()].concat()
-}
-
-/// Directory key of a domain, lower-cased.
-pub fn dir_domain(domain: &str) -> Vec<u8> {
-    [b"d:".as_slice(), domain.as_bytes()].concat()
-}
-
-/// Directory key of the next-account-id counter.
-pub const DIR_NEXT_ID: &[u8] = b"n:next-account-id";
 
 #[cfg(test)]
 mod tests {

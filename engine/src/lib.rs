@@ -6,16 +6,19 @@
 //! (see [`keys`]). The engine has no sockets and knows no wire protocol: the
 //! front-ends translate IMAP, LMTP and friends into calls on [`Node`] and
 //! [`Account`]. Nothing outside this crate names RocksDB.
+//!
+//! Who the accounts are is the directory's business (`kotak-directory`);
+//! the engine takes its [`kotak_directory::Account`] records, places each
+//! on a shard by its global id, and refuses those homed on another node.
 
 pub mod account;
-mod auth_cache;
 mod blob;
 mod commit;
 pub mod config;
-pub mod directory;
 mod error;
 pub mod fts;
 pub mod keys;
+pub mod kv;
 pub mod mailbox_ops;
 pub mod message_list;
 pub mod message_ops;
@@ -27,7 +30,7 @@ pub mod types;
 
 pub use account::{Account, Usage};
 pub use config::{Limits, NodeConfig};
-pub use directory::{AccountRecord, Directory, Quota};
+pub use kotak_directory::Quota;
 pub use error::{Error, Result};
 pub use node::{Node, ReindexPlan, ReindexScope};
 pub use message_list::MessageList;

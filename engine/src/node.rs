@@ -1,11 +1,11 @@
-//! A mailbox node's storage: its shards, its directory, and the per-account
-//! coordination (write locks, change notifications, `\Recent` markers).
+//! A mailbox node's storage: its shards, where each account is placed, and
+//! the per-account coordination (write locks, change notifications,
+//! `\Recent` markers). Who the accounts are comes from the directory.
 
 use crate::account::Account;
-use crate::auth_cache::AuthCache;
 use crate::commit::Batch;
 use crate::config::{Limits, NodeConfig};
-use crate::directory::{AccountRecord, Directory, EmbeddedDirectory};
+use kotak_directory::Account as AccountRecord;
 use crate::error::{Error, Result};
 use crate::fts::{IndexProgress, ShardIndex};
 use crate::keys::{self, Cf};
@@ -15,13 +15,11 @@ use crate::records;
 use crate::shard::Shard;
 use crate::types::{AccountId, MailboxId, ModSeq, Uid};
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::watch;
 
 const SHARD_COUNT_FILE: &str = "shards";
-/// How long a verified login is remembered (Dovecot's auth_cache_ttl default is one hour).
-const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// An open data directory. Cheap to share (`Arc<Node>`); every front-end and
 /// tool of one process uses the same one.
@@ -29,13 +27,13 @@ pub struct Node {
     config: NodeConfig,
     pub(crate) shards: Vec<Arc<Shard>>,
     indexes: Vec<Arc<ShardIndex>>,
-    directory: EmbeddedDirectory,
+    /// Accounts whose storage is known to exist (INBOX and the default
+    /// mailboxes), so it is made at most once, on first use.
+    initialized: Mutex<HashSet<AccountId>>,
     locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
     watchers: Mutex<HashMap<AccountId, watch::Sender<ModSeq>>>,
     recent: Mutex<HashMap<(AccountId, MailboxId), Uid>>,
     pub(crate) message_lists: MessageLists,
-    auth_cache: AuthCache,
-    hash_checks: tokio::sync::Semaphore,
 }
 
 /// Shards of a new data directory when the configuration names none: one per
@@ -68,25 +66,22 @@ impl Node {
             .enumerate()
             .map(|(i, shard)| ShardIndex::start(&config.data_dir.join(format!("fts-{i}")), shard.clone(), i, config.limits.max_indexed_text))
             .collect::<Result<Vec<_>>>()?;
-        let directory = EmbeddedDirectory::open(&config.data_dir.join("directory"))?;
         tracing::info!(data_dir = %config.data_dir.display(), shards = count, "node opened");
         Ok(Arc::new(Node {
             config,
             shards,
             indexes,
-            directory,
+            initialized: Mutex::new(HashSet::new()),
             locks: Mutex::new(HashMap::new()),
             watchers: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
             message_lists: MessageLists::default(),
-            auth_cache: AuthCache::new(AUTH_CACHE_TTL),
-            hash_checks: tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
         }))
     }
 
-    /// The account directory.
-    pub fn directory(&self) -> &dyn Directory {
-        &self.directory
+    /// This node's name: accounts whose home it is live here.
+    pub fn name(&self) -> &str {
+        &self.config.node_name
     }
 
     /// The limits this node enforces.
@@ -104,52 +99,41 @@ impl Node {
         self.shards.len()
     }
 
-    /// A handle on one account's mail.
+    /// The shard that holds an account: placed by its global id, so the
+    /// same account lands on the same shard of any node with as many shards.
+    pub fn shard_of(&self, id: AccountId) -> usize {
+        id as usize % self.shards.len()
+    }
+
+    /// A handle on one account's mail, without making its storage (see
+    /// [`Node::open_account`]); refused for an account homed elsewhere.
     pub fn account(self: &Arc<Self>, rec: &AccountRecord) -> Result<Account> {
-        let shard = rec.shard as usize;
-        if shard >= self.shards.len() {
-            return Err(Error::Corrupt(format!("account {} is on shard {shard}, node has {}", rec.address, self.shards.len())));
+        if rec.home != self.config.node_name {
+            return Err(Error::WrongNode { address: rec.address.clone(), home: rec.home.clone() });
         }
-        Ok(Account::new(self.clone(), rec, shard))
+        Ok(Account::new(self.clone(), rec, self.shard_of(rec.id)))
     }
 
-    /// Checks a login. A login verified recently with the same password is
-    /// answered from the cache; otherwise the password hash is checked off
-    /// the async threads (Argon2 is slow on purpose).
-    /// Unknown users cost as much as wrong passwords, so timing does not
-    /// tell which addresses exist; at most one hash check per core runs at a
-    /// time (each Argon2 check takes 19 MiB).
-    pub async fn authenticate(self: &Arc<Self>, user: &str, password: &str) -> Result<Option<AccountRecord>> {
-        if let Some(rec) = self.directory.lookup(user)? {
-            if self.auth_cache.hit(&rec.address, password, &rec.password_hash) {
-                return Ok(Some(rec));
-            }
+    /// A handle on one account's mail, making its INBOX and default
+    /// mailboxes on first use: accounts are provisioned in the directory
+    /// (perhaps by another tool, straight into LDAP), and the node they name
+    /// as home creates their storage when they first log in or get mail.
+    pub async fn open_account(self: &Arc<Self>, rec: &AccountRecord) -> Result<Account> {
+        let account = self.account(rec)?;
+        if !self.initialized.lock().contains(&rec.id) {
+            account.initialize().await?;
+            self.initialized.lock().insert(rec.id);
+            tracing::debug!(account = %rec.address, id = rec.id, shard = account.shard, "account storage ready");
         }
-        let _permit = self.hash_checks.acquire().await.map_err(|_| Error::ShuttingDown)?;
-        let node = self.clone();
-        let (user, pw) = (user.to_string(), password.to_string());
-        let verified = tokio::task::spawn_blocking(move || node.directory.authenticate(&user, &pw))
-            .await
-            .map_err(|e| Error::Storage(format!("auth task failed: {e}")))??;
-        if let Some(rec) = &verified {
-            self.auth_cache.insert(&rec.address, password, &rec.password_hash);
-        }
-        Ok(verified)
+        Ok(account)
     }
 
-    /// Creates an account with its INBOX.
-    pub async fn add_account(self: &Arc<Self>, address: &str, password: &str) -> Result<AccountRecord> {
-        let rec = self.directory.add_account(address, password, &self.config.node_name, self.shards.len())?;
-        self.account(&rec)?.initialize().await?;
-        tracing::info!(account = %rec.address, id = rec.id, shard = rec.shard, "account created");
-        Ok(rec)
-    }
-
-    /// Removes an account from the directory and deletes all its mail.
-    pub async fn delete_account(self: &Arc<Self>, address: &str) -> Result<()> {
-        let rec = self.directory.delete_account(address)?;
-        self.account(&rec)?.destroy().await?;
-        tracing::info!(account = %rec.address, "account deleted");
+    /// Deletes all of an account's mail (the directory entry is the
+    /// caller's to remove).
+    pub async fn delete_account(self: &Arc<Self>, rec: &AccountRecord) -> Result<()> {
+        self.account(rec)?.destroy().await?;
+        self.initialized.lock().remove(&rec.id);
+        tracing::info!(account = %rec.address, "account's mail deleted");
         Ok(())
     }
 
@@ -167,8 +151,14 @@ impl Node {
             Err(e) => return recipients.iter().map(|_| Err(Error::Storage(e.to_string()))).collect(),
         };
         let now = chrono::Utc::now().timestamp();
+        for (i, rec) in recipients.iter().enumerate() {
+            if let Err(e) = self.open_account(rec).await {
+                results[i] = Some(Err(e));
+            }
+        }
         for shard in 0..self.shards.len() {
-            let mut idx: Vec<usize> = (0..recipients.len()).filter(|&i| recipients[i].shard as usize == shard).collect();
+            let mut idx: Vec<usize> =
+                (0..recipients.len()).filter(|&i| results[i].is_none() && self.shard_of(recipients[i].id) == shard).collect();
             if idx.is_empty() {
                 continue;
             }
@@ -238,27 +228,31 @@ impl Node {
     }
 
     /// Queues a rebuild of the full-text index from the store for the
-    /// accounts in `scope`; the shards' indexer threads do the work while
-    /// searches stay exact. Returns the accounts queued and the messages
-    /// and bytes of mail they hold.
-    pub fn reindex(self: &Arc<Self>, scope: &ReindexScope) -> Result<ReindexPlan> {
-        let records: Vec<AccountRecord> = match scope {
+    /// accounts in `scope`, chosen among `accounts` (the directory's, as
+    /// the caller found them; those homed elsewhere are passed over); the
+    /// shards' indexer threads do the work while searches stay exact.
+    /// Returns the accounts queued and the messages and bytes of mail they
+    /// hold.
+    pub fn reindex(self: &Arc<Self>, scope: &ReindexScope, accounts: &[AccountRecord]) -> Result<ReindexPlan> {
+        let here = |r: &&AccountRecord| r.home == self.config.node_name;
+        let records: Vec<&AccountRecord> = match scope {
             ReindexScope::Account(address) => {
-                vec![self.directory.lookup(address)?.ok_or_else(|| Error::NoSuchAccount(address.clone()))?]
+                let rec = accounts.iter().find(|r| r.address == *address).ok_or_else(|| Error::Invalid(format!("no such account: {address}")))?;
+                vec![rec]
             }
             ReindexScope::Shard(n) if *n >= self.shards.len() => {
                 return Err(Error::Invalid(format!("shard {n} does not exist; this node has {}", self.shards.len())))
             }
-            ReindexScope::Shard(n) => self.directory.list_accounts()?.into_iter().filter(|r| r.shard as usize == *n).collect(),
-            ReindexScope::All => self.directory.list_accounts()?,
+            ReindexScope::Shard(n) => accounts.iter().filter(here).filter(|r| self.shard_of(r.id) == *n).collect(),
+            ReindexScope::All => accounts.iter().filter(here).collect(),
         };
         let mut plan = ReindexPlan::default();
-        for rec in &records {
+        for rec in records {
             let usage = self.account(rec)?.usage()?;
             plan.accounts += 1;
             plan.messages += usage.messages;
             plan.mail_bytes += usage.storage;
-            self.indexes[rec.shard as usize].rebuild(&[rec.id]);
+            self.indexes[self.shard_of(rec.id)].rebuild(&[rec.id]);
         }
         Ok(plan)
     }
@@ -326,7 +320,7 @@ impl Drop for Node {
 /// Which accounts `kotak reindex` rebuilds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReindexScope {
-    /// One account, by address.
+    /// One account, by address (normal form).
     Account(String),
     /// Every account of one shard.
     Shard(usize),

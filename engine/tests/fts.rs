@@ -2,8 +2,11 @@
 //! every state the index can be in: behind, current, after expunges and
 //! moves, during and after a rebuild, and after it was damaged.
 
+mod common;
+
+use kotak_directory::Account as AccountRecord;
 use kotak_engine::fts::{words, MessageText, TextField, TextQuery};
-use kotak_engine::{Account, AccountRecord, Flags, MessageMeta, Node, NodeConfig, ReindexScope, StoreOp, Uid};
+use kotak_engine::{Account, Flags, MessageMeta, Node, NodeConfig, ReindexScope, StoreOp, Uid};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -155,7 +158,7 @@ async fn index_answers_like_a_scan_in_every_state() {
     let raws: Vec<Vec<u8>> = (0..MESSAGES).map(|i| message(&mut rng, i)).collect();
     let queries = queries(&mut rng, &raws);
     let node = open(dir.path());
-    let rec = node.add_account("u@x.test", "pw").await.unwrap();
+    let rec = common::add_account(&node, "u@x.test").await;
     let account = node.account(&rec).unwrap();
     for raw in &raws {
         node.deliver(std::slice::from_ref(&rec), raw).await.into_iter().next().unwrap().unwrap();
@@ -180,7 +183,7 @@ async fn index_answers_like_a_scan_in_every_state() {
     check(&account, archive, &queries, "archive, index current");
 
     // A rebuild keeps searches exact while it runs.
-    let plan = node.reindex(&ReindexScope::Account("u@x.test".into())).unwrap();
+    let plan = node.reindex(&ReindexScope::Account("u@x.test".into()), std::slice::from_ref(&rec)).unwrap();
     assert_eq!(plan.accounts, 1);
     assert_eq!(plan.messages as usize, MESSAGES - doomed.len());
     let start = Instant::now();
@@ -207,10 +210,10 @@ async fn an_interrupted_rebuild_continues_at_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = StdRng::seed_from_u64(9);
     let node = open(dir.path());
-    let rec = node.add_account("v@x.test", "pw").await.unwrap();
+    let rec = common::add_account(&node, "v@x.test").await;
     deliver_generated(&node, &rec, &mut rng, 0..50).await;
     wait_current(&node.account(&rec).unwrap(), "delivery").await;
-    node.reindex(&ReindexScope::All).unwrap();
+    node.reindex(&ReindexScope::All, std::slice::from_ref(&rec)).unwrap();
     node.shutdown();
     drop(node);
     let node = open(dir.path());
@@ -230,7 +233,7 @@ async fn mail_delivered_during_a_rebuild_is_caught_up_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = StdRng::seed_from_u64(11);
     let node = open(dir.path());
-    let rec = node.add_account("w@x.test", "pw").await.unwrap();
+    let rec = common::add_account(&node, "w@x.test").await;
     // More than one rebuild chunk, so the rebuild below takes several turns.
     deliver_generated(&node, &rec, &mut rng, 0..1200).await;
     node.shutdown();

@@ -2,7 +2,10 @@
 //! mailbox, and however often its kept list was brought forward, the list
 //! handed out is the mailbox as a fresh read shows it.
 
-use kotak_engine::{Account, AccountRecord, Flags, MailboxId, Node, NodeConfig, StoreOp};
+mod common;
+
+use kotak_directory::Account as AccountRecord;
+use kotak_engine::{Account, Flags, MailboxId, Node, NodeConfig, StoreOp};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
@@ -42,7 +45,7 @@ async fn random_write(rng: &mut StdRng, a: &Account, mb: MailboxId, other: Mailb
 /// A node with one account on a fresh data directory.
 async fn one_account(dir: &std::path::Path) -> (Arc<Node>, AccountRecord, Account) {
     let node = Node::open(NodeConfig { shards: Some(1), ..NodeConfig::new(dir) }).unwrap();
-    let rec = node.add_account("u@x.test", "pw").await.unwrap();
+    let rec = common::add_account(&node, "u@x.test").await;
     let a = node.account(&rec).unwrap();
     (node, rec, a)
 }

@@ -9,11 +9,12 @@ use crate::receiver::{Event, Limits, Receiver};
 use crate::request;
 use crate::session::transport::{Tls, Transport};
 use crate::session::{Flow, Session, Sink};
+use kotak_directory::Authenticator;
 use kotak_engine::{ModSeq, Node};
 use kotak_net::tls::{ConnectionError, MaybeTlsStream, TlsAcceptor};
 use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use stream::Stream;
@@ -79,7 +80,7 @@ impl Default for ImapConfig {
 /// Serves IMAP (or imaps, by `config.tls`) on `listener` until `shutdown`
 /// is triggered; then every connection gets `* BYE` and the call returns
 /// once all are closed.
-pub async fn serve(listener: tokio::net::TcpListener, node: Arc<Node>, config: ImapConfig, shutdown: Shutdown) {
+pub async fn serve(listener: tokio::net::TcpListener, node: Arc<Node>, auth: Arc<Authenticator>, config: ImapConfig, shutdown: Shutdown) {
     let protocol = match config.tls {
         TlsMode::Implicit(_) => "imaps",
         TlsMode::Off | TlsMode::StartTls(_) => "imap",
@@ -87,9 +88,9 @@ pub async fn serve(listener: tokio::net::TcpListener, node: Arc<Node>, config: I
     let listener_config = ListenerConfig { protocol, max_connections: config.max_connections };
     let config = Arc::new(config);
     kotak_net::serve(listener, listener_config, shutdown, move |stream, peer, signal| {
-        let (node, config) = (node.clone(), config.clone());
+        let (node, auth, config) = (node.clone(), auth.clone(), config.clone());
         async move {
-            match connection(stream, node, &config, signal).await {
+            match connection(stream, node, auth, &config, signal).await {
                 Ok(()) => tracing::debug!(protocol, %peer, "imap connection closed"),
                 Err(e) => tracing::debug!(protocol, %peer, error = %e, "imap connection ended"),
             }
@@ -153,8 +154,9 @@ impl Sink for Output {
 
 /// Runs one connection: the implicit TLS handshake if any, then the
 /// session, upgrading the stream when STARTTLS or COMPRESS succeed.
-async fn connection(tcp: TcpStream, node: Arc<Node>, config: &ImapConfig, mut signal: ShutdownSignal) -> Result<(), ConnectionError> {
+async fn connection(tcp: TcpStream, node: Arc<Node>, auth: Arc<Authenticator>, config: &ImapConfig, mut signal: ShutdownSignal) -> Result<(), ConnectionError> {
     let peer: Option<SocketAddr> = tcp.peer_addr().ok();
+    let peer_ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
     let (stream, tls) = match &config.tls {
         TlsMode::Off => (MaybeTlsStream::Plain(tcp), Tls::Unavailable),
         TlsMode::StartTls(_) => (MaybeTlsStream::Plain(tcp), Tls::Offered),
@@ -163,7 +165,7 @@ async fn connection(tcp: TcpStream, node: Arc<Node>, config: &ImapConfig, mut si
     let transport = Transport { tls, plaintext_auth: config.allow_plaintext_auth, compressed: false };
     let max_message = node.limits().max_message_size;
     let mut out = Output { stream: Stream::Direct(stream), buffer: Vec::new(), write_timeout: config.write_timeout };
-    let mut session = Session::new(node).with_transport(transport);
+    let mut session = Session::new(node, auth, peer_ip).with_transport(transport);
     let mut receiver = Receiver::new(limits(config, max_message, false));
     out.buffer.extend_from_slice(&session.greeting());
     loop {

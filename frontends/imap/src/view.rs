@@ -360,8 +360,8 @@ mod tests {
     async fn idling_views_share_one_list_before_and_after_new_mail() {
         let dir = tempfile::tempdir().unwrap();
         let node = Node::open(NodeConfig { shards: Some(1), ..NodeConfig::new(dir.path()) }).unwrap();
-        let rec = node.add_account("u@x.test", "pw").await.unwrap();
-        let account = node.account(&rec).unwrap();
+        let rec = kotak_directory::Account::placed(1, "u@x.test", node.name());
+        let account = node.open_account(&rec).await.unwrap();
         for i in 0..3 {
             node.deliver(std::slice::from_ref(&rec), &msg(i)).await;
         }

@@ -4,12 +4,13 @@
 mod common;
 
 use common::{message, TestServer, USER};
-use kotak_engine::Quota;
+use kotak_directory::{AccountChange, Quota};
 
 #[tokio::test]
 async fn quota_roots_usage_and_limits() {
     let server = TestServer::start().await;
-    server.node.directory().set_quota(USER, Quota { storage: Some(10 * 1024), messages: Some(3) }).unwrap();
+    let quota = Quota { storage: Some(10 * 1024), messages: Some(3) };
+    server.mailnode.directory.modify_account(USER, &AccountChange { quota: Some(quota), ..Default::default() }).await.unwrap();
     let mut c = server.login().await;
     assert_eq!(c.ok("q1", "GETQUOTAROOT INBOX").await, vec!["* QUOTAROOT INBOX \"\"", "* QUOTA \"\" (STORAGE 0 10 MESSAGE 0 3)"]);
     let body = "x".repeat(1500);

@@ -120,7 +120,7 @@ async fn damaged_body_gives_a_tagged_no() {
     }
     let account = server.node.account(&server.account).unwrap();
     let damaged = account.message(INBOX_ID, 1).unwrap().unwrap();
-    server.node.damage_blob_for_test(server.account.shard as usize, damaged.blob, b"garbage").unwrap();
+    server.node.damage_blob_for_test(server.node.shard_of(server.account.id), damaged.blob, b"garbage").unwrap();
     c.ok("s1", "SELECT INBOX").await;
     let lines = c.command("f1", "FETCH 1:2 BODY.PEEK[]").await;
     let (tagged, untagged) = lines.split_last().unwrap();

@@ -754,7 +754,7 @@ async fn login(server: &TestServer, account: usize) -> Client {
 /// Creates the second account and mailbox, fills every mailbox and records
 /// their UIDVALIDITY and first UIDs.
 async fn prepare(server: &TestServer, shared: &Shared) {
-    server.node.add_account(ACCOUNTS[1].0, ACCOUNTS[1].1).await.expect("second account");
+    server.mailnode.add_account(ACCOUNTS[1].0, ACCOUNTS[1].1).await;
     for account in 0..ACCOUNTS.len() {
         let mut c = login(server, account).await;
         c.ok("c", &format!("CREATE {}", MAILBOXES[1])).await;

@@ -9,6 +9,7 @@
 use crate::reply::Reply;
 use crate::session::{Flow, Session};
 use bytes::BytesMut;
+use kotak_directory::Directory;
 use kotak_engine::Node;
 use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal, Wakeup};
 use std::io;
@@ -52,11 +53,11 @@ impl Default for LmtpConfig {
 
 /// Serves LMTP on `listener` until `shutdown` is triggered; returns once
 /// every connection has closed.
-pub async fn serve(listener: TcpListener, node: Arc<Node>, config: LmtpConfig, shutdown: Shutdown) {
+pub async fn serve(listener: TcpListener, node: Arc<Node>, directory: Directory, config: LmtpConfig, shutdown: Shutdown) {
     let listener_config = ListenerConfig { protocol: "lmtp", max_connections: config.max_connections };
     let config = Arc::new(config);
     kotak_net::serve(listener, listener_config, shutdown, move |stream, peer, signal| {
-        let session = Session::new(node.clone(), config.clone(), peer.ip());
+        let session = Session::new(node.clone(), directory.clone(), config.clone(), peer.ip());
         let config = config.clone();
         async move {
             match converse(stream, session, &config, signal).await {

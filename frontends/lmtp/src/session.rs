@@ -1,7 +1,8 @@
 //! One LMTP session as a state machine: input bytes in, replies out. It owns
 //! the framing state, the envelope and the message being received, resolves
-//! recipients in the directory and hands complete messages to the engine.
-//! It never touches a socket: [`crate::server`] reads and writes for it.
+//! recipients in the directory (accounts, aliases, catch-alls, lists) and
+//! hands complete messages to the engine. It never touches a socket:
+//! [`crate::server`] reads and writes for it.
 
 use crate::command::{self, Command, CommandError};
 use crate::data::{DataReceiver, Fault, Received};
@@ -10,7 +11,8 @@ use crate::reply::Reply;
 use crate::server::LmtpConfig;
 use crate::trace::{Trace, TRACE_RESERVE};
 use bytes::{Buf, BytesMut};
-use kotak_engine::{AccountRecord, Error, Node, Uid};
+use kotak_directory::{Account as AccountRecord, AccountStatus, Directory, Recipient as ListMember, Resolution};
+use kotak_engine::{Error, Node, Uid};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -31,8 +33,9 @@ pub enum Flow {
 struct Recipient {
     /// The address as the client gave it, echoed in the DATA reply.
     address: String,
-    /// The account the address resolved to.
-    account: AccountRecord,
+    /// The accounts the address resolved to: one for an account or alias,
+    /// every local member for a list.
+    accounts: Vec<AccountRecord>,
 }
 
 /// The transaction opened by MAIL.
@@ -56,6 +59,7 @@ enum State {
 /// An LMTP session on one connection.
 pub struct Session {
     node: Arc<Node>,
+    directory: Directory,
     config: Arc<LmtpConfig>,
     framer: LineFramer,
     state: State,
@@ -67,9 +71,9 @@ pub struct Session {
 
 impl Session {
     /// A session with the client at `peer` that has not yet sent its greeting.
-    pub fn new(node: Arc<Node>, config: Arc<LmtpConfig>, peer: IpAddr) -> Self {
+    pub fn new(node: Arc<Node>, directory: Directory, config: Arc<LmtpConfig>, peer: IpAddr) -> Self {
         let framer = LineFramer::new(config.max_line_length.max(MIN_LINE_LENGTH), LineEnds::Crlf);
-        Session { node, config, framer, state: State::Fresh, peer, client_name: String::new() }
+        Session { node, directory, config, framer, state: State::Fresh, peer, client_name: String::new() }
     }
 
     /// The largest message a client may send: the node's limit less the
@@ -104,7 +108,7 @@ impl Session {
                 Framed::Line(len) => {
                     let parsed = command::parse(&input[..len]);
                     input.advance(len);
-                    let (reply, flow) = self.execute(parsed);
+                    let (reply, flow) = self.execute(parsed).await;
                     reply.write(out);
                     if flow == Flow::Close {
                         return Flow::Close;
@@ -125,7 +129,7 @@ impl Session {
     }
 
     /// Runs one parsed command against the state.
-    fn execute(&mut self, parsed: Result<Command, CommandError>) -> (Reply, Flow) {
+    async fn execute(&mut self, parsed: Result<Command, CommandError>) -> (Reply, Flow) {
         let command = match parsed {
             Ok(command) => command,
             Err(e) => return (refusal(&e), Flow::Continue),
@@ -133,7 +137,7 @@ impl Session {
         let reply = match command {
             Command::Lhlo { host } => self.lhlo(&host),
             Command::Mail { sender, declared_size } => self.mail(sender, declared_size),
-            Command::Rcpt { recipient } => self.rcpt(recipient),
+            Command::Rcpt { recipient } => self.rcpt(recipient).await,
             Command::Data => self.data(),
             Command::Rset => {
                 if !matches!(self.state, State::Fresh) {
@@ -180,24 +184,82 @@ impl Session {
         Reply::new(250, "2.1.0", "Ok")
     }
 
-    fn rcpt(&mut self, address: String) -> Reply {
-        let State::Envelope(envelope) = &mut self.state else {
+    async fn rcpt(&mut self, address: String) -> Reply {
+        let State::Envelope(envelope) = &self.state else {
             return Reply::new(503, "5.5.1", "Send MAIL first");
         };
         if envelope.recipients.len() >= self.config.max_recipients {
             return Reply::new(452, "4.5.3", "Too many recipients");
         }
-        match resolve(&self.node, &address) {
-            Ok(Some(account)) => {
-                envelope.recipients.push(Recipient { address, account });
-                Reply::new(250, "2.1.5", "Ok")
-            }
-            Ok(None) => Reply::new(550, "5.1.1", format!("<{address}> No such user here")),
-            Err(e) => {
+        let sender = envelope.sender.clone();
+        let accounts = match self.directory.resolve(&address).await {
+            Ok(resolution) => match self.accounts_for(&address, &sender, resolution) {
+                Ok(accounts) => accounts,
+                Err(reply) => return reply,
+            },
+            Err(e) if e.is_temporary() => {
                 tracing::error!(recipient = %address, error = %e, "directory lookup failed");
-                Reply::new(451, "4.3.0", "Temporary directory failure, try again later")
+                return Reply::new(451, "4.3.0", "Temporary directory failure, try again later");
+            }
+            Err(e) => {
+                tracing::info!(recipient = %address, error = %e, "recipient refused");
+                return Reply::new(550, "5.1.3", format!("<{address}> Bad recipient address"));
+            }
+        };
+        if let State::Envelope(envelope) = &mut self.state {
+            envelope.recipients.push(Recipient { address, accounts });
+        }
+        Reply::new(250, "2.1.5", "Ok")
+    }
+
+    /// The accounts on this node that mail for `address` goes to, or the
+    /// refusal of the recipient.
+    fn accounts_for(&self, address: &str, sender: &str, resolution: Resolution) -> Result<Vec<AccountRecord>, Reply> {
+        let account = match resolution {
+            Resolution::Account(a) | Resolution::Alias { account: a, .. } => a,
+            Resolution::List { list, recipients } => {
+                if !Directory::may_post(&list, &recipients, sender) {
+                    tracing::info!(%sender, list = %list.address, "sender may not post to the list");
+                    return Err(Reply::new(550, "5.7.1", format!("<{address}> Not allowed to post to this list")));
+                }
+                let local = self.list_members_here(&list.address, recipients);
+                if local.is_empty() {
+                    return Err(Reply::new(550, "5.1.1", format!("<{address}> List has no members on this node")));
+                }
+                return Ok(local);
+            }
+            Resolution::Unknown { .. } => return Err(Reply::new(550, "5.1.1", format!("<{address}> No such user here"))),
+        };
+        if account.status == AccountStatus::Closed {
+            return Err(Reply::new(550, "5.2.1", format!("<{address}> Mailbox disabled")));
+        }
+        if account.home != self.node.name() {
+            // A move in progress or a wrong route: the sender retries and
+            // finds the new home, nothing is lost.
+            tracing::warn!(recipient = %address, home = %account.home, "recipient lives on another node");
+            return Err(Reply::new(451, "4.3.0", format!("<{address}> Mailbox is on another node, try again later")));
+        }
+        Ok(vec![account])
+    }
+
+    /// A list's members that this node delivers to: active or locked
+    /// accounts homed here. Members elsewhere need an MTA that routes to
+    /// their nodes; they are logged, not silently dropped.
+    fn list_members_here(&self, list: &str, members: Vec<ListMember>) -> Vec<AccountRecord> {
+        let mut here = Vec::new();
+        for member in members {
+            match member {
+                ListMember::Account(a) if a.status == AccountStatus::Closed => {
+                    tracing::info!(list, member = %a.address, "closed account on the list skipped");
+                }
+                ListMember::Account(a) if a.home == self.node.name() => here.push(a),
+                ListMember::Account(a) => {
+                    tracing::warn!(list, member = %a.address, home = %a.home, "list member on another node is not reached by LMTP")
+                }
+                ListMember::External(e) => tracing::warn!(list, member = %e, "outside list member is not reached by LMTP"),
             }
         }
+        here
     }
 
     fn data(&mut self) -> Reply {
@@ -243,29 +305,47 @@ impl Session {
                 return;
             }
         };
-        let accounts: Vec<AccountRecord> = envelope.recipients.iter().map(|r| r.account.clone()).collect();
-        let results = self.node.deliver(&accounts, &raw).await;
-        for (recipient, result) in envelope.recipients.iter().zip(results) {
-            delivery_reply(&envelope.sender, recipient, raw.len(), result).write(out);
+        let accounts: Vec<AccountRecord> = envelope.recipients.iter().flat_map(|r| r.accounts.iter().cloned()).collect();
+        let mut results = self.node.deliver(&accounts, &raw).await.into_iter();
+        for recipient in &envelope.recipients {
+            let outcomes: Vec<_> = results.by_ref().take(recipient.accounts.len()).collect();
+            delivery_reply(&envelope.sender, recipient, raw.len(), outcomes).write(out);
         }
     }
 }
 
-/// The reply for one recipient's copy of a message.
-fn delivery_reply(sender: &str, recipient: &Recipient, size: usize, result: kotak_engine::Result<Uid>) -> Reply {
+/// The reply for one RCPT's copies of a message (one per account it
+/// resolved to). A list's RCPT succeeds when every member's copy is durable
+/// or refused for good (over quota: logged); any temporary failure makes
+/// the whole RCPT temporary, since a retry that repeats a copy loses less
+/// than an acknowledgement that drops one.
+fn delivery_reply(sender: &str, recipient: &Recipient, size: usize, outcomes: Vec<kotak_engine::Result<Uid>>) -> Reply {
     let to = &recipient.address;
-    match result {
-        Ok(uid) => {
-            tracing::info!(%sender, recipient = %to, account = %recipient.account.address, uid, size, "delivered");
-            Reply::new(250, "2.0.0", format!("<{to}> Ok"))
+    let single = outcomes.len() == 1;
+    let mut delivered = 0;
+    let mut temporary = false;
+    let mut last_permanent = None;
+    for (account, result) in recipient.accounts.iter().zip(outcomes) {
+        match result {
+            Ok(uid) => {
+                delivered += 1;
+                tracing::info!(%sender, recipient = %to, account = %account.address, uid, size, "delivered");
+            }
+            Err(e @ (Error::TooLarge | Error::OverQuota)) => {
+                tracing::info!(%sender, recipient = %to, account = %account.address, error = %e, "not delivered");
+                last_permanent = Some(e);
+            }
+            Err(e) => {
+                tracing::error!(%sender, recipient = %to, account = %account.address, error = %e, "delivery failed");
+                temporary = true;
+            }
         }
-        Err(Error::TooLarge) => too_large(),
-        Err(Error::OverQuota) => Reply::new(552, "5.2.2", format!("<{to}> Mailbox full")),
-        Err(Error::NoSuchAccount(_)) => Reply::new(550, "5.1.1", format!("<{to}> No such user here")),
-        Err(e) => {
-            tracing::error!(%sender, recipient = %to, error = %e, "delivery failed");
-            Reply::new(451, "4.3.0", format!("<{to}> Temporary storage failure, try again later"))
-        }
+    }
+    match (temporary, last_permanent) {
+        (true, _) => Reply::new(451, "4.3.0", format!("<{to}> Temporary storage failure, try again later")),
+        (false, Some(Error::TooLarge)) if single || delivered == 0 => too_large(),
+        (false, Some(_)) if single || delivered == 0 => Reply::new(552, "5.2.2", format!("<{to}> Mailbox full")),
+        _ => Reply::new(250, "2.0.0", format!("<{to}> Ok")),
     }
 }
 
@@ -285,43 +365,4 @@ fn refusal(error: &CommandError) -> Reply {
     }
 }
 
-/// Finds the account an RCPT address names: the address itself
-/// (case-insensitive), else, for `local+detail@domain`, `local@domain`.
-fn resolve(node: &Node, address: &str) -> kotak_engine::Result<Option<AccountRecord>> {
-    if let Some(account) = node.directory().lookup(address)? {
-        return Ok(Some(account));
-    }
-    match without_detail(address) {
-        Some(base) => node.directory().lookup(&base),
-        None => Ok(None),
-    }
-}
 
-/// `local+detail@domain` -> `local@domain` (RFC 5233 subaddressing); `None`
-/// when the address has no detail part.
-fn without_detail(address: &str) -> Option<String> {
-    let (local, domain) = address.rsplit_once('@')?;
-    let (base, _detail) = local.split_once('+')?;
-    (!base.is_empty()).then(|| format!("{base}@{domain}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strips_the_detail_part() {
-        let cases = [
-            ("a+tag@x.test", Some("a@x.test")),
-            ("a+b+c@x.test", Some("a@x.test")),
-            ("a+@x.test", Some("a@x.test")),
-            ("+tag@x.test", None),
-            ("a@x.test", None),
-            ("a+tag", None),
-            ("a@b+c.test", None),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(without_detail(input).as_deref(), expected, "{input}");
-        }
-    }
-}

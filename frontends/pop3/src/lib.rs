@@ -8,8 +8,8 @@
 //!   byte-stuffing, TOP). [`maildrop`] is a session's numbered snapshot of
 //!   INBOX with its deletion marks. All pure.
 //! - [`session`] is the protocol state machine: bytes in, replies out, with
-//!   logins checked by the directory (delayed and throttled on failure,
-//!   [`throttle`]), one POP3 session per maildrop ([`in_use`]), and
+//!   logins checked by the directory crate's shared authenticator (delayed
+//!   and throttled on failure), one POP3 session per maildrop ([`in_use`]), and
 //!   deletions applied at QUIT.
 //! - [`server`] does the socket I/O: plain, STLS and implicit TLS, idle
 //!   timeout, shutdown. [`service`] holds what its listeners share.
@@ -21,7 +21,6 @@ pub mod reply;
 pub mod server;
 pub mod service;
 pub mod session;
-pub mod throttle;
 pub mod transfer;
 
 pub use server::{serve, Mode};

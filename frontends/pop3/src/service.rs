@@ -1,11 +1,11 @@
 //! The POP3 service of one node: its settings and the state its sessions
-//! share (maildrop locks, failed-login counts). One service serves every
+//! share (maildrop locks, the login checker). One service serves every
 //! POP3 listener of a node (port 110 with STLS and port 995 with implicit
-//! TLS), so a maildrop locked on one port is locked on the other and
-//! password guesses are counted across both.
+//! TLS), so a maildrop locked on one port is locked on the other; password
+//! guesses are counted across every protocol by the shared authenticator.
 
 use crate::in_use::MaildropLocks;
-use crate::throttle::LoginThrottle;
+use kotak_directory::Authenticator;
 use kotak_engine::Node;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,13 +31,6 @@ pub struct Pop3Config {
     /// After this many bad commands in a row (unknown, malformed, wrong
     /// state, too long) the connection is closed.
     pub max_bad_commands: u32,
-    /// How long the reply to a failed login is held back.
-    pub auth_failure_delay: Duration,
-    /// Failed logins from one address within `auth_failure_window` after
-    /// which its logins are refused until the window ends; 0 disables.
-    pub max_auth_failures: u32,
-    /// See `max_auth_failures`.
-    pub auth_failure_window: Duration,
     /// Whether USER/PASS and AUTH PLAIN are allowed on a connection that is
     /// not (yet) encrypted. When false, clients must use STLS or pop3s.
     pub allow_plaintext_auth: bool,
@@ -51,9 +44,6 @@ impl Default for Pop3Config {
             idle_timeout: Duration::from_secs(10 * 60),
             max_line_length: 1024,
             max_bad_commands: 20,
-            auth_failure_delay: Duration::from_secs(2),
-            max_auth_failures: 10,
-            auth_failure_window: Duration::from_secs(5 * 60),
             allow_plaintext_auth: true,
         }
     }
@@ -65,13 +55,12 @@ pub struct Pop3Service {
     pub(crate) node: Arc<Node>,
     pub(crate) config: Pop3Config,
     pub(crate) locks: Arc<MaildropLocks>,
-    pub(crate) throttle: LoginThrottle,
+    pub(crate) auth: Arc<Authenticator>,
 }
 
 impl Pop3Service {
-    /// A service of `node` with these settings.
-    pub fn new(node: Arc<Node>, config: Pop3Config) -> Arc<Self> {
-        let throttle = LoginThrottle::new(config.max_auth_failures, config.auth_failure_window);
-        Arc::new(Pop3Service { node, config, locks: Arc::new(MaildropLocks::default()), throttle })
+    /// A service of `node`, checking logins with `auth`, with these settings.
+    pub fn new(node: Arc<Node>, auth: Arc<Authenticator>, config: Pop3Config) -> Arc<Self> {
+        Arc::new(Pop3Service { node, config, locks: Arc::new(MaildropLocks::default()), auth })
     }
 }

@@ -5,7 +5,9 @@
 mod common;
 
 use common::{config, expect, message, Client, TestServer, PASSWORD};
+use kotak_directory::AuthConfig;
 use kotak_pop3::Pop3Config;
+use kotak_testkit::mailnode::test_auth_config;
 use std::time::{Duration, Instant};
 
 const A: &str = "a@x.test";
@@ -96,7 +98,8 @@ async fn closes_after_too_many_bad_commands() {
 #[tokio::test]
 async fn delays_the_reply_to_a_wrong_password() {
     let delay = Duration::from_millis(700);
-    let server = TestServer::start_with(&[A], Pop3Config { auth_failure_delay: delay, ..config() }).await;
+    let auth = AuthConfig { failure_delay: delay, ..test_auth_config() };
+    let server = TestServer::start_with_auth(&[A], config(), auth).await;
     let mut c = server.client().await;
     expect(&c.command(&format!("USER {A}")).await, "+OK");
     let started = Instant::now();
@@ -112,8 +115,8 @@ async fn delays_the_reply_to_a_wrong_password() {
 
 #[tokio::test]
 async fn throttles_repeated_failures_from_one_address() {
-    let throttled = Pop3Config { max_auth_failures: 3, auth_failure_window: Duration::from_secs(600), ..config() };
-    let server = TestServer::start_with(&[A], throttled).await;
+    let throttled = AuthConfig { max_failures_per_address: 3, window: Duration::from_secs(600), ..test_auth_config() };
+    let server = TestServer::start_with_auth(&[A], config(), throttled).await;
     let mut c = server.client().await;
     for _ in 0..3 {
         expect(&c.command(&format!("USER {A}")).await, "+OK");
@@ -132,9 +135,9 @@ async fn a_damaged_message_gets_sys_perm_and_the_rest_is_served() {
     let server = TestServer::start(&[A]).await;
     server.deliver(A, &message(1)).await;
     server.deliver(A, &message(2)).await;
-    let record = server.node.directory().lookup(A).expect("lookup").expect("account");
+    let record = server.record(A).clone();
     let first = server.account(A).messages(kotak_engine::account::INBOX_ID).expect("messages")[0].clone();
-    server.node.damage_blob_for_test(record.shard as usize, first.blob, b"not a stored message").expect("damage");
+    server.node.damage_blob_for_test(server.node.shard_of(record.id), first.blob, b"not a stored message").expect("damage");
     let mut c = server.login(A).await;
     expect(&c.command("RETR 1").await, "-ERR [SYS/PERM]");
     expect(&c.command("TOP 1 0").await, "-ERR [SYS/PERM]");

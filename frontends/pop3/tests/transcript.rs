@@ -189,8 +189,8 @@ async fn quit_removes_only_the_messages_this_session_deleted() {
 
 #[tokio::test]
 async fn a_second_session_of_the_same_account_is_refused_in_use() {
-    let (server, _) = with_messages(1).await;
-    server.node.add_account("b@x.test", PASSWORD).await.expect("add account");
+    let (mut server, _) = with_messages(1).await;
+    server.add_account("b@x.test").await;
     let mut first = server.login(A).await;
     let mut second = server.client().await;
     expect(&second.command(&format!("USER {A}")).await, "+OK");

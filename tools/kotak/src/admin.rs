@@ -1,14 +1,16 @@
 //! The local admin socket (`DATA_DIR/admin.sock`): RocksDB lets one process
 //! open a data directory, so while a node runs, admin commands reach it
-//! through this socket instead of opening the store themselves. One JSON
-//! request per line, one JSON reply per line.
+//! through this socket instead of opening the store themselves (and the
+//! node's directory cache sees every change it makes). One JSON request per
+//! line, one JSON reply per line, many per connection.
 
+use crate::provision::{self, Op};
+use crate::services::Services;
 use kotak_engine::fts::IndexProgress;
-use kotak_engine::{Node, ReindexPlan, ReindexScope};
+use kotak_engine::{ReindexPlan, ReindexScope};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 /// Longest request line accepted on the socket.
@@ -16,18 +18,10 @@ const MAX_REQUEST: usize = 64 * 1024;
 
 /// An admin operation.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub enum Request {
-    /// Create an account.
-    AccountAdd { address: String, password: String },
-    /// Delete an account and its mail.
-    AccountDel { address: String },
-    /// Change a password.
-    AccountPasswd { address: String, password: String },
-    /// Set an account's quota (`None`: unlimited).
-    AccountQuota { address: String, storage: Option<u64>, messages: Option<u64> },
-    /// List accounts.
-    AccountList,
+    /// A change to (or a listing of) the directory.
+    Provision(Op),
     /// Queue a rebuild of the full-text index of some accounts; answered
     /// with an [`IndexStatus`] whose progress was read just before queuing.
     Reindex {
@@ -109,82 +103,76 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join("admin.sock")
 }
 
-/// Runs one request against an open node.
-pub async fn execute(node: &Arc<Node>, req: Request) -> Reply {
-    let result: Result<Reply, kotak_engine::Error> = async {
-        match req {
-            Request::AccountAdd { address, password } => {
-                let rec = node.add_account(&address, &password).await?;
-                Ok(Reply::with_lines(vec![format!("created {} (id {}, shard {})", rec.address, rec.id, rec.shard)]))
-            }
-            Request::AccountDel { address } => {
-                node.delete_account(&address).await?;
-                Ok(Reply::with_lines(vec![format!("deleted {address}")]))
-            }
-            Request::AccountPasswd { address, password } => {
-                node.directory().set_password(&address, &password)?;
-                Ok(Reply::with_lines(vec![format!("password changed for {address}")]))
-            }
-            Request::AccountQuota { address, storage, messages } => {
-                node.directory().set_quota(&address, kotak_engine::Quota { storage, messages })?;
-                let show = |v: Option<u64>| v.map_or("unlimited".to_string(), |n| n.to_string());
-                Ok(Reply::with_lines(vec![format!("quota of {address}: storage {} bytes, {} messages", show(storage), show(messages))]))
-            }
-            Request::AccountList => Ok(Reply::with_lines(
-                node.directory()
-                    .list_accounts()?
-                    .into_iter()
-                    .map(|r| format!("{}\tid={}\thome={}\tshard={}", r.address, r.id, r.home, r.shard))
-                    .collect(),
-            )),
-            Request::Reindex { scope } => queue_reindex(node, scope).await.map(Reply::with_index),
-            Request::IndexStatus => Ok(Reply::with_index(IndexStatus {
-                plan: ReindexPlan::default(),
-                progress: node.index_progress(),
-                index_bytes: node.index_bytes(),
-            })),
-        }
+/// Runs one request against an open node and directory.
+pub async fn execute(services: &Services, req: Request) -> Reply {
+    match req {
+        Request::Provision(op) => match provision::execute(services, op).await {
+            Ok(lines) => Reply::with_lines(lines),
+            Err(e) => Reply::failure(e),
+        },
+        Request::Reindex { scope } => match queue_reindex(services, scope).await {
+            Ok(status) => Reply::with_index(status),
+            Err(e) => Reply::failure(e),
+        },
+        Request::IndexStatus => Reply::with_index(IndexStatus {
+            plan: ReindexPlan::default(),
+            progress: services.node.index_progress(),
+            index_bytes: services.node.index_bytes(),
+        }),
     }
-    .await;
-    result.unwrap_or_else(|e| Reply::failure(e.to_string()))
 }
 
 /// Queues a rebuild off the async threads (the plan reads every account's
 /// mailboxes), with the progress counters as they were just before, which
 /// the caller measures from.
-async fn queue_reindex(node: &Arc<Node>, scope: ReindexScope) -> Result<IndexStatus, kotak_engine::Error> {
-    let node = node.clone();
+async fn queue_reindex(services: &Services, scope: ReindexScope) -> Result<IndexStatus, String> {
+    let accounts = match &scope {
+        ReindexScope::Account(address) => {
+            let a = services.directory.account(address).await.map_err(|e| e.to_string())?;
+            vec![a.ok_or_else(|| format!("no such account: {address}"))?]
+        }
+        _ => services.directory.accounts(None).await.map_err(|e| e.to_string())?,
+    };
+    let scope = match scope {
+        ReindexScope::Account(_) => ReindexScope::Account(accounts[0].address.clone()),
+        other => other,
+    };
+    let node = services.node.clone();
     tokio::task::spawn_blocking(move || {
         let progress = node.index_progress();
-        let plan = node.reindex(&scope)?;
+        let plan = node.reindex(&scope, &accounts).map_err(|e| e.to_string())?;
         Ok(IndexStatus { plan, progress, index_bytes: node.index_bytes() })
     })
     .await
-    .map_err(|e| kotak_engine::Error::Storage(format!("reindex task failed: {e}")))?
+    .map_err(|e| format!("reindex task failed: {e}"))?
 }
 
 /// Serves the admin socket until the task is dropped.
-pub async fn listen(node: Arc<Node>, path: PathBuf) -> std::io::Result<()> {
+pub async fn listen(services: Services, path: PathBuf) -> std::io::Result<()> {
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)?;
     loop {
         let (stream, _) = listener.accept().await?;
-        let node = node.clone();
+        let services = services.clone();
         tokio::spawn(async move {
-            if let Err(e) = handle(node, stream).await {
+            if let Err(e) = handle(services, stream).await {
                 tracing::warn!(error = %e, "admin connection failed");
             }
         });
     }
 }
 
-async fn handle(node: Arc<Node>, stream: UnixStream) -> std::io::Result<()> {
+async fn handle(services: Services, stream: UnixStream) -> std::io::Result<()> {
     let (r, mut w) = stream.into_split();
-    let mut lines = BufReader::new(r.take(MAX_REQUEST as u64 + 1)).lines();
+    let mut lines = BufReader::new(r).lines();
     while let Some(line) = lines.next_line().await? {
-        let reply = match serde_json::from_str::<Request>(&line) {
-            Ok(req) => execute(&node, req).await,
-            Err(e) => Reply::failure(format!("bad request: {e}")),
+        let reply = if line.len() > MAX_REQUEST {
+            Reply::failure(format!("request longer than {MAX_REQUEST} bytes"))
+        } else {
+            match serde_json::from_str::<Request>(&line) {
+                Ok(req) => execute(&services, req).await,
+                Err(e) => Reply::failure(format!("bad request: {e}")),
+            }
         };
         let mut out = serde_json::to_vec(&reply).unwrap_or_default();
         out.push(b'\n');
@@ -193,21 +181,34 @@ async fn handle(node: Arc<Node>, stream: UnixStream) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Sends a request to a running node; `None` when no node is listening.
-pub async fn call(path: &Path, req: &Request) -> Option<std::io::Result<Reply>> {
-    let stream = UnixStream::connect(path).await.ok()?;
-    Some(async {
-        let (r, mut w) = stream.into_split();
+/// A connection to a running node's admin socket, kept for many requests
+/// (a bulk import sends thousands).
+pub struct Client {
+    lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    writer: tokio::net::unix::OwnedWriteHalf,
+}
+
+impl Client {
+    /// Connects; `None` when no node is listening.
+    pub async fn connect(path: &Path) -> Option<Client> {
+        let stream = UnixStream::connect(path).await.ok()?;
+        let (r, writer) = stream.into_split();
+        Some(Client { lines: BufReader::new(r).lines(), writer })
+    }
+
+    /// Sends one request and reads its reply.
+    pub async fn call(&mut self, req: &Request) -> std::io::Result<Reply> {
         let mut out = serde_json::to_vec(req)?;
         out.push(b'\n');
-        w.write_all(&out).await?;
-        let mut lines = BufReader::new(r).lines();
-        let line = lines
-            .next_line()
-            .await?
-            .ok_or_else(|| std::io::Error::other("node closed the admin socket"))?;
+        self.writer.write_all(&out).await?;
+        let line = self.lines.next_line().await?.ok_or_else(|| std::io::Error::other("node closed the admin socket"))?;
         serde_json::from_str(&line).map_err(std::io::Error::other)
     }
-    .await)
+}
+
+/// Sends one request to a running node; `None` when no node is listening.
+pub async fn call(path: &Path, req: &Request) -> Option<std::io::Result<Reply>> {
+    let mut client = Client::connect(path).await?;
+    Some(client.call(req).await)
 }
 

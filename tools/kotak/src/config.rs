@@ -1,9 +1,12 @@
 //! The node configuration file (TOML) and how command-line flags override it.
 
 use crate::NodeArgs;
+use kotak_directory::ldap::LdapConfig;
+use kotak_directory::{AuthConfig, DirectoryConfig};
 use kotak_engine::{Limits, NodeConfig};
 use serde::Deserialize;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The configuration file's contents. Every field is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -29,6 +32,58 @@ pub struct FileConfig {
     /// encrypted (default true); false makes IMAP advertise LOGINDISABLED
     /// and POP3 refuse USER/PASS and AUTH until STARTTLS/STLS.
     pub plaintext_auth: Option<bool>,
+    /// Where accounts are kept.
+    pub directory: DirectoryFileConfig,
+    /// How logins are delayed and throttled.
+    pub auth: AuthFileConfig,
+}
+
+/// The `[directory]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectoryFileConfig {
+    /// `embedded` (default: in the data directory) or `ldap` (then `[directory.ldap]`).
+    pub backend: Option<String>,
+    /// Longest wait for a directory answer, in milliseconds (default 5000).
+    pub timeout_ms: Option<u64>,
+    /// How long a found entry is reused, in seconds (default: 300 for LDAP, 0 embedded).
+    pub cache_ttl_secs: Option<u64>,
+    /// How long "no such address" is reused, in seconds (default: 30 for LDAP, 0 embedded).
+    pub negative_cache_ttl_secs: Option<u64>,
+    /// The OpenLDAP servers.
+    pub ldap: Option<LdapConfig>,
+}
+
+/// The `[auth]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthFileConfig {
+    /// How long the answer to a failed login is held back, ms (default 2000).
+    pub failure_delay_ms: Option<u64>,
+    /// Failures from one address before it is refused for a while (default 10; 0: off).
+    pub max_failures_per_address: Option<u32>,
+    /// Failures against one account before it is refused for a while (default 30; 0: off).
+    pub max_failures_per_account: Option<u32>,
+    /// The window both limits count in, seconds (default 300).
+    pub window_secs: Option<u64>,
+}
+
+/// Which directory backend, resolved.
+#[derive(Debug, Clone)]
+pub enum DirectoryBackendConfig {
+    /// In `DATA_DIR/directory`.
+    Embedded,
+    /// OpenLDAP.
+    Ldap(LdapConfig),
+}
+
+/// The directory, resolved.
+#[derive(Debug, Clone)]
+pub struct DirectorySettings {
+    /// Which backend.
+    pub backend: DirectoryBackendConfig,
+    /// Its time limit and cache.
+    pub settings: DirectoryConfig,
 }
 
 /// The `[tls]` table: PEM files; without them a self-signed certificate is
@@ -58,6 +113,45 @@ pub struct Resolved {
     pub tls: kotak_net::tls::TlsSettings,
     /// Whether IMAP allows plain-text logins before TLS.
     pub plaintext_auth: bool,
+    /// The directory.
+    pub directory: DirectorySettings,
+    /// Login rules.
+    pub auth: AuthConfig,
+}
+
+fn directory_settings(file: DirectoryFileConfig) -> Result<DirectorySettings, String> {
+    let backend = match (file.backend.as_deref().unwrap_or("embedded"), file.ldap) {
+        ("embedded", None) => DirectoryBackendConfig::Embedded,
+        ("embedded", Some(_)) => return Err("[directory.ldap] is set but backend is not \"ldap\"".into()),
+        ("ldap", Some(ldap)) => DirectoryBackendConfig::Ldap(ldap),
+        ("ldap", None) => return Err("[directory] backend = \"ldap\" needs a [directory.ldap] table".into()),
+        (other, _) => return Err(format!("[directory] backend {other:?}: expected \"embedded\" or \"ldap\"")),
+    };
+    // The embedded store is local and changed only through this process,
+    // so caching it would only delay what an admin changes.
+    let (ttl, negative) = match backend {
+        DirectoryBackendConfig::Embedded => (0, 0),
+        DirectoryBackendConfig::Ldap(_) => (300, 30),
+    };
+    let defaults = DirectoryConfig::default();
+    let settings = DirectoryConfig {
+        timeout: file.timeout_ms.map_or(defaults.timeout, Duration::from_millis),
+        positive_ttl: Duration::from_secs(file.cache_ttl_secs.unwrap_or(ttl)),
+        negative_ttl: Duration::from_secs(file.negative_cache_ttl_secs.unwrap_or(negative)),
+        ..defaults
+    };
+    Ok(DirectorySettings { backend, settings })
+}
+
+fn auth_settings(file: AuthFileConfig) -> AuthConfig {
+    let d = AuthConfig::default();
+    AuthConfig {
+        failure_delay: file.failure_delay_ms.map_or(d.failure_delay, Duration::from_millis),
+        max_failures_per_address: file.max_failures_per_address.unwrap_or(d.max_failures_per_address),
+        max_failures_per_account: file.max_failures_per_account.unwrap_or(d.max_failures_per_account),
+        window: file.window_secs.map_or(d.window, Duration::from_secs),
+        ..d
+    }
 }
 
 /// Reads the config file (if any) and applies the flags.
@@ -95,5 +189,7 @@ pub fn resolve(args: &NodeArgs) -> Result<Resolved, String> {
         hostname,
         tls,
         plaintext_auth: file.plaintext_auth.unwrap_or(true),
+        directory: directory_settings(file.directory)?,
+        auth: auth_settings(file.auth),
     })
 }

@@ -2,11 +2,14 @@
 //! account admin commands and the load generator live here.
 
 mod admin;
-mod account_cmd;
 mod bench;
 mod config;
+mod import;
+mod provision;
+mod provision_cmd;
 mod reindex;
 mod serve;
+mod services;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -41,10 +44,25 @@ enum Command {
         #[arg(long = "listen", value_name = "PROTO=ADDR")]
         listen: Vec<String>,
     },
+    /// Manages domains in the directory.
+    Domain {
+        #[command(subcommand)]
+        action: provision_cmd::DomainAction,
+    },
     /// Manages accounts in the directory.
     Account {
         #[command(subcommand)]
-        action: account_cmd::AccountAction,
+        action: provision_cmd::AccountAction,
+    },
+    /// Manages aliases (extra addresses and catch-alls of accounts).
+    Alias {
+        #[command(subcommand)]
+        action: provision_cmd::AliasAction,
+    },
+    /// Manages distribution lists.
+    List {
+        #[command(subcommand)]
+        action: provision_cmd::ListAction,
     },
     /// Load generators that print throughput and latency figures.
     Bench {
@@ -82,7 +100,10 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async move {
         let done = match cli.command {
             Command::Serve { node, listen } => serve::run(node, listen).await,
-            Command::Account { action } => account_cmd::run(action).await,
+            Command::Domain { action } => provision_cmd::domain(action).await,
+            Command::Account { action } => provision_cmd::account(action).await,
+            Command::Alias { action } => provision_cmd::alias(action).await,
+            Command::List { action } => provision_cmd::list(action).await,
             Command::Bench { scenario } => bench::run(scenario).await,
             Command::Reindex(args) => return reindex::run(args).await,
         };

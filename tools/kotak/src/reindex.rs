@@ -11,12 +11,13 @@ use crate::admin::{self, IndexStatus, Reply, Request};
 use crate::NodeArgs;
 use completion::{Completion, Verdict};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use kotak_engine::{Node, ReindexScope};
+use crate::services::Services;
+use kotak_directory::address;
+use kotak_engine::ReindexScope;
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often the progress is read.
@@ -47,7 +48,7 @@ pub struct ReindexArgs {
 impl ReindexArgs {
     fn scope(&self) -> ReindexScope {
         match (&self.account, self.shard) {
-            (Some(address), _) => ReindexScope::Account(address.clone()),
+            (Some(a), _) => ReindexScope::Account(address::normalize(a).unwrap_or_else(|_| a.clone())),
             (None, Some(n)) => ReindexScope::Shard(n),
             (None, None) => ReindexScope::All,
         }
@@ -58,8 +59,8 @@ impl ReindexArgs {
 enum Via {
     /// A running node's admin socket.
     Socket(PathBuf),
-    /// A node this process opened, no other being there.
-    Local(Arc<Node>),
+    /// A node (and directory) this process opened, no other being there.
+    Local(Services),
 }
 
 impl Via {
@@ -70,7 +71,7 @@ impl Via {
                 let reply = admin::call(path, &req).await.ok_or("the node stopped; the rebuild resumes when it starts again")?;
                 index_status(reply.map_err(|e| socket_error(path, e))?)
             }
-            Via::Local(node) => index_status(admin::execute(node, req).await),
+            Via::Local(services) => index_status(admin::execute(services, req).await),
         }
     }
 }
@@ -136,9 +137,9 @@ pub async fn run(args: ReindexArgs) -> Result<ExitCode, String> {
             follow(&Via::Socket(socket), queued, args.json).await?
         }
         None => {
-            let data_dir = cfg.node.data_dir.clone();
-            let node = Node::open(cfg.node).map_err(|e| format!("cannot open {}: {e}", data_dir.display()))?;
-            let via = Via::Local(node.clone());
+            let services = crate::services::open(&cfg).await?;
+            let node = services.node.clone();
+            let via = Via::Local(services);
             let outcome = async {
                 let queued = via.index(queue).await?;
                 follow(&via, queued, args.json).await

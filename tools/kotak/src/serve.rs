@@ -1,7 +1,10 @@
-//! `kotak serve`: opens the data directory, starts the admin socket and one
-//! listener per `--listen PROTO=ADDR`, and stops cleanly on SIGTERM/Ctrl-C.
+//! `kotak serve`: opens the directory and the data directory, starts the
+//! admin socket and one listener per `--listen PROTO=ADDR`, and stops
+//! cleanly on SIGTERM/Ctrl-C.
 
+use crate::services::Services;
 use crate::NodeArgs;
+use kotak_directory::{Authenticator, Directory};
 use kotak_engine::Node;
 use kotak_imap::{ImapConfig, TlsMode};
 use kotak_net::tls::TlsAcceptor;
@@ -71,14 +74,17 @@ pub async fn run(args: NodeArgs, listen: Vec<String>) -> Result<(), String> {
     if specs.is_empty() {
         return Err("nothing to serve: add --listen imap=ADDR and/or --listen lmtp=ADDR".into());
     }
-    let data_dir = cfg.node.data_dir.clone();
-    let node = Node::open(cfg.node).map_err(|e| format!("cannot open {}: {e}", data_dir.display()))?;
-    let socket = crate::admin::socket_path(&data_dir);
-    let admin = tokio::spawn(crate::admin::listen(node.clone(), socket.clone()));
+    let services = crate::services::open(&cfg).await?;
+    let Services { node, directory } = services.clone();
+    tracing::info!(node = node.name(), directory = directory.kind(), "directory opened");
+    let auth = Authenticator::new(directory.clone(), cfg.auth.clone());
+    let socket = crate::admin::socket_path(&cfg.node.data_dir);
+    let admin = tokio::spawn(crate::admin::listen(services, socket.clone()));
     let shutdown = Shutdown::new();
     let tls = TlsAcceptor::from_settings(&cfg.tls).map_err(|e| format!("TLS: {e}"))?;
     let pop3 = Pop3Service::new(
         node.clone(),
+        auth.clone(),
         Pop3Config {
             hostname: cfg.hostname.clone(),
             max_connections: cfg.max_connections,
@@ -91,7 +97,16 @@ pub async fn run(args: NodeArgs, listen: Vec<String>) -> Result<(), String> {
         allow_plaintext_auth: cfg.plaintext_auth,
         ..ImapConfig::default()
     };
-    let shared = Shared { node: node.clone(), tls, pop3, imap, max_connections: cfg.max_connections, shutdown: shutdown.clone() };
+    let shared = Shared {
+        node: node.clone(),
+        directory,
+        auth,
+        tls,
+        pop3,
+        imap,
+        max_connections: cfg.max_connections,
+        shutdown: shutdown.clone(),
+    };
     let mut servers = JoinSet::new();
     for (proto, addr) in specs {
         let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -117,6 +132,9 @@ pub async fn run(args: NodeArgs, listen: Vec<String>) -> Result<(), String> {
 /// What every listener of the process shares.
 struct Shared {
     node: Arc<Node>,
+    directory: Directory,
+    /// One login checker for every protocol: the throttles count across all.
+    auth: Arc<Authenticator>,
     tls: TlsAcceptor,
     /// One POP3 service for all POP3 listeners: the IN-USE locks and the
     /// failed-login counts must be shared.
@@ -132,15 +150,15 @@ fn spawn_server(set: &mut JoinSet<()>, proto: Proto, listener: TcpListener, s: &
     match proto {
         Proto::Imap => {
             let config = ImapConfig { tls: TlsMode::StartTls(s.tls.clone()), ..s.imap.clone() };
-            set.spawn(kotak_imap::serve(listener, node, config, shutdown));
+            set.spawn(kotak_imap::serve(listener, node, s.auth.clone(), config, shutdown));
         }
         Proto::Imaps => {
             let config = ImapConfig { tls: TlsMode::Implicit(s.tls.clone()), ..s.imap.clone() };
-            set.spawn(kotak_imap::serve(listener, node, config, shutdown));
+            set.spawn(kotak_imap::serve(listener, node, s.auth.clone(), config, shutdown));
         }
         Proto::Lmtp => {
             let config = kotak_lmtp::server::LmtpConfig { max_connections, ..Default::default() };
-            set.spawn(kotak_lmtp::server::serve(listener, node, config, shutdown));
+            set.spawn(kotak_lmtp::server::serve(listener, node, s.directory.clone(), config, shutdown));
         }
         Proto::Pop3 => {
             let mode = Mode::Plain { stls: Some(s.tls.clone()) };

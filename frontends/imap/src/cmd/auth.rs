@@ -1,11 +1,25 @@
 //! CAPABILITY, LOGIN and AUTHENTICATE PLAIN (RFC 3501 6.1-6.2, RFC 4616).
+//! The checks themselves (throttles, delays, password schemes, SASL PLAIN
+//! decoding) are the directory crate's, shared with every protocol.
 
 use crate::session::reply::{engine_error, Done};
-use base64::Engine;
 use imap_codec::imap_types::auth::AuthMechanism;
 use imap_codec::imap_types::core::AString;
+use kotak_directory::{sasl, Authenticator, Login};
 use kotak_engine::{Account, Node};
+use std::net::IpAddr;
 use std::sync::Arc;
+
+/// What a login needs: where accounts are checked and where their mail is,
+/// and who is asking.
+pub struct LoginContext<'a> {
+    /// The node that holds the mail.
+    pub node: &'a Arc<Node>,
+    /// The shared login checker.
+    pub auth: &'a Authenticator,
+    /// The client's address, for the throttle and the log.
+    pub peer: IpAddr,
+}
 
 /// CAPABILITY: lists what the server implements.
 pub fn capability(capabilities: &str, out: &mut Vec<u8>) -> Done {
@@ -14,8 +28,11 @@ pub fn capability(capabilities: &str, out: &mut Vec<u8>) -> Done {
 }
 
 /// LOGIN: checks the user name and password.
-pub async fn login(node: &Arc<Node>, username: &AString<'_>, password: &AString<'_>) -> Result<Account, Done> {
-    verify(node, username.as_ref(), password.as_ref()).await
+pub async fn login(ctx: &LoginContext<'_>, username: &AString<'_>, password: &AString<'_>) -> Result<Account, Done> {
+    let Ok(user) = std::str::from_utf8(username.as_ref()) else {
+        return Err(Done::no("AUTHENTICATIONFAILED", "Authentication failed"));
+    };
+    verify(ctx, user, password.as_ref()).await
 }
 
 /// Where an AUTHENTICATE stands after its command line.
@@ -28,12 +45,12 @@ pub enum AuthStep {
 
 /// AUTHENTICATE: only PLAIN; with an initial response (RFC 4959 style) it
 /// completes at once, otherwise it asks for the response line.
-pub async fn authenticate(node: &Arc<Node>, mechanism: &AuthMechanism<'_>, initial: Option<&[u8]>, out: &mut Vec<u8>) -> AuthStep {
+pub async fn authenticate(ctx: &LoginContext<'_>, mechanism: &AuthMechanism<'_>, initial: Option<&[u8]>, out: &mut Vec<u8>) -> AuthStep {
     if *mechanism != AuthMechanism::Plain {
         return AuthStep::Done(Err(Done::no("CANNOT", "Unsupported authentication mechanism")));
     }
     match initial {
-        Some(response) => AuthStep::Done(check_plain(node, response).await),
+        Some(response) => AuthStep::Done(check_plain(ctx, sasl::parse_plain(response)).await),
         None => {
             out.extend_from_slice(b"+ \r\n");
             AuthStep::NeedResponse
@@ -42,39 +59,24 @@ pub async fn authenticate(node: &Arc<Node>, mechanism: &AuthMechanism<'_>, initi
 }
 
 /// The client's base64 response line to AUTHENTICATE PLAIN (`*` cancels).
-pub async fn plain_response(node: &Arc<Node>, line: &[u8]) -> Result<Account, Done> {
-    if line == b"*" {
-        return Err(Done::bad("Authentication cancelled"));
-    }
-    let response = base64::engine::general_purpose::STANDARD
-        .decode(line)
-        .map_err(|_| Done::bad("Invalid base64 in authentication response"))?;
-    check_plain(node, &response).await
+pub async fn plain_response(ctx: &LoginContext<'_>, line: &[u8]) -> Result<Account, Done> {
+    check_plain(ctx, sasl::plain_response(line)).await
 }
 
-/// Checks a PLAIN message: `authzid NUL authcid NUL password`.
-async fn check_plain(node: &Arc<Node>, message: &[u8]) -> Result<Account, Done> {
-    let mut parts = message.split(|&b| b == 0);
-    let (Some(authz), Some(authc), Some(password), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(Done::bad("Malformed PLAIN authentication response"));
-    };
-    if !authz.is_empty() && !authz.eq_ignore_ascii_case(authc) {
-        return Err(Done::no("AUTHORIZATIONFAILED", "Cannot act as another user"));
+async fn check_plain(ctx: &LoginContext<'_>, decoded: Result<sasl::PlainCredentials, sasl::SaslError>) -> Result<Account, Done> {
+    match decoded {
+        Ok(c) => verify(ctx, &c.user, &c.password).await,
+        Err(e @ sasl::SaslError::Impersonation) => Err(Done::no("AUTHORIZATIONFAILED", e.message())),
+        Err(e) => Err(Done::bad(e.message())),
     }
-    verify(node, authc, password).await
 }
 
-async fn verify(node: &Arc<Node>, user: &[u8], password: &[u8]) -> Result<Account, Done> {
-    let failed = || Done::no("AUTHENTICATIONFAILED", "Authentication failed");
-    let (Ok(user), Ok(password)) = (std::str::from_utf8(user), std::str::from_utf8(password)) else {
-        return Err(failed());
-    };
-    match node.authenticate(user, password).await {
-        Ok(Some(record)) => node.account(&record).map_err(|e| engine_error(&e)),
-        Ok(None) => {
-            tracing::info!(user, "imap authentication failed");
-            Err(failed())
-        }
-        Err(e) => Err(engine_error(&e)),
+async fn verify(ctx: &LoginContext<'_>, user: &str, password: &[u8]) -> Result<Account, Done> {
+    match ctx.auth.login(user, password, ctx.peer, "imap").await {
+        Login::Success(record) => ctx.node.open_account(&record).await.map_err(|e| engine_error(&e)),
+        Login::Failed => Err(Done::no("AUTHENTICATIONFAILED", "Authentication failed")),
+        Login::Disabled(_) => Err(Done::no("CONTACTADMIN", "Account is disabled")),
+        Login::Throttled => Err(Done::no("UNAVAILABLE", "Too many failed logins; try again later")),
+        Login::Unavailable => Err(Done::no("UNAVAILABLE", "Authentication is unavailable; try again later")),
     }
 }

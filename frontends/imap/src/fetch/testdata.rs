@@ -96,8 +96,8 @@ pub(crate) async fn mailbox(messages: &[(&str, kotak_engine::Flags, i64)]) -> Te
     let mut config = kotak_engine::NodeConfig::new(dir.path());
     config.shards = Some(1);
     let node = kotak_engine::Node::open(config).expect("open node");
-    let rec = node.add_account("t@example.com", "pw").await.expect("add account");
-    let account = node.account(&rec).expect("account handle");
+    let rec = kotak_directory::Account::placed(1, "t@example.com", node.name());
+    let account = node.open_account(&rec).await.expect("account handle");
     for (raw, flags, date) in messages {
         account.append(INBOX_ID, raw.as_bytes(), flags.clone(), Some(*date)).await.expect("append");
     }

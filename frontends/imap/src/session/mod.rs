@@ -14,10 +14,12 @@ use crate::request::{Body, Request};
 use crate::view::Selected;
 use enabled::Enabled;
 use imap_codec::imap_types::command::CommandBody;
+use kotak_directory::Authenticator;
 use kotak_engine::{Account, ModSeq, Node};
 use reply::{Done, Failure};
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
 use transport::Transport;
@@ -103,6 +105,9 @@ impl Pending {
 /// One client's session.
 pub struct Session {
     node: Arc<Node>,
+    auth: Arc<Authenticator>,
+    /// The client's address (logins are throttled and logged by it).
+    peer: IpAddr,
     state: State,
     /// The command the next raw line belongs to.
     pending: Option<Pending>,
@@ -114,8 +119,8 @@ pub struct Session {
 
 impl Session {
     /// A new, not yet authenticated session.
-    pub fn new(node: Arc<Node>) -> Self {
-        Session { node, state: State::NotAuthenticated, pending: None, enabled: Enabled::default(), transport: Transport::default() }
+    pub fn new(node: Arc<Node>, auth: Arc<Authenticator>, peer: IpAddr) -> Self {
+        Session { node, auth, peer, state: State::NotAuthenticated, pending: None, enabled: Enabled::default(), transport: Transport::default() }
     }
 
     /// The same session on a connection described by `transport` (by
@@ -162,7 +167,7 @@ impl Session {
                 Done::bad("Unexpected continuation data").write(sink.buffer(), None);
                 return Ok(Flow::Continue);
             }
-            Some(Pending::Auth { tag }) => match cmd::auth::plain_response(&self.node, line).await {
+            Some(Pending::Auth { tag }) => match cmd::auth::plain_response(&self.login_context(), line).await {
                 Ok(account) => (tag, self.logged_in(account)),
                 Err(done) => (tag, done),
             },
@@ -249,14 +254,14 @@ impl Session {
                 cmd::starttls::privacy_required()
             }
             (Some(CommandBody::Login { username, password }), State::NotAuthenticated) => {
-                match cmd::auth::login(&self.node, username, password.declassify()).await {
+                match cmd::auth::login(&self.login_context(), username, password.declassify()).await {
                     Ok(account) => self.logged_in(account),
                     Err(done) => done,
                 }
             }
             (Some(CommandBody::Authenticate { mechanism, initial_response }), State::NotAuthenticated) => {
                 let response = initial_response.as_ref().map(|r| r.declassify().as_ref());
-                match cmd::auth::authenticate(&self.node, mechanism, response, sink.buffer()).await {
+                match cmd::auth::authenticate(&self.login_context(), mechanism, response, sink.buffer()).await {
                     cmd::auth::AuthStep::NeedResponse => {
                         self.pending = Some(Pending::Auth { tag: tag.to_string() });
                         return Ok((Done::ok(""), Flow::ReadLine));
@@ -286,6 +291,10 @@ impl Session {
             _ => Done::bad("Command not supported"),
         };
         Ok((done, Flow::Continue))
+    }
+
+    fn login_context(&self) -> cmd::auth::LoginContext<'_> {
+        cmd::auth::LoginContext { node: &self.node, auth: &self.auth, peer: self.peer }
     }
 
     fn logged_in(&mut self, account: Account) -> Done {

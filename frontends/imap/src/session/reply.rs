@@ -107,11 +107,15 @@ pub fn engine_error(e: &Error) -> Done {
         Error::OverQuota => Done::no("OVERQUOTA", "Quota exceeded"),
         Error::Invalid(why) => Done::no("CANNOT", format!("Invalid argument: {why}")),
         Error::ShuttingDown => Done::no("UNAVAILABLE", "Server is shutting down"),
+        Error::WrongNode { .. } => {
+            tracing::warn!(error = %e, "login to a node that is not the account's home");
+            Done::no("UNAVAILABLE", "This account is served by another node")
+        }
         Error::Corrupt(_) => {
             tracing::error!(error = %e, "damaged data reported to client");
             Done::no("CORRUPTION", "Stored message data is damaged")
         }
-        Error::Storage(_) | Error::Io(_) | Error::NoSuchAccount(_) | Error::AccountExists(_) => {
+        Error::Storage(_) | Error::Io(_) => {
             tracing::error!(error = %e, "storage failure reported to client");
             Done::no("SERVERBUG", "Internal server error")
         }

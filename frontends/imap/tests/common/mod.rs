@@ -3,7 +3,9 @@
 
 #![allow(dead_code)] // Each test file uses a different part of the harness.
 
-use kotak_engine::{AccountRecord, Limits, Node, NodeConfig};
+use kotak_directory::{Account as AccountRecord, Authenticator};
+use kotak_engine::{Limits, Node, NodeConfig};
+use kotak_testkit::mailnode::TestNode;
 use kotak_imap::{serve, ImapConfig};
 use kotak_net::Shutdown;
 use std::net::SocketAddr;
@@ -25,6 +27,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub node: Arc<Node>,
+    pub auth: Arc<Authenticator>,
+    pub mailnode: TestNode,
     pub account: AccountRecord,
     pub shutdown: Shutdown,
     pub task: JoinHandle<()>,
@@ -40,13 +44,14 @@ impl TestServer {
     /// A server with the given message limits and IMAP settings.
     pub async fn start_with(limits: Limits, config: ImapConfig) -> TestServer {
         let dir = tempfile::TempDir::new().unwrap();
-        let node = Node::open(NodeConfig { shards: Some(2), limits, ..NodeConfig::new(dir.path()) }).unwrap();
-        let account = node.add_account(USER, PASS).await.unwrap();
+        let mailnode = TestNode::open(NodeConfig { shards: Some(2), limits, ..NodeConfig::new(dir.path()) });
+        let account = mailnode.add_account(USER, PASS).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = Shutdown::new();
-        let task = tokio::spawn(serve(listener, node.clone(), config, shutdown.clone()));
-        TestServer { addr, node, account, shutdown, task, _dir: dir }
+        let (node, auth) = (mailnode.node.clone(), mailnode.auth.clone());
+        let task = tokio::spawn(serve(listener, node.clone(), auth.clone(), config, shutdown.clone()));
+        TestServer { addr, node, auth, mailnode, account, shutdown, task, _dir: dir }
     }
 
     /// A connected client that has read the greeting.

@@ -2,7 +2,10 @@
 //! Shared by several test crates, each of which uses only part of it.
 #![allow(dead_code)]
 
+use kotak_directory::Account as AccountRecord;
 use kotak_engine::{Limits, Node, NodeConfig};
+use kotak_testkit::mailnode::TestNode;
+use std::collections::HashMap;
 use kotak_lmtp::LmtpConfig;
 use kotak_net::Shutdown;
 use std::net::SocketAddr;
@@ -21,6 +24,9 @@ const PATIENCE: Duration = Duration::from_secs(20);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub node: Arc<Node>,
+    /// The node with its directory, for tests that provision more.
+    pub mailnode: TestNode,
+    records: HashMap<String, AccountRecord>,
     pub shutdown: Shutdown,
     pub task: JoinHandle<()>,
     _dir: TempDir,
@@ -35,15 +41,17 @@ impl TestServer {
     /// A server with explicit node limits and LMTP settings.
     pub async fn start_with(accounts: &[&str], limits: Limits, config: LmtpConfig) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let node = Node::open(NodeConfig { shards: Some(2), limits, ..NodeConfig::new(dir.path()) }).expect("open node");
+        let mailnode = TestNode::open(NodeConfig { shards: Some(2), limits, ..NodeConfig::new(dir.path()) });
+        let mut records = HashMap::new();
         for address in accounts {
-            node.add_account(address, "pw").await.expect("add account");
+            records.insert(address.to_string(), mailnode.add_account(address, "pw").await);
         }
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let shutdown = Shutdown::new();
-        let task = tokio::spawn(kotak_lmtp::serve(listener, node.clone(), config, shutdown.clone()));
-        TestServer { addr, node, shutdown, task, _dir: dir }
+        let node = mailnode.node.clone();
+        let task = tokio::spawn(kotak_lmtp::serve(listener, node.clone(), mailnode.directory.clone(), config, shutdown.clone()));
+        TestServer { addr, node, mailnode, records, shutdown, task, _dir: dir }
     }
 
     /// A client connected and past the greeting.
@@ -63,8 +71,7 @@ impl TestServer {
     /// Every message in `address`'s INBOX, in UID order, split into the
     /// trace fields and the message as the client sent it.
     pub fn inbox_with_trace(&self, address: &str) -> Vec<(String, Vec<u8>)> {
-        let record = self.node.directory().lookup(address).expect("lookup").expect("account exists");
-        let account = self.node.account(&record).expect("account");
+        let account = self.node.account(self.records.get(address).expect("account exists")).expect("account");
         let messages = account.messages(kotak_engine::account::INBOX_ID).expect("list INBOX");
         messages.iter().map(|m| split_trace(&account.read_raw(m).expect("read message"))).collect()
     }

@@ -1,17 +1,19 @@
 //! The AUTHORIZATION state: USER/PASS (RFC 1939), AUTH PLAIN (RFC 5034 with
 //! RFC 4616's message) and STLS (RFC 2595); logging in opens the maildrop.
 //!
-//! A wrong password is answered `-ERR [AUTH]` only after the configured
-//! delay, and counts against the client's address; an address with too many
-//! recent failures is refused `-ERR [SYS/TEMP]` without a password check.
+//! Logins are checked by the directory crate's shared [`Authenticator`]
+//! (delay after a failure, throttles per address and per account): a wrong
+//! password is answered `-ERR [AUTH]`, a throttled client or a directory
+//! that does not answer `-ERR [SYS/TEMP]`.
+//!
+//! [`Authenticator`]: kotak_directory::Authenticator
 
 use super::transaction::Transaction;
 use super::{Outcome, Pending, Session, State, Tls};
 use crate::command::{AuthRequest, Command};
 use crate::reply::{Code, Reply};
-use base64::Engine;
-use kotak_engine::{AccountRecord, Error};
-use std::time::Instant;
+use kotak_directory::{sasl, Account as AccountRecord, Login};
+use kotak_engine::Error;
 
 impl Session {
     /// Runs a command (other than CAPA and QUIT) before login; `pending`
@@ -57,67 +59,34 @@ impl Session {
     /// The client's response to AUTH PLAIN: base64 of `authzid NUL authcid
     /// NUL password`, `=` for an empty one, or `*` to cancel.
     pub(super) async fn plain_response(&mut self, response: &[u8]) -> Outcome {
-        if response == b"*" {
-            return Outcome::Reply(Reply::err("Authentication cancelled"));
+        match sasl::plain_response(response) {
+            Ok(c) => self.login(&c.user, &c.password).await,
+            Err(e @ sasl::SaslError::Impersonation) => Outcome::Reply(Reply::err_code(Code::Auth, e.message())),
+            Err(e) => Outcome::Reply(Reply::err(e.message())),
         }
-        let decoded =
-            if response == b"=" { Ok(Vec::new()) } else { base64::engine::general_purpose::STANDARD.decode(response) };
-        let Ok(message) = decoded else {
-            return Outcome::Reply(Reply::err("Invalid base64 in authentication response"));
-        };
-        let mut parts = message.split(|&b| b == 0);
-        let (Some(authzid), Some(authcid), Some(password), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Outcome::Reply(Reply::err("Malformed PLAIN authentication response"));
-        };
-        if !authzid.is_empty() && !authzid.eq_ignore_ascii_case(authcid) {
-            return Outcome::Reply(Reply::err_code(Code::Auth, "Cannot log in as another user"));
-        }
-        let Ok(user) = std::str::from_utf8(authcid) else {
-            return Outcome::Reply(Reply::err("User name is not UTF-8"));
-        };
-        self.login(user, password).await
     }
 
     /// Checks the credentials and, when they are right, opens the maildrop.
     async fn login(&mut self, user: &str, password: &[u8]) -> Outcome {
         let service = self.service.clone();
-        if service.throttle.is_blocked(self.peer, Instant::now()) {
-            tracing::info!(peer = %self.peer, user, "login refused: too many recent failures from this address");
-            tokio::time::sleep(service.config.auth_failure_delay).await;
-            return Outcome::Reply(Reply::err_code(Code::SysTemp, "Too many failed logins; try again later"));
-        }
-        // A password that is not UTF-8 matches no account's.
-        let checked = match std::str::from_utf8(password) {
-            Ok(password) => service.node.authenticate(user, password).await,
-            Err(_) => Ok(None),
-        };
-        match checked {
-            Ok(Some(record)) => {
-                service.throttle.succeeded(self.peer);
-                self.open_maildrop(&record)
-            }
-            Ok(None) => {
-                service.throttle.failed(self.peer, Instant::now());
-                tracing::info!(peer = %self.peer, user, "pop3 authentication failed");
-                tokio::time::sleep(service.config.auth_failure_delay).await;
-                Outcome::Reply(Reply::err_code(Code::Auth, "Authentication failed"))
-            }
-            Err(e) => {
-                tracing::error!(user, error = %e, "pop3 authentication could not be checked");
+        match service.auth.login(user, password, self.peer, "pop3").await {
+            Login::Success(record) => self.open_maildrop(&record).await,
+            Login::Failed => Outcome::Reply(Reply::err_code(Code::Auth, "Authentication failed")),
+            Login::Disabled(_) => Outcome::Reply(Reply::err_code(Code::Auth, "Account is disabled")),
+            Login::Throttled => Outcome::Reply(Reply::err_code(Code::SysTemp, "Too many failed logins; try again later")),
+            Login::Unavailable => {
                 Outcome::Reply(Reply::err_code(Code::SysTemp, "Authentication is unavailable; try again later"))
             }
         }
     }
 
     /// Locks the account's maildrop and takes the INBOX snapshot.
-    fn open_maildrop(&mut self, record: &AccountRecord) -> Outcome {
+    async fn open_maildrop(&mut self, record: &AccountRecord) -> Outcome {
         let Some(lock) = self.service.locks.lock(record.id) else {
             tracing::info!(account = %record.address, "pop3 login refused: maildrop in use");
             return Outcome::Reply(Reply::err_code(Code::InUse, "Maildrop is in use by another POP3 session"));
         };
-        match Transaction::open(&self.service.node, record, lock) {
+        match Transaction::open(&self.service.node, record, lock).await {
             Ok(transaction) => {
                 let (count, octets) = transaction.stat();
                 tracing::info!(account = %record.address, messages = count, octets, "pop3 login");
@@ -126,7 +95,7 @@ impl Session {
             }
             Err(e) => {
                 tracing::error!(account = %record.address, error = %e, "cannot open pop3 maildrop");
-                let code = if matches!(e, Error::Corrupt(_)) { Code::SysPerm } else { Code::SysTemp };
+                let code = if matches!(e, Error::Corrupt(_) | Error::WrongNode { .. }) { Code::SysPerm } else { Code::SysTemp };
                 Outcome::Reply(Reply::err_code(code, "Cannot open the maildrop"))
             }
         }

@@ -11,7 +11,8 @@ use crate::in_use::MaildropLock;
 use crate::maildrop::{Maildrop, Unavailable};
 use crate::reply::{Code, Reply};
 use crate::transfer::Transfer;
-use kotak_engine::{Account, AccountRecord, Error, Flags, MailboxId, MessageMeta, Node, StoreOp, Uid};
+use kotak_directory::Account as AccountRecord;
+use kotak_engine::{Account, Error, Flags, MailboxId, MessageMeta, Node, StoreOp, Uid};
 use std::sync::Arc;
 
 /// A logged-in session's hold on its maildrop.
@@ -25,8 +26,8 @@ pub(super) struct Transaction {
 
 impl Transaction {
     /// Takes the snapshot of the account's INBOX.
-    pub(super) fn open(node: &Arc<Node>, record: &AccountRecord, lock: MaildropLock) -> kotak_engine::Result<Self> {
-        let account = node.account(record)?;
+    pub(super) async fn open(node: &Arc<Node>, record: &AccountRecord, lock: MaildropLock) -> kotak_engine::Result<Self> {
+        let account = node.open_account(record).await?;
         let inbox = account.mailbox("INBOX")?.ok_or(Error::NoSuchMailbox)?;
         let maildrop = Maildrop::new(inbox.uidvalidity, account.message_list(inbox.id)?.messages.to_vec());
         Ok(Transaction { account, inbox: inbox.id, maildrop, _lock: lock })

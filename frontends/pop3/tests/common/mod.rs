@@ -4,7 +4,10 @@
 //! uses only part of it.
 #![allow(dead_code)]
 
+use kotak_directory::{Account as AccountRecord, AuthConfig};
 use kotak_engine::{Node, NodeConfig, Uid};
+use kotak_testkit::mailnode::{test_auth_config, TestNode};
+use std::collections::HashMap;
 use kotak_net::tls::{TlsAcceptor, TlsSettings, SELF_SIGNED_CERT_FILE};
 use kotak_net::Shutdown;
 use kotak_pop3::{Mode, Pop3Config, Pop3Service};
@@ -26,9 +29,9 @@ const CLIENT_PATIENCE: Duration = Duration::from_secs(60);
 /// Every test account's password.
 pub const PASSWORD: &str = "pw";
 
-/// Test settings: no delay after a wrong password unless a test asks.
+/// Test settings.
 pub fn config() -> Pop3Config {
-    Pop3Config { auth_failure_delay: Duration::ZERO, ..Pop3Config::default() }
+    Pop3Config::default()
 }
 
 /// A node in a temporary directory with a POP3 listener (STLS offered) and
@@ -41,9 +44,12 @@ pub struct TestServer {
     pub node: Arc<Node>,
     /// The server's self-signed certificate (PEM), for clients to trust.
     pub cert: PathBuf,
+    mailnode: TestNode,
+    records: HashMap<String, AccountRecord>,
     shutdown: Shutdown,
     tasks: Vec<JoinHandle<()>>,
     config: Pop3Config,
+    auth: AuthConfig,
     dir: TempDir,
 }
 
@@ -55,22 +61,28 @@ impl TestServer {
 
     /// A server with explicit POP3 settings.
     pub async fn start_with(accounts: &[&str], config: Pop3Config) -> TestServer {
+        Self::start_with_auth(accounts, config, test_auth_config()).await
+    }
+
+    /// A server with explicit POP3 settings and login rules.
+    pub async fn start_with_auth(accounts: &[&str], config: Pop3Config, auth: AuthConfig) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = Self::open(dir, config).await;
+        let mut server = Self::open(dir, config, auth, HashMap::new()).await;
         for address in accounts {
-            server.node.add_account(address, PASSWORD).await.expect("add account");
+            let record = server.mailnode.add_account(address, PASSWORD).await;
+            server.records.insert(address.to_string(), record);
         }
         server
     }
 
     /// Opens the node in `dir` and starts both listeners.
-    async fn open(dir: TempDir, config: Pop3Config) -> TestServer {
-        let node =
-            Node::open(NodeConfig { shards: Some(2), ..NodeConfig::new(dir.path().join("data")) }).expect("open node");
+    async fn open(dir: TempDir, config: Pop3Config, auth: AuthConfig, records: HashMap<String, AccountRecord>) -> TestServer {
+        let mailnode = TestNode::open_with(NodeConfig { shards: Some(2), ..NodeConfig::new(dir.path().join("data")) }, auth.clone());
+        let node = mailnode.node.clone();
         let tls_dir = dir.path().join("tls");
         let settings = TlsSettings { selfsigned_dir: Some(tls_dir.clone()), ..TlsSettings::new("localhost") };
         let acceptor = TlsAcceptor::from_settings(&settings).expect("TLS acceptor");
-        let service = Pop3Service::new(node.clone(), config.clone());
+        let service = Pop3Service::new(node.clone(), mailnode.auth.clone(), config.clone());
         let shutdown = Shutdown::new();
         let mut tasks = Vec::new();
         let mut addresses = Vec::new();
@@ -84,9 +96,12 @@ impl TestServer {
             pop3s: addresses[1],
             node,
             cert: tls_dir.join(SELF_SIGNED_CERT_FILE),
+            mailnode,
+            records,
             shutdown,
             tasks,
             config,
+            auth,
             dir,
         }
     }
@@ -105,10 +120,11 @@ impl TestServer {
     pub async fn restart(mut self) -> TestServer {
         self.stop().await;
         self.node.shutdown();
-        let TestServer { node, dir, config, .. } = self;
+        let TestServer { node, mailnode, dir, config, auth, records, .. } = self;
+        drop(mailnode);
         assert_eq!(Arc::strong_count(&node), 1, "nothing else holds the node");
         drop(node);
-        Self::open(dir, config).await
+        Self::open(dir, config, auth, records).await
     }
 
     /// A scratch directory that lives as long as the server.
@@ -120,15 +136,24 @@ impl TestServer {
 
     /// Delivers `raw` to `address`'s INBOX as LMTP would.
     pub async fn deliver(&self, address: &str, raw: &[u8]) -> Uid {
-        let record = self.node.directory().lookup(address).expect("lookup").expect("account exists");
-        let mut results = self.node.deliver(&[record], raw).await;
+        let mut results = self.node.deliver(&[self.record(address).clone()], raw).await;
         results.remove(0).expect("delivered")
     }
 
     /// The account handle, to act as another (IMAP) session would.
     pub fn account(&self, address: &str) -> kotak_engine::Account {
-        let record = self.node.directory().lookup(address).expect("lookup").expect("account exists");
-        self.node.account(&record).expect("account")
+        self.node.account(self.record(address)).expect("account")
+    }
+
+    /// Adds an account while the server runs.
+    pub async fn add_account(&mut self, address: &str) {
+        let record = self.mailnode.add_account(address, PASSWORD).await;
+        self.records.insert(address.to_string(), record);
+    }
+
+    /// The directory record of an account the server was started with.
+    pub fn record(&self, address: &str) -> &AccountRecord {
+        self.records.get(address).expect("account exists")
     }
 
     /// The raw bytes of every message in `address`'s INBOX, in UID order.

@@ -1,4 +1,4 @@
-//! A cache of verified logins, like Dovecot's `auth_cache`: Argon2 is slow
+//! A memory of verified logins, like Dovecot's `auth_cache`: Argon2 is slow
 //! on purpose, and a client that logs in every few seconds should not pay for
 //! it each time. An entry holds a keyed digest of the password (never the
 //! password) and the stored hash it was verified against, so a password
@@ -19,16 +19,16 @@ struct Entry {
 }
 
 /// Verified (address, password) pairs of this process.
-pub struct AuthCache {
+pub struct VerifiedLogins {
     key: [u8; 32],
     ttl: Duration,
     entries: Mutex<HashMap<String, Entry>>,
 }
 
-impl AuthCache {
+impl VerifiedLogins {
     /// An empty cache whose entries live for `ttl`.
     pub fn new(ttl: Duration) -> Self {
-        AuthCache { key: rand::random(), ttl, entries: Mutex::new(HashMap::new()) }
+        VerifiedLogins { key: rand::random(), ttl, entries: Mutex::new(HashMap::new()) }
     }
 
     fn digest(&self, password: &str) -> [u8; 64] {
@@ -65,14 +65,14 @@ mod tests {
 
     #[test]
     fn hits_only_the_same_password_and_hash_within_ttl() {
-        let c = AuthCache::new(Duration::from_secs(60));
+        let c = VerifiedLogins::new(Duration::from_secs(60));
         assert!(!c.hit("a@x", "pw", "$h1"));
         c.insert("a@x", "pw", "$h1");
         assert!(c.hit("a@x", "pw", "$h1"));
         assert!(!c.hit("a@x", "pw2", "$h1"), "other password");
         assert!(!c.hit("a@x", "pw", "$h2"), "password changed since");
         assert!(!c.hit("b@x", "pw", "$h1"), "other account");
-        let expired = AuthCache::new(Duration::ZERO);
+        let expired = VerifiedLogins::new(Duration::ZERO);
         expired.insert("a@x", "pw", "$h1");
         assert!(!expired.hit("a@x", "pw", "$h1"));
     }
