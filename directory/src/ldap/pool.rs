@@ -2,8 +2,10 @@
 //! (operations are multiplexed over them), opened lazily and reopened after
 //! an error, every operation under a time limit, and a server that does not
 //! answer skipped for a short back-off so requests do not each pay its
-//! time-out. Reads go round robin over the replicas, then the master; writes
-//! go to the master only.
+//! time-out; during the back-off one request at a time probes it every
+//! [`PROBE_EVERY`], so a server that is back is used again within a moment.
+//! Reads go round robin over the replicas, then the master; writes go to
+//! the master only.
 
 use super::config::LdapConfig;
 use super::mapping::describe;
@@ -16,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// How long a server that did not answer is skipped.
 pub const BACKOFF: Duration = Duration::from_secs(5);
+/// How often a request may probe a server during its back-off.
+pub const PROBE_EVERY: Duration = Duration::from_millis(500);
 
 /// One LDAP operation, owned so it can be retried on another server and
 /// run in a task of its own.
@@ -73,6 +77,17 @@ fn server_trouble(rc: u32) -> bool {
 struct Health {
     /// Set while the server counts as down: not tried before this instant.
     down_until: Option<Instant>,
+    /// When a request last probed the server during its back-off.
+    last_probe: Option<Instant>,
+}
+
+/// How a request may use a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// The server counts as up.
+    Up,
+    /// Down, but this request is the one probe due now.
+    Probe,
 }
 
 /// One server and its connections.
@@ -111,10 +126,26 @@ impl Server {
         self.health.lock().down_until.is_none_or(|t| Instant::now() >= t)
     }
 
+    /// Whether this request may try the server, and how: `None` while it
+    /// waits out its back-off and another request probed it recently.
+    fn access(&self) -> Option<Access> {
+        let mut h = self.health.lock();
+        let now = Instant::now();
+        if h.down_until.is_none_or(|t| now >= t) {
+            return Some(Access::Up);
+        }
+        if h.last_probe.is_some_and(|p| now.duration_since(p) < PROBE_EVERY) {
+            return None;
+        }
+        h.last_probe = Some(now);
+        Some(Access::Probe)
+    }
+
     fn failed(&self, reason: &str) {
         let mut h = self.health.lock();
         let was_up = h.down_until.is_none();
         h.down_until = Some(Instant::now() + BACKOFF);
+        h.last_probe = Some(Instant::now());
         drop(h);
         if was_up {
             tracing::warn!(url = %self.url, reason, backoff_s = BACKOFF.as_secs(), "LDAP server does not answer; marked down");
@@ -131,7 +162,7 @@ impl Server {
 
     /// A bound connection of slot `i`, opened when there is none. The
     /// error is `None` when the server was skipped for its back-off.
-    async fn connection(&self, i: usize) -> std::result::Result<(u64, Ldap), Option<String>> {
+    async fn connection(&self, i: usize, access: Access) -> std::result::Result<(u64, Ldap), Option<String>> {
         let mut slot = self.slots[i].lock().await;
         if let Some((generation, ldap)) = slot.as_mut() {
             if !ldap.is_closed() {
@@ -141,7 +172,7 @@ impl Server {
         *slot = None;
         // Waiters queued behind a connection that just failed give up at
         // once instead of each paying the connect time-out in turn.
-        if !self.usable() {
+        if access == Access::Up && !self.usable() {
             return Err(None);
         }
         let (conn, mut ldap) =
@@ -173,12 +204,12 @@ impl Server {
 
     /// Runs `req` on this server: entries for a search, nothing otherwise.
     /// Marks the server down when it does not answer, up when it does.
-    pub async fn run(self: Arc<Self>, req: Arc<Request>) -> std::result::Result<Vec<SearchEntry>, Failure> {
+    async fn run(self: Arc<Self>, req: Arc<Request>, access: Access) -> std::result::Result<Vec<SearchEntry>, Failure> {
         let i = self.next_slot.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         // A connection found closed before the request left is reopened
         // once; anything else fails over to another server.
         for attempt in 0..2 {
-            let (generation, mut ldap) = match self.connection(i).await {
+            let (generation, mut ldap) = match self.connection(i, access).await {
                 Ok(c) => c,
                 Err(None) => return Err(Failure::Down("skipped, did not answer moments ago".into())),
                 Err(Some(reason)) => {
@@ -231,8 +262,8 @@ async fn execute(ldap: &mut Ldap, req: &Request) -> ldap3::result::Result<(Vec<S
 /// Runs a request on a server in a task of its own, so the server's health
 /// is recorded even when the caller stops waiting (the directory's own
 /// time limit may be shorter than the operation's).
-async fn spawn_run(server: &Arc<Server>, req: &Arc<Request>) -> std::result::Result<Vec<SearchEntry>, Failure> {
-    match tokio::spawn(server.clone().run(req.clone())).await {
+async fn spawn_run(server: &Arc<Server>, req: &Arc<Request>, access: Access) -> std::result::Result<Vec<SearchEntry>, Failure> {
+    match tokio::spawn(server.clone().run(req.clone(), access)).await {
         Ok(r) => r,
         Err(e) => Err(Failure::Down(format!("the LDAP task failed: {e}"))),
     }
@@ -288,11 +319,11 @@ impl Pool {
         let mut why = Vec::new();
         let mut missing = None;
         for server in order {
-            if !server.usable() {
+            let Some(access) = server.access() else {
                 why.push(format!("{}: skipped, did not answer moments ago", server.url));
                 continue;
-            }
-            match spawn_run(server, &req).await {
+            };
+            match spawn_run(server, &req, access).await {
                 Err(Failure::Down(reason)) => why.push(format!("{}: {reason}", server.url)),
                 // The search base is missing: a replica that has not got the
                 // tree yet; another server may have it.
@@ -311,10 +342,10 @@ impl Pool {
 
     /// Runs a request on the master.
     pub async fn master(&self, req: Request) -> std::result::Result<Vec<SearchEntry>, Failure> {
-        if !self.master.usable() {
-            return Err(Failure::Down("did not answer moments ago (retried after a few seconds)".into()));
-        }
-        spawn_run(&self.master, &Arc::new(req)).await
+        let Some(access) = self.master.access() else {
+            return Err(Failure::Down("did not answer moments ago (tried again within a second)".into()));
+        };
+        spawn_run(&self.master, &Arc::new(req), access).await
     }
 }
 

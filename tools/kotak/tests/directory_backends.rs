@@ -176,6 +176,41 @@ fn provision(site: &Site) {
     assert!(err.contains("still has"), "{err}");
     let err = site.fails(&["account", "add", "*)(uid=*))(|(uid=*@acme.test", "--password", "x"]);
     assert!(err.contains("not"), "{err}");
+    // Bulk: good rows are created, bad ones reported by line and skipped.
+    let csv = site.dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "# staff\naddress,name,password,password_hash,quota,node\n\
+             eko@{DOMAIN},\"Eko, Jr.\",pw-eko,,10M,\n\
+             fitri@{DOMAIN},Fitri,,{{SSHA}}B9iurntyrBIINv8jxrrSlhe5+eq17zj2,,node1\n\
+             ann@{DOMAIN},Again,x,,,\n\
+             gus@{DOMAIN},Gus,,{{MD5}}Xr4ilOzQ4PCOq3aQ0qbuaQ==,,\n\
+             hana@{DOMAIN},Hana,pw,,12X,\n"
+        ),
+    )
+    .expect("csv");
+    let out = site.kotak(&["account", "import", csv.to_str().expect("path"), "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "skipped rows make it fail");
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("summary");
+    assert_eq!((summary["created"].as_u64(), summary["skipped"].as_u64()), (Some(2), Some(3)), "{summary} {stderr}");
+    for line in ["line 5: ", "line 6: ", "line 7: "] {
+        assert!(stderr.contains(line), "{line} in {stderr}");
+    }
+    let ldif = site.dir.path().join("more.ldif");
+    std::fs::write(
+        &ldif,
+        format!("dn: uid=ike,ou=people,dc=old\nmail: ike@{DOMAIN}\ncn: Ike\nuserPassword:: e1NTSEF9QjlpdXJudHlyQklJTnY4anhyclNsaGU1K2VxMTd6ajI=\n\n"),
+    )
+    .expect("ldif");
+    site.ok(&["account", "import", ldif.to_str().expect("path")]);
+    let eko = site.ok(&["account", "show", &a("eko")]);
+    assert!(eko.contains("name: Eko, Jr.") && eko.contains("quota storage: 10485760"), "{eko}");
+    assert!(site.ok(&["account", "show", &a("ike")]).contains("password scheme: SSHA"));
+    for gone in ["eko", "fitri", "ike"] {
+        site.ok(&["account", "del", &a(gone)]);
+    }
     let listed = site.ok(&["account", "list"]);
     assert_eq!(listed.lines().count(), 3, "{listed}");
     assert!(listed.contains(&format!("{}\tid=", a("ann"))), "{listed}");
