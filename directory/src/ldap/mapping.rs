@@ -395,7 +395,7 @@ pub fn answer_error(res: &LdapResult, what: &str) -> Error {
             describe(res)
         )),
         19 | 21 | 34 | 64 => Error::Invalid(format!("{what}: the LDAP server refused the value: {}", describe(res))),
-        50 | 48 | 49 => Error::Refused(format!("{what}: the bind DN may not do this on the LDAP server: {}", describe(res))),
+        48..=50 => Error::Refused(format!("{what}: the bind DN may not do this on the LDAP server: {}", describe(res))),
         4 | 11 => Error::Unavailable(format!(
             "{what}: the LDAP server's size limit cut the answer short; exempt the bind DN \
              (limits dn.exact=\"...\" size=unlimited): {}",
