@@ -20,6 +20,9 @@ impl RocksKv {
     pub fn open(path: &Path) -> Result<Self> {
         let mut o = Options::default();
         o.create_if_missing(true);
+        // Every admin command run with the node stopped opens the store;
+        // RocksDB's own info log would otherwise leave one file per run.
+        o.set_keep_log_file_num(2);
         Ok(RocksKv { db: DB::open(&o, path).map_err(storage)? })
     }
 }

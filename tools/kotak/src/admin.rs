@@ -114,11 +114,14 @@ pub async fn execute(services: &Services, req: Request) -> Reply {
             Ok(status) => Reply::with_index(status),
             Err(e) => Reply::failure(e),
         },
-        Request::IndexStatus => Reply::with_index(IndexStatus {
-            plan: ReindexPlan::default(),
-            progress: services.node.index_progress(),
-            index_bytes: services.node.index_bytes(),
-        }),
+        Request::IndexStatus => match services.node() {
+            Ok(node) => Reply::with_index(IndexStatus {
+                plan: ReindexPlan::default(),
+                progress: node.index_progress(),
+                index_bytes: node.index_bytes(),
+            }),
+            Err(e) => Reply::failure(e),
+        },
     }
 }
 
@@ -137,7 +140,7 @@ async fn queue_reindex(services: &Services, scope: ReindexScope) -> Result<Index
         ReindexScope::Account(_) => ReindexScope::Account(accounts[0].address.clone()),
         other => other,
     };
-    let node = services.node.clone();
+    let node = services.node()?;
     tokio::task::spawn_blocking(move || {
         let progress = node.index_progress();
         let plan = node.reindex(&scope, &accounts).map_err(|e| e.to_string())?;

@@ -61,10 +61,14 @@ fn show_limit(v: Option<u64>) -> String {
     v.map_or("unlimited".to_string(), |n| n.to_string())
 }
 
+/// The `{SCHEME}` of a stored hash (a bare PHC string is Argon2).
+fn scheme_name(hash: &str) -> &str {
+    hash.strip_prefix('{').and_then(|rest| rest.split_once('}')).map_or("ARGON2", |(scheme, _)| scheme)
+}
+
 /// One line per account, as `kotak account list` prints it.
-fn account_line(a: &Account, services: &Services) -> String {
-    let shard = if a.home == services.node.name() { services.node.shard_of(a.id).to_string() } else { "-".into() };
-    format!("{}\tid={}\thome={}\tshard={}\tstatus={}", a.typed_address, a.id, a.home, shard, a.status.as_str())
+fn account_line(a: &Account) -> String {
+    format!("{}\tid={}\thome={}\tstatus={}", a.typed_address, a.id, a.home, a.status.as_str())
 }
 
 /// Carries out one operation; the lines to print, or the error.
@@ -82,7 +86,7 @@ pub async fn execute(services: &Services, op: Op) -> Result<Vec<String>, String>
         }
         Op::DomainList => dir.domains().await.map_err(e)?.into_iter().map(|d| format!("{}\t{}", d.typed_name, d.name)).collect(),
         Op::AccountAdd { address, password_hash, name, node, quota } => {
-            let home = node.unwrap_or_else(|| services.node.name().to_string());
+            let home = node.unwrap_or_else(|| services.node_name().to_string());
             let new = NewAccount { address, password_hash, display_name: name, home, quota };
             let a = dir.add_account(new).await.map_err(e)?;
             tracing::info!(account = %a.address, id = a.id, home = %a.home, "account created");
@@ -92,9 +96,9 @@ pub async fn execute(services: &Services, op: Op) -> Result<Vec<String>, String>
             let a = dir.account(&address).await.map_err(e)?.ok_or_else(|| format!("no such account: {address}"))?;
             // Mail first: a crash in between leaves an account with an
             // empty mailbox, never mail that no account owns.
-            let here = a.home == services.node.name();
+            let here = a.home == services.node_name();
             if here {
-                services.node.delete_account(&a).await.map_err(|e| e.to_string())?;
+                services.node()?.delete_account(&a).await.map_err(|e| e.to_string())?;
             }
             dir.delete_account(&a.address).await.map_err(e)?;
             let mut lines = vec![format!("deleted {}", a.typed_address)];
@@ -127,16 +131,18 @@ pub async fn execute(services: &Services, op: Op) -> Result<Vec<String>, String>
                 format!("status: {}", a.status.as_str()),
                 format!("quota storage: {}", show_limit(a.quota.storage)),
                 format!("quota messages: {}", show_limit(a.quota.messages)),
-                format!("password scheme: {}", a.password_hash.split('$').next().unwrap_or("").trim_end_matches('}').trim_start_matches('{')),
+                format!("password scheme: {}", scheme_name(&a.password_hash)),
             ];
             lines.extend(a.aliases.iter().map(|al| format!("alias: {al}")));
-            if a.home == services.node.name() {
-                let usage = services.node.account(&a).and_then(|acct| acct.usage()).map_err(|e| e.to_string())?;
+            if a.home == services.node_name() {
+                let node = services.node()?;
+                let usage = node.account(&a).and_then(|acct| acct.usage()).map_err(|e| e.to_string())?;
+                lines.push(format!("shard: {}", node.shard_of(a.id)));
                 lines.push(format!("usage: {} messages, {} bytes", usage.messages, usage.storage));
             }
             lines
         }
-        Op::AccountList { domain } => dir.accounts(domain.as_deref()).await.map_err(e)?.iter().map(|a| account_line(a, services)).collect(),
+        Op::AccountList { domain } => dir.accounts(domain.as_deref()).await.map_err(e)?.iter().map(account_line).collect(),
         Op::AliasAdd { alias, account } => {
             dir.add_alias(&alias, &account).await.map_err(e)?;
             vec![format!("{alias} now delivers to {account}")]

@@ -266,7 +266,7 @@ impl Target {
     /// Closes what was opened here.
     pub fn close(self) {
         if let Target::Local(services) = self {
-            services.node.shutdown();
+            services.shutdown();
         }
     }
 }

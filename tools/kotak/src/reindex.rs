@@ -138,7 +138,7 @@ pub async fn run(args: ReindexArgs) -> Result<ExitCode, String> {
         }
         None => {
             let services = crate::services::open(&cfg).await?;
-            let node = services.node.clone();
+            let node = services.node()?;
             let via = Via::Local(services);
             let outcome = async {
                 let queued = via.index(queue).await?;

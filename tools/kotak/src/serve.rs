@@ -2,7 +2,6 @@
 //! admin socket and one listener per `--listen PROTO=ADDR`, and stops
 //! cleanly on SIGTERM/Ctrl-C.
 
-use crate::services::Services;
 use crate::NodeArgs;
 use kotak_directory::{Authenticator, Directory};
 use kotak_engine::Node;
@@ -75,7 +74,8 @@ pub async fn run(args: NodeArgs, listen: Vec<String>) -> Result<(), String> {
         return Err("nothing to serve: add --listen imap=ADDR and/or --listen lmtp=ADDR".into());
     }
     let services = crate::services::open(&cfg).await?;
-    let Services { node, directory } = services.clone();
+    let node = services.node()?;
+    let directory = services.directory.clone();
     tracing::info!(node = node.name(), directory = directory.kind(), "directory opened");
     let auth = Authenticator::new(directory.clone(), cfg.auth.clone());
     let socket = crate::admin::socket_path(&cfg.node.data_dir);
@@ -104,6 +104,7 @@ pub async fn run(args: NodeArgs, listen: Vec<String>) -> Result<(), String> {
         tls,
         pop3,
         imap,
+        hostname: cfg.hostname.clone(),
         max_connections: cfg.max_connections,
         shutdown: shutdown.clone(),
     };
@@ -141,6 +142,9 @@ struct Shared {
     pop3: Arc<Pop3Service>,
     /// Settings of the IMAP listeners; each gets its TLS mode on top.
     imap: ImapConfig,
+    /// The node's public name (`hostname` in the config file): LMTP's
+    /// greeting and the `Received: by` field of delivered mail.
+    hostname: String,
     max_connections: usize,
     shutdown: Shutdown,
 }
@@ -157,7 +161,8 @@ fn spawn_server(set: &mut JoinSet<()>, proto: Proto, listener: TcpListener, s: &
             set.spawn(kotak_imap::serve(listener, node, s.auth.clone(), config, shutdown));
         }
         Proto::Lmtp => {
-            let config = kotak_lmtp::server::LmtpConfig { max_connections, ..Default::default() };
+            let config =
+                kotak_lmtp::server::LmtpConfig { hostname: s.hostname.clone(), max_connections, ..Default::default() };
             set.spawn(kotak_lmtp::server::serve(listener, node, s.directory.clone(), config, shutdown));
         }
         Proto::Pop3 => {

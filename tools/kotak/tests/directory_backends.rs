@@ -54,10 +54,14 @@ impl Site {
         Command::new(KOTAK).args(args).arg("--config").arg(&self.config).output().expect("run kotak")
     }
 
-    /// Runs a command that must succeed; its stdout.
+    /// Runs a command that must succeed, printing its result and nothing
+    /// on stderr (admin commands log only warnings unless RUST_LOG asks);
+    /// its stdout.
     fn ok(&self, args: &[&str]) -> String {
         let out = self.kotak(args);
-        assert!(out.status.success(), "kotak {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "kotak {args:?} failed: {stderr}");
+        assert!(stderr.is_empty(), "kotak {args:?} logged: {stderr}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
