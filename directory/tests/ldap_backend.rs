@@ -425,6 +425,8 @@ async fn configuration_is_checked() {
     assert!(LdapBackend::connect(from_file).await.is_ok());
     let missing = LdapConfig { bind_password: None, bind_password_file: Some("/nonexistent/pw".into()), ..cfg.clone() };
     assert!(matches!(LdapBackend::connect(missing).await, Err(Error::Invalid(_))));
-    let no_ca = LdapConfig { ca_file: Some(file.path().into()), ..cfg };
+    let clear = LdapConfig { ca_file: Some(file.path().into()), ..cfg.clone() };
+    assert!(matches!(LdapBackend::connect(clear).await, Err(Error::Invalid(m)) if m.contains("clear text")));
+    let no_ca = LdapConfig { ca_file: Some(file.path().into()), starttls: true, ..cfg };
     assert!(matches!(LdapBackend::connect(no_ca).await, Err(Error::Invalid(m)) if m.contains("no certificate")));
 }

@@ -10,6 +10,10 @@
 //!
 //! Queries use the ldap-utils command-line tools (`ldapwhoami`,
 //! `ldapsearch`, `ldapmodify`); this crate has no LDAP client library.
+//!
+//! [`LdapCluster::start_tls`] starts the same cluster with TLS: a CA and a
+//! server certificate generated for the run (`rcgen`), every server also
+//! listening on `ldaps://` and offering StartTLS on its `ldap://` port.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
@@ -55,6 +59,9 @@ pub struct LdapCluster {
     pub provider: Slapd,
     /// Read replicas, in start order.
     pub consumers: Vec<Slapd>,
+    /// The CA and server key pair the servers use, for a cluster started
+    /// with [`LdapCluster::start_tls`].
+    tls: Option<TlsFiles>,
     /// Holds every server's config, data and log; removed on drop, after
     /// the servers have stopped (fields drop in declaration order).
     dir: tempfile::TempDir,
@@ -65,6 +72,21 @@ impl LdapCluster {
     /// consumer has replicated the initial tree.  Panics (with the servers'
     /// log) when something does not come up.
     pub fn start(consumers: usize) -> LdapCluster {
+        LdapCluster::launch(consumers, false)
+    }
+
+    /// Like [`LdapCluster::start`], with every server also speaking TLS, so
+    /// tests can prove a client's `ldaps://` and StartTLS against a real
+    /// server: a CA and a server certificate (for `127.0.0.1` and
+    /// `localhost`) are generated for the run, each server listens on
+    /// [`Slapd::ldaps_url`] besides [`Slapd::url`] and offers StartTLS on
+    /// the latter.  Clients trust [`LdapCluster::ca_pem_path`].  Readiness
+    /// is checked, and consumers replicate, over plain `ldap://`.
+    pub fn start_tls(consumers: usize) -> LdapCluster {
+        LdapCluster::launch(consumers, true)
+    }
+
+    fn launch(consumers: usize, tls: bool) -> LdapCluster {
         assert!(
             available(),
             "{SLAPD} is not installed (apt-get install slapd ldap-utils)"
@@ -76,22 +98,29 @@ impl LdapCluster {
         let base_dn = "dc=kotak,dc=test".to_string();
         let root_dn = format!("cn=admin,{base_dn}");
         let root_pw = "kotak-test-secret".to_string();
+        let tls = tls.then(|| TlsFiles::generate(&dir.path().join("tls")));
         let db = Db {
             base_dn: &base_dn,
             root_dn: &root_dn,
             root_pw: &root_pw,
+            tls: tls.as_ref(),
         };
 
         let provider_dir = dir.path().join("provider");
         db.write_config(&provider_dir, None);
         slapadd(&provider_dir, &initial_ldif(&base_dn));
-        let provider = Slapd::launch(provider_dir, &root_dn, &root_pw);
+        let provider = Slapd::launch(provider_dir, &root_dn, &root_pw, tls.is_some());
 
         let mut replicas = Vec::with_capacity(consumers);
         for i in 0..consumers {
             let consumer_dir = dir.path().join(format!("consumer{}", i + 1));
             db.write_config(&consumer_dir, Some((i + 1, &provider.url)));
-            replicas.push(Slapd::launch(consumer_dir, &root_dn, &root_pw));
+            replicas.push(Slapd::launch(
+                consumer_dir,
+                &root_dn,
+                &root_pw,
+                tls.is_some(),
+            ));
         }
 
         let cluster = LdapCluster {
@@ -100,6 +129,7 @@ impl LdapCluster {
             root_pw,
             provider,
             consumers: replicas,
+            tls,
             dir,
         };
         let counter = format!("cn=next-account-id,{}", cluster.base_dn);
@@ -123,6 +153,54 @@ impl LdapCluster {
         self.consumers.iter().map(|c| c.url.clone()).collect()
     }
 
+    /// The PEM file of the CA that signed every server's certificate, for
+    /// clients' `ca_file`.  Panics unless the cluster was started with
+    /// [`LdapCluster::start_tls`].
+    #[track_caller]
+    pub fn ca_pem_path(&self) -> &Path {
+        &self.tls_files().ca
+    }
+
+    /// `ldaps://127.0.0.1:PORT` of the writable server.  Panics unless the
+    /// cluster was started with [`LdapCluster::start_tls`].
+    #[track_caller]
+    pub fn provider_ldaps_url(&self) -> String {
+        self.tls_files();
+        self.provider.ldaps_url.clone().expect("TLS cluster")
+    }
+
+    /// `ldaps://` URLs of the read replicas, in start order.  Panics unless
+    /// the cluster was started with [`LdapCluster::start_tls`].
+    #[track_caller]
+    pub fn consumer_ldaps_urls(&self) -> Vec<String> {
+        self.tls_files();
+        self.consumers
+            .iter()
+            .map(|c| c.ldaps_url.clone().expect("TLS cluster"))
+            .collect()
+    }
+
+    #[track_caller]
+    fn tls_files(&self) -> &TlsFiles {
+        self.tls
+            .as_ref()
+            .expect("the slapd cluster was started without TLS (use LdapCluster::start_tls)")
+    }
+
+    /// An ldap-utils command (`ldapwhoami`, `ldapsearch`, ...) bound to
+    /// `url` as `root_dn`, trusting the cluster's CA (and requiring a valid
+    /// certificate) when it speaks TLS, so tests can use options the
+    /// helpers here lack, such as `-ZZ` (StartTLS required).
+    pub fn ldap_command(&self, tool: &str, url: &str) -> Command {
+        ldap_tool(
+            tool,
+            url,
+            &self.root_dn,
+            &self.root_pw,
+            self.tls.as_ref().map(|t| t.ca.as_path()),
+        )
+    }
+
     /// Waits until the entry `dn` is visible on every running consumer, so
     /// a test can tell replication from lag; false after `timeout`.
     pub fn wait_replicated(&self, dn: &str, timeout: Duration) -> bool {
@@ -141,7 +219,7 @@ impl LdapCluster {
     /// Whether `dn` exists on the server at `url` (read as `root_dn`), so
     /// tests can check one replica without waiting.
     pub fn entry_exists(&self, url: &str, dn: &str) -> bool {
-        ldap_tool("ldapsearch", url, &self.root_dn, &self.root_pw)
+        self.ldap_command("ldapsearch", url)
             .args(["-LLL", "-s", "base", "-b", dn, "1.1"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -154,7 +232,8 @@ impl LdapCluster {
     /// added, records with a `changetype` do what they say.  The output's
     /// exit status is the LDAP result code (10 is a referral).
     pub fn ldapmodify(&self, url: &str, ldif: &str) -> Output {
-        let mut child = ldap_tool("ldapmodify", url, &self.root_dn, &self.root_pw)
+        let mut child = self
+            .ldap_command("ldapmodify", url)
             .arg("-a")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -195,10 +274,16 @@ impl Drop for LdapCluster {
 /// config, data and log, so a test can stop and restart it (a replica going
 /// away and catching up).  Dropping it stops the process.
 pub struct Slapd {
-    /// `ldap://127.0.0.1:PORT`, for clients.
+    /// `ldap://127.0.0.1:PORT`, for clients (StartTLS is offered when the
+    /// cluster speaks TLS).
     pub url: String,
     /// The TCP port, kept across restarts.
     pub port: u16,
+    /// `ldaps://127.0.0.1:TLSPORT` when the cluster speaks TLS (see
+    /// [`LdapCluster::start_tls`]); kept across restarts.
+    pub ldaps_url: Option<String>,
+    /// The port of `ldaps_url`.
+    pub tls_port: Option<u16>,
     /// Holds `slapd.conf`, `data/` and `slapd.log`.
     dir: PathBuf,
     root_dn: String,
@@ -207,16 +292,24 @@ pub struct Slapd {
 }
 
 impl Slapd {
-    /// Starts a new server from the config in `dir` on a free port.  Picking
-    /// a free port races with other processes, so a port found taken is
-    /// replaced by another.
-    fn launch(dir: PathBuf, root_dn: &str, root_pw: &str) -> Slapd {
+    /// Starts a new server from the config in `dir` on a free port (two
+    /// with `tls`: plain and `ldaps://`).  Picking a free port races with
+    /// other processes, so a port found taken is replaced by another.
+    fn launch(dir: PathBuf, root_dn: &str, root_pw: &str, tls: bool) -> Slapd {
         let mut attempts = 0;
         loop {
             let port = free_port();
+            let tls_port = tls.then(|| loop {
+                let p = free_port();
+                if p != port {
+                    break p;
+                }
+            });
             let mut slapd = Slapd {
                 url: format!("ldap://127.0.0.1:{port}"),
                 port,
+                ldaps_url: tls_port.map(|p| format!("ldaps://127.0.0.1:{p}")),
+                tls_port,
                 dir: dir.clone(),
                 root_dn: root_dn.to_string(),
                 root_pw: root_pw.to_string(),
@@ -284,8 +377,15 @@ impl Slapd {
         format!(
             "--- {} ({}) ---\n{tail}",
             self.log_path().display(),
-            self.url
+            self.listen_urls()
         )
+    }
+
+    /// The whole log since the server was first started (debug level
+    /// `stats,sync`: connections, binds, searches, `TLS established`), so
+    /// tests can check what the server saw.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     fn log_path(&self) -> PathBuf {
@@ -299,6 +399,15 @@ impl Slapd {
             let _ = file.read_to_string(&mut text);
         }
         text
+    }
+
+    /// What slapd's `-h` gets: the plain URL, and the `ldaps://` one with
+    /// TLS.
+    fn listen_urls(&self) -> String {
+        match &self.ldaps_url {
+            None => format!("{}/", self.url),
+            Some(ldaps) => format!("{}/ {ldaps}/", self.url),
+        }
     }
 
     /// Starts slapd in the foreground (`-d`), logging to `slapd.log`.
@@ -317,7 +426,7 @@ impl Slapd {
         };
         cmd.arg("-f")
             .arg(self.dir.join("slapd.conf"))
-            .args(["-h", &format!("{}/", self.url), "-d", "stats,sync"])
+            .args(["-h", &self.listen_urls(), "-d", "stats,sync"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("cloning the slapd.log handle"))
             .stderr(log);
@@ -357,7 +466,7 @@ impl Slapd {
     }
 
     fn whoami(&self) -> bool {
-        ldap_tool("ldapwhoami", &self.url, &self.root_dn, &self.root_pw)
+        ldap_tool("ldapwhoami", &self.url, &self.root_dn, &self.root_pw, None)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -448,6 +557,90 @@ struct Db<'a> {
     base_dn: &'a str,
     root_dn: &'a str,
     root_pw: &'a str,
+    /// The certificate and key every server presents, with TLS.
+    tls: Option<&'a TlsFiles>,
+}
+
+/// PEM files of a cluster's TLS: the CA certificate clients trust, and the
+/// certificate and key (PKCS#8, which Debian's GnuTLS-built slapd reads)
+/// every server presents.
+struct TlsFiles {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Generates a CA and a server certificate for `127.0.0.1` and
+    /// `localhost` (ECDSA P-256), and writes them to `dir`.
+    fn generate(dir: &Path) -> TlsFiles {
+        use rcgen::{
+            CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose,
+        };
+        fs::create_dir_all(dir).expect("creating the TLS directory");
+        let (ca_params, ca_key) = ca("Kotak test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("signing the test CA");
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let mut params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .expect("server certificate names");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate().expect("generating the server key");
+        let cert = params
+            .signed_by(&key, &issuer)
+            .expect("signing the server certificate");
+
+        let files = TlsFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server-key.pem"),
+        };
+        fs::write(&files.ca, ca_cert.pem()).expect("writing ca.pem");
+        fs::write(&files.cert, cert.pem()).expect("writing server.pem");
+        write_private(&files.key, &key.serialize_pem());
+        files
+    }
+}
+
+/// Parameters and key of a self-signed CA named `name`.
+fn ca(name: &str) -> (rcgen::CertificateParams, rcgen::KeyPair) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    (params, KeyPair::generate().expect("generating a CA key"))
+}
+
+/// The PEM certificate of a freshly generated CA that signed nothing a
+/// cluster serves, so tests can check that a client given the wrong CA
+/// refuses the servers (and does not fall back to plaintext).
+pub fn unrelated_ca_pem() -> String {
+    let (params, key) = ca("Kotak unrelated test CA");
+    params
+        .self_signed(&key)
+        .expect("signing the unrelated CA")
+        .pem()
+}
+
+/// Writes `text` to a new file only its owner can read (a private key;
+/// slapd runs as the test's user, so it can).
+fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.write_all(text.as_bytes())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 impl Db<'_> {
@@ -465,6 +658,7 @@ impl Db<'_> {
             base_dn,
             root_dn,
             root_pw,
+            tls,
         } = self;
 
         let mut conf = String::new();
@@ -475,6 +669,16 @@ impl Db<'_> {
         conf += "modulepath /usr/lib/ldap\nmoduleload back_mdb\n";
         if replica.is_none() {
             conf += "moduleload syncprov\n";
+        }
+        if let Some(tls) = tls {
+            conf += &format!(
+                "TLSCACertificateFile \"{}\"\n\
+                 TLSCertificateFile \"{}\"\n\
+                 TLSCertificateKeyFile \"{}\"\n",
+                tls.ca.display(),
+                tls.cert.display(),
+                tls.key.display()
+            );
         }
         conf += &format!(
             "\ndatabase mdb\n\
@@ -541,11 +745,26 @@ fn slapadd(dir: &Path, ldif: &str) {
 }
 
 /// An ldap-utils command bound to `url` as `dn`; LDAPNOINIT keeps
-/// ldap.conf and the user's ldaprc out of the tests.
-fn ldap_tool(tool: &str, url: &str, dn: &str, pw: &str) -> Command {
+/// ldap.conf and the user's ldaprc out of the tests.  With `ca`, TLS
+/// trusts that CA only and requires a valid certificate; LDAPNOINIT would
+/// also ignore the `LDAPTLS_*` variables, so the user's files are kept out
+/// by pointing `LDAPCONF` and `LDAPRC` elsewhere instead (the variables
+/// override the system's ldap.conf).
+fn ldap_tool(tool: &str, url: &str, dn: &str, pw: &str, ca: Option<&Path>) -> Command {
     let mut cmd = Command::new(tool);
-    cmd.env("LDAPNOINIT", "1")
-        .args(["-x", "-o", "nettimeout=5", "-H", url, "-D", dn, "-w", pw]);
+    match ca {
+        None => {
+            cmd.env("LDAPNOINIT", "1");
+        }
+        Some(ca) => {
+            cmd.env_remove("LDAPNOINIT")
+                .env("LDAPCONF", "/dev/null")
+                .env("LDAPRC", "kotak-testkit-no-ldaprc")
+                .env("LDAPTLS_CACERT", ca)
+                .env("LDAPTLS_REQCERT", "demand");
+        }
+    }
+    cmd.args(["-x", "-o", "nettimeout=5", "-H", url, "-D", dn, "-w", pw]);
     cmd
 }
 

@@ -187,3 +187,83 @@ fn silent_server_accepts_but_never_answers() {
     conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     assert!(matches!(conn.read(&mut buf), Ok(0) | Err(_)));
 }
+
+/// Runs `cmd` and returns its exit status and output, for messages.
+fn run(mut cmd: std::process::Command) -> (std::process::ExitStatus, String) {
+    let out = cmd.output().expect("running an ldap-utils tool");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status, text)
+}
+
+#[test]
+fn tls_cluster_speaks_ldaps_and_starttls_with_its_ca() {
+    if !slapd::available() {
+        eprintln!("skipping: /usr/sbin/slapd is not installed (apt-get install slapd ldap-utils)");
+        return;
+    }
+    let started = Instant::now();
+    let cluster = LdapCluster::start_tls(1);
+    eprintln!("1+1 TLS slapd cluster started in {:?}", started.elapsed());
+    let ca = cluster.ca_pem_path().to_path_buf();
+    assert!(ca.starts_with(cluster.dir()), "{}", ca.display());
+    let pem = std::fs::read_to_string(&ca).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    let ldaps = cluster.provider_ldaps_url();
+    let consumers = cluster.consumer_ldaps_urls();
+    assert_eq!(consumers.len(), 1);
+    for url in std::iter::once(&ldaps).chain(&consumers) {
+        assert!(url.starts_with("ldaps://127.0.0.1:"), "{url}");
+    }
+    assert_ne!(cluster.provider.tls_port, Some(cluster.provider.port));
+
+    // ldaps:// on every server, trusting the cluster's CA.
+    for url in std::iter::once(&ldaps).chain(&consumers) {
+        let (status, text) = run(cluster.ldap_command("ldapwhoami", url));
+        assert!(status.success(), "ldapwhoami on {url}: {text}");
+        assert!(text.contains(&cluster.root_dn), "{text}");
+    }
+    // StartTLS (required: -ZZ) on the plain ports.
+    for url in std::iter::once(cluster.provider_url()).chain(cluster.consumer_urls()) {
+        let mut cmd = cluster.ldap_command("ldapwhoami", &url);
+        cmd.arg("-ZZ");
+        let (status, text) = run(cmd);
+        assert!(status.success(), "ldapwhoami -ZZ on {url}: {text}");
+    }
+    // Helpers work over ldaps://, and the tree replicates as before.
+    add(
+        &cluster,
+        &ldaps,
+        &account_ldif(&cluster.base_dn, 11, "erin@example.org"),
+    );
+    let erin = format!("kotakAccountId=11,ou=accounts,{}", cluster.base_dn);
+    assert!(cluster.wait_replicated(&erin, WAIT));
+    assert!(cluster.entry_exists(&consumers[0], &erin));
+
+    // Another CA is refused.
+    let other = cluster.dir().join("other-ca.pem");
+    std::fs::write(&other, slapd::unrelated_ca_pem()).unwrap();
+    let mut cmd = cluster.ldap_command("ldapwhoami", &ldaps);
+    cmd.env("LDAPTLS_CACERT", &other);
+    let (status, text) = run(cmd);
+    assert!(
+        !status.success(),
+        "a server signed by another CA was accepted: {text}"
+    );
+    // The servers did TLS.
+    assert!(cluster.provider.log().contains("TLS established"));
+}
+
+#[test]
+#[should_panic(expected = "started without TLS")]
+fn a_plain_cluster_has_no_ca() {
+    if !slapd::available() {
+        panic!("skipping: started without TLS (slapd is not installed)");
+    }
+    let cluster = LdapCluster::start(0);
+    assert!(cluster.provider.ldaps_url.is_none());
+    let _ = cluster.ca_pem_path();
+}

@@ -104,6 +104,11 @@ impl LdapConfig {
             if !matches!(scheme.as_deref(), Some("ldap" | "ldaps" | "ldapi")) {
                 return bad(format!("{url:?} is not an ldap://, ldaps:// or ldapi:// URL"));
             }
+            // A CA file says the operator wants TLS: a clear-text URL would
+            // send the bind password unprotected while looking configured.
+            if self.ca_file.is_some() && !self.starttls && scheme.as_deref() == Some("ldap") {
+                return bad(format!("ca_file is set but {url:?} is clear text: use ldaps:// or starttls = true"));
+            }
         }
         if self.base_dn.trim().is_empty() {
             return bad("base_dn is empty".into());

@@ -77,7 +77,7 @@ impl LdapBackend {
     fn search_error(&self, failure: Failure, base: &str, what: &str, on_master: bool) -> Error {
         match failure {
             Failure::Down(why) if on_master => self.master_down(&why),
-            Failure::Down(why) => Error::Unavailable(format!("no LDAP server answers ({why})")),
+            Failure::Down(why) => Error::Unavailable(format!("no LDAP server could be used ({why})")),
             Failure::Answer(res) if res.rc == 32 => Error::Unavailable(format!(
                 "{what}: {base} does not exist on the LDAP server; is base_dn right, and Kotak's tree loaded? ({})",
                 mapping::describe(&res)

@@ -79,6 +79,9 @@ struct Health {
     down_until: Option<Instant>,
     /// When a request last probed the server during its back-off.
     last_probe: Option<Instant>,
+    /// Why it last failed (a refused certificate reads differently from a
+    /// server that is down), for the requests that skip it meanwhile.
+    last_failure: String,
 }
 
 /// How a request may use a server.
@@ -146,12 +149,18 @@ impl Server {
         let was_up = h.down_until.is_none();
         h.down_until = Some(Instant::now() + BACKOFF);
         h.last_probe = Some(Instant::now());
+        h.last_failure = reason.to_string();
         drop(h);
         if was_up {
             tracing::warn!(url = %self.url, reason, backoff_s = BACKOFF.as_secs(), "LDAP server does not answer; marked down");
         } else {
             tracing::debug!(url = %self.url, reason, "LDAP server still does not answer");
         }
+    }
+
+    /// Why a request skipped this server: its last failure.
+    fn skipped(&self) -> String {
+        format!("skipped for now, it failed moments ago: {}", self.health.lock().last_failure)
     }
 
     fn answered(&self) {
@@ -211,7 +220,7 @@ impl Server {
         for attempt in 0..2 {
             let (generation, mut ldap) = match self.connection(i, access).await {
                 Ok(c) => c,
-                Err(None) => return Err(Failure::Down("skipped, did not answer moments ago".into())),
+                Err(None) => return Err(Failure::Down(self.skipped())),
                 Err(Some(reason)) => {
                     self.failed(&reason);
                     return Err(Failure::Down(reason));
@@ -320,7 +329,7 @@ impl Pool {
         let mut missing = None;
         for server in order {
             let Some(access) = server.access() else {
-                why.push(format!("{}: skipped, did not answer moments ago", server.url));
+                why.push(format!("{}: {}", server.url, server.skipped()));
                 continue;
             };
             match spawn_run(server, &req, access).await {
@@ -343,7 +352,7 @@ impl Pool {
     /// Runs a request on the master.
     pub async fn master(&self, req: Request) -> std::result::Result<Vec<SearchEntry>, Failure> {
         let Some(access) = self.master.access() else {
-            return Err(Failure::Down("did not answer moments ago (tried again within a second)".into()));
+            return Err(Failure::Down(self.master.skipped()));
         };
         spawn_run(&self.master, &Arc::new(req), access).await
     }

@@ -10,7 +10,8 @@ use kotak_engine::fts::IndexProgress;
 use kotak_engine::{ReindexPlan, ReindexScope};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use kotak_net::line::{Framed, LineEnds, LineFramer};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 /// Longest request line accepted on the socket.
@@ -165,23 +166,43 @@ pub async fn listen(services: Services, path: PathBuf) -> std::io::Result<()> {
     }
 }
 
-async fn handle(services: Services, stream: UnixStream) -> std::io::Result<()> {
-    let (r, mut w) = stream.into_split();
-    let mut lines = BufReader::new(r).lines();
-    while let Some(line) = lines.next_line().await? {
-        let reply = if line.len() > MAX_REQUEST {
-            Reply::failure(format!("request longer than {MAX_REQUEST} bytes"))
-        } else {
-            match serde_json::from_str::<Request>(&line) {
-                Ok(req) => execute(&services, req).await,
-                Err(e) => Reply::failure(format!("bad request: {e}")),
+/// Serves one connection: a request per line, each line framed by the
+/// shared framer, so an over-long one is refused without being buffered.
+async fn handle(services: Services, mut stream: UnixStream) -> std::io::Result<()> {
+    let mut framer = LineFramer::new(MAX_REQUEST, LineEnds::Lf);
+    let mut input = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let reply = match framer.next(&input) {
+            Framed::Incomplete => {
+                let n = stream.read(&mut chunk).await?;
+                if n == 0 {
+                    return Ok(());
+                }
+                input.extend_from_slice(&chunk[..n]);
+                continue;
             }
+            Framed::Line(len) => {
+                let reply = match serde_json::from_slice::<Request>(&input[..len]) {
+                    Ok(req) => execute(&services, req).await,
+                    Err(e) => Reply::failure(format!("bad request: {e}")),
+                };
+                input.drain(..len);
+                reply
+            }
+            Framed::Overlong { len, first } => {
+                input.drain(..len);
+                if !first {
+                    continue;
+                }
+                Reply::failure(format!("request longer than {MAX_REQUEST} bytes"))
+            }
+            Framed::BareLineEnd => return Ok(()),
         };
         let mut out = serde_json::to_vec(&reply).unwrap_or_default();
         out.push(b'\n');
-        w.write_all(&out).await?;
+        stream.write_all(&out).await?;
     }
-    Ok(())
 }
 
 /// A connection to a running node's admin socket, kept for many requests
@@ -215,3 +236,34 @@ pub async fn call(path: &Path, req: &Request) -> Option<std::io::Result<Reply>> 
     Some(client.call(req).await)
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_overlong_request_is_refused_and_the_connection_goes_on() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let args = crate::NodeArgs { config: None, data_dir: Some(dir.path().join("data")) };
+        let services = crate::services::open(&crate::config::resolve(&args).expect("config")).await.expect("open");
+        let path = dir.path().join("admin.sock");
+        let server = tokio::spawn(listen(services, path.clone()));
+        let mut client = loop {
+            if let Some(c) = Client::connect(&path).await {
+                break c;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        let mut huge = vec![b'x'; 3 * MAX_REQUEST];
+        huge.push(b'\n');
+        client.writer.write_all(&huge).await.expect("send");
+        let line = client.lines.next_line().await.expect("read").expect("a reply");
+        let reply: Reply = serde_json::from_str(&line).expect("json");
+        assert!(reply.error.expect("an error").contains("longer than"));
+        let reply = client.call(&Request::Provision(Op::DomainAdd { domain: "x.test".into() })).await.expect("call");
+        assert_eq!(reply.error, None);
+        let reply = client.call(&Request::Provision(Op::DomainList)).await.expect("call");
+        assert_eq!(reply.lines, vec!["x.test\tx.test"]);
+        server.abort();
+    }
+}
