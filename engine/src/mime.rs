@@ -207,11 +207,13 @@ impl Walker<'_> {
         }
         let block = &self.raw[start..hdr_end];
         let parser = MessageParser::new().with_mime_headers().with_address_headers().with_date_headers();
-        let Some(parsed) = parser.parse_headers(block) else { return (part, None, None) };
-        let Some(first) = parsed.parts.first() else { return (part, None, None) };
+        // A part with no header fields (a digest's message/rfc822 parts often
+        // start with the empty line) still gets its default type's structure.
+        let parsed = parser.parse_headers(block);
+        let headers = parsed.as_ref().and_then(|m| m.parts.first()).map_or(&[][..], |p| p.headers.as_slice());
         let mut env = Envelope::default();
         let mut sent_date = None;
-        for h in &first.headers {
+        for h in headers {
             let rawv = || unfold(&block[h.offset_start as usize..(h.offset_end as usize).min(block.len())]);
             match (&h.name, &h.value) {
                 (HeaderName::ContentType, HeaderValue::ContentType(ct)) => {
@@ -422,6 +424,23 @@ mod tests {
         let PartKind::Message(env, inner) = &children[1].kind else { panic!("not message") };
         assert_eq!(env.subject.as_deref(), Some("inner"));
         assert_eq!(&raw[inner.body_start as usize..inner.body_end as usize], "inner body");
+    }
+
+    #[test]
+    fn header_less_digest_parts_are_embedded_messages() {
+        let raw = "Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: one\r\n\r\nbody one\r\n\
+                   --d\r\n\r\nX-Unknown: 1\r\n\r\nbody two\r\n--d--\r\n";
+        let s = sum(raw);
+        let PartKind::Multipart(children) = &s.root.kind else { panic!("not multipart") };
+        let bodies: Vec<(&str, Option<&str>)> = children
+            .iter()
+            .map(|c| {
+                assert!(c.is("message", "rfc822"));
+                let PartKind::Message(env, inner) = &c.kind else { panic!("not an embedded message: {c:?}") };
+                (&raw[inner.body_start as usize..inner.body_end as usize], env.subject.as_deref())
+            })
+            .collect();
+        assert_eq!(bodies, [("body one", Some("one")), ("body two", None)]);
     }
 
     #[test]

@@ -36,12 +36,18 @@ pub fn search(ctx: &Context<'_>, view: &mut View, args: &SearchArgs<'_>, out: &m
             return Err(e.into());
         }
     };
-    let modseq = args.keys.iter().any(SearchKey::uses_modseq).then(|| highest_modseq(view, &hits)).flatten();
     let numbers: Vec<u32> = hits.iter().map(|&i| if args.uid { view.messages()[i].uid } else { i as u32 + 1 }).collect();
     let options = match (args.options, ctx.enabled.rev2) {
         (Some(options), _) => Some(options),
         (None, true) => Some(SearchReturn { all: true, ..SearchReturn::default() }),
         (None, false) => None,
+    };
+    // The highest MODSEQ of the messages the answer returns (RFC 4731 3.2,
+    // RFC 7162 3.1.5): with RETURN (MIN) alone, that of the first message.
+    let modseq = match options {
+        _ if !args.keys.iter().any(SearchKey::uses_modseq) => None,
+        Some(options) => highest_modseq(view, &returned(&hits, &options)),
+        None => highest_modseq(view, &hits),
     };
     match options {
         None => {
@@ -89,17 +95,24 @@ pub fn highest_modseq(view: &View, hits: &[usize]) -> Option<ModSeq> {
     hits.iter().map(|&i| view.messages()[i].modseq).max()
 }
 
-/// What `$` holds after SAVE (RFC 9051 6.4.4.1): the message MIN and/or MAX
-/// return when they come without ALL or COUNT, every message found otherwise.
+/// What `$` holds after SAVE (RFC 9051 6.4.4.1): the messages the answer
+/// returns.
 fn saved_uids(view: &View, hits: &[usize], options: &SearchReturn) -> Vec<u32> {
-    let uid = |i: &usize| view.messages()[*i].uid;
+    returned(hits, options).iter().map(|&i| view.messages()[i].uid).collect()
+}
+
+/// The messages (of `hits`, ascending) an ESEARCH answer returns, which
+/// its MODSEQ (RFC 4731 3.2) and SAVE (RFC 5182 2.4) are about: the MIN
+/// and/or MAX message when they come without ALL or COUNT, every message
+/// found otherwise.
+fn returned(hits: &[usize], options: &SearchReturn) -> Vec<usize> {
     if options.all || options.count || !(options.min || options.max) {
-        return hits.iter().map(uid).collect();
+        return hits.to_vec();
     }
     let ends = [options.min.then(|| hits.first()).flatten(), options.max.then(|| hits.last()).flatten()];
-    let mut uids: Vec<u32> = ends.into_iter().flatten().map(uid).collect();
-    uids.dedup();
-    uids
+    let mut returned: Vec<usize> = ends.into_iter().flatten().copied().collect();
+    returned.dedup();
+    returned
 }
 
 /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [ALL set] [COUNT n] [MODSEQ
@@ -127,4 +140,31 @@ fn write_esearch(out: &mut Vec<u8>, tag: &str, uid: bool, options: &SearchReturn
         out.extend_from_slice(format!(" MODSEQ {modseq}").as_bytes());
     }
     out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(min: bool, max: bool, all: bool, count: bool) -> SearchReturn {
+        SearchReturn { min, max, all, count, ..SearchReturn::default() }
+    }
+
+    #[test]
+    fn returned_messages_of_each_result_option() {
+        let hits = [2, 5, 9];
+        let cases: &[(SearchReturn, &[usize])] = &[
+            (options(true, false, false, false), &[2]),
+            (options(false, true, false, false), &[9]),
+            (options(true, true, false, false), &[2, 9]),
+            (options(true, true, false, true), &[2, 5, 9]),
+            (options(true, false, true, false), &[2, 5, 9]),
+            (options(false, false, false, false), &[2, 5, 9]),
+        ];
+        for (options, want) in cases {
+            assert_eq!(returned(&hits, options), *want, "{options:?}");
+        }
+        assert_eq!(returned(&[4], &options(true, true, false, false)), [4]);
+        assert!(returned(&[], &options(true, true, false, false)).is_empty());
+    }
 }

@@ -42,13 +42,34 @@ fn write_addresses(out: &mut Vec<u8>, list: &[Address]) {
             Some(name) if !name.is_ascii() => wire::string(out, encode_words(name).as_bytes()),
             name => wire::nstring(out, name.map(str::as_bytes)),
         }
-        out.extend_from_slice(b" NIL ");
-        wire::nstring(out, a.mailbox.as_deref().map(str::as_bytes));
+        // A source route stays in the summary's local part (`@a,@b:user`);
+        // ENVELOPE has its own field for it, the at-domain-list.
+        let (route, mailbox) = match (a.mailbox.as_deref(), &a.host) {
+            (Some(local), Some(_)) => {
+                let (route, mailbox) = source_route(local);
+                (route, Some(mailbox))
+            }
+            (mailbox, _) => (None, mailbox),
+        };
+        out.push(b' ');
+        wire::nstring(out, route.map(str::as_bytes));
+        out.push(b' ');
+        wire::nstring(out, mailbox.map(str::as_bytes));
         out.push(b' ');
         wire::nstring(out, a.host.as_deref().map(str::as_bytes));
         out.push(b')');
     }
     out.push(b')');
+}
+
+/// Splits an address's local part as the summary keeps it into its source
+/// route (RFC 5322's obs-route, IMAP's at-domain-list, `@a.example,@b.example`)
+/// and the mailbox after it; a local part without a route is all mailbox.
+pub(crate) fn source_route(local: &str) -> (Option<&str>, &str) {
+    match local.split_once(':') {
+        Some((route, mailbox)) if route.starts_with('@') => (Some(route), mailbox),
+        _ => (None, local),
+    }
 }
 
 /// Encodes `text` as space-separated `=?utf-8?b?...?=` words, splitting
@@ -114,10 +135,26 @@ mod tests {
                  ((NIL NIL \"r\" \"example.de\")) NIL NIL ((\"Quote \\\"me\\\"\" NIL \"q\" \"example.de\")) \"<0@x>\" NIL)",
             ),
             ("\r\nno header\r\n", "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"),
+            (
+                // RFC 3501 7.4.2: the source route is the address's at-domain-list.
+                "From: <@route:user@domain>\r\nTo: Joe <@a.example,@b.example:joe@c.example>, g: <@r:u@d>;\r\n\r\n",
+                "(NIL NIL ((NIL \"@route\" \"user\" \"domain\")) ((NIL \"@route\" \"user\" \"domain\")) \
+                 ((NIL \"@route\" \"user\" \"domain\")) \
+                 ((\"Joe\" \"@a.example,@b.example\" \"joe\" \"c.example\")(NIL NIL \"g\" NIL)(NIL \"@r\" \"u\" \"d\")(NIL NIL NIL NIL)) \
+                 NIL NIL NIL NIL)",
+            ),
         ];
         for (raw, want) in cases {
             assert_eq!(envelope_of(raw), *want, "{raw}");
         }
+    }
+
+    #[test]
+    fn source_routes_split_off_the_local_part() {
+        assert_eq!(source_route("@route:user"), (Some("@route"), "user"));
+        assert_eq!(source_route("@a.example,@b.example:joe"), (Some("@a.example,@b.example"), "joe"));
+        assert_eq!(source_route("user"), (None, "user"));
+        assert_eq!(source_route("we:ird"), (None, "we:ird"));
     }
 
     #[test]

@@ -10,6 +10,8 @@ mod section;
 #[cfg(test)]
 pub(crate) mod testdata;
 
+pub(crate) use envelope::source_route;
+
 use crate::request::FetchAtt;
 use crate::wire;
 use bodystructure::{write_body, Detail};

@@ -268,6 +268,157 @@ mod tests {
         assert!(part3.starts_with("From: in@example.org\r\n") && part3.ends_with("--in--"), "{part3}");
     }
 
+    /// RFC 3501 6.4.5's example structure, every part's body naming it.
+    const RFC3501_EXAMPLE: &str = "Subject: parts\r\nContent-Type: MULTIPART/MIXED; boundary=o\r\n\r\n\
+--o\r\nContent-Type: text/plain\r\n\r\n1\r\n\
+--o\r\nContent-Type: application/octet-stream\r\n\r\n2\r\n\
+--o\r\nContent-Type: message/rfc822\r\n\r\n\
+Subject: three\r\nContent-Type: multipart/mixed; boundary=t\r\n\r\n\
+--t\r\nContent-Type: text/plain\r\n\r\n3.1\r\n\
+--t\r\nContent-Type: application/octet-stream\r\n\r\n3.2\r\n--t--\r\n\
+--o\r\nContent-Type: multipart/mixed; boundary=f\r\n\r\n\
+--f\r\nContent-Type: image/gif\r\n\r\n4.1\r\n\
+--f\r\nContent-Type: message/rfc822\r\n\r\n\
+Subject: four-two\r\nContent-Type: multipart/mixed; boundary=g\r\n\r\n\
+--g\r\nContent-Type: text/plain\r\n\r\n4.2.1\r\n\
+--g\r\nContent-Type: multipart/alternative; boundary=h\r\n\r\n\
+--h\r\nContent-Type: text/plain\r\n\r\n4.2.2.1\r\n\
+--h\r\nContent-Type: text/richtext\r\n\r\n4.2.2.2\r\n--h--\r\n--g--\r\n--f--\r\n--o--\r\n";
+
+    /// A section spec as FETCH writes it (`4.2.HEADER`), parsed back.
+    fn spec(text: &str) -> Section<'static> {
+        let (numbers, suffix): (Vec<&str>, Vec<&str>) = text.split('.').partition(|w| w.parse::<u32>().is_ok());
+        let numbers: Vec<u32> = numbers.iter().map(|n| n.parse().expect("number")).collect();
+        let p = (!numbers.is_empty()).then(|| path(&numbers));
+        match suffix.join(".").as_str() {
+            "" => Section::Part(p.expect("part number")),
+            "MIME" => Section::Mime(p.expect("part number")),
+            "HEADER" => Section::Header(p),
+            "TEXT" => Section::Text(p),
+            other => panic!("unknown section {other}"),
+        }
+    }
+
+    fn check(raw: &str, cases: &[(&str, &str)]) {
+        for (section, want) in cases {
+            assert_eq!(data(raw, Some(&spec(section))), *want, "BODY[{section}]");
+        }
+    }
+
+    #[test]
+    fn rfc3501_example_part_numbers() {
+        let raw = RFC3501_EXAMPLE;
+        check(
+            raw,
+            &[
+                ("HEADER", "Subject: parts\r\nContent-Type: MULTIPART/MIXED; boundary=o\r\n\r\n"),
+                ("1", "1"),
+                ("2", "2"),
+                ("3.HEADER", "Subject: three\r\nContent-Type: multipart/mixed; boundary=t\r\n\r\n"),
+                (
+                    "3.TEXT",
+                    "--t\r\nContent-Type: text/plain\r\n\r\n3.1\r\n--t\r\nContent-Type: application/octet-stream\r\n\r\n3.2\r\n--t--",
+                ),
+                ("3.1", "3.1"),
+                ("3.2", "3.2"),
+                ("4.1", "4.1"),
+                ("4.1.MIME", "Content-Type: image/gif\r\n\r\n"),
+                ("4.2.MIME", "Content-Type: message/rfc822\r\n\r\n"),
+                ("4.2.HEADER", "Subject: four-two\r\nContent-Type: multipart/mixed; boundary=g\r\n\r\n"),
+                ("4.2.1", "4.2.1"),
+                ("4.2.1.MIME", "Content-Type: text/plain\r\n\r\n"),
+                ("4.2.2.1", "4.2.2.1"),
+                ("4.2.2.2", "4.2.2.2"),
+                ("4.2.2.2.MIME", "Content-Type: text/richtext\r\n\r\n"),
+                // Neither a leaf nor a multipart has a HEADER or TEXT of its own.
+                ("1.HEADER", ""),
+                ("4.HEADER", ""),
+                ("4.1.TEXT", ""),
+                ("4.2.2.HEADER", ""),
+                ("5", ""),
+                ("4.3", ""),
+                ("4.2.3", ""),
+            ],
+        );
+        let text = data(raw, Some(&spec("4.2.TEXT")));
+        assert!(text.starts_with("--g\r\nContent-Type: text/plain\r\n\r\n4.2.1\r\n") && text.ends_with("--h--\r\n--g--"), "{text}");
+        assert_eq!(data(raw, Some(&spec("4.2"))), format!("{}{text}", data(raw, Some(&spec("4.2.HEADER")))));
+        assert!(data(raw, Some(&spec("4"))).starts_with("--f\r\nContent-Type: image/gif"));
+    }
+
+    #[test]
+    fn embedded_messages_inside_multiparts() {
+        // Part 1 is a multipart whose part 1.1 is a message/rfc822 and whose
+        // part 1.2 is a message/rfc822 with a multipart message; part 2 is a
+        // message/rfc822 whose message is multipart, so 2.1 is that message's
+        // first part; part 3 is a message/rfc822 holding a message/rfc822.
+        let raw = "Subject: outer\r\nContent-Type: multipart/mixed; boundary=p\r\n\r\n\
+--p\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n\
+--q\r\nContent-Type: MESSAGE/RFC822\r\nContent-Description: one one\r\n\r\n\
+From: deep@example.com\r\nSubject: at 1.1\r\n\r\nbody of 1.1\r\n\
+--q\r\nContent-Type: message/rfc822\r\n\r\n\
+Subject: at 1.2\r\nContent-Type: multipart/alternative; boundary=r\r\n\r\n\
+--r\r\n\r\n1.2.1\r\n--r\r\nContent-Type: text/html\r\n\r\n1.2.2\r\n--r--\r\n--q--\r\n\
+--p\r\nContent-Type: message/rfc822\r\n\r\n\
+Subject: at 2\r\nContent-Type: multipart/mixed; boundary=s\r\n\r\n\
+--s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n2.1\r\n\
+--s\r\nContent-Type: message/rfc822\r\n\r\nSubject: at 2.2\r\n\r\n2.2 body\r\n--s--\r\n\
+--p\r\nContent-Type: message/rfc822\r\n\r\n\
+Subject: at 3\r\nContent-Type: message/rfc822\r\n\r\nSubject: at 3.1\r\n\r\n3.1 body\r\n--p--\r\n";
+        check(
+            raw,
+            &[
+                ("1.1", "From: deep@example.com\r\nSubject: at 1.1\r\n\r\nbody of 1.1"),
+                ("1.1.MIME", "Content-Type: MESSAGE/RFC822\r\nContent-Description: one one\r\n\r\n"),
+                ("1.1.HEADER", "From: deep@example.com\r\nSubject: at 1.1\r\n\r\n"),
+                ("1.1.TEXT", "body of 1.1"),
+                ("1.1.1", "body of 1.1"),
+                ("1.2.HEADER", "Subject: at 1.2\r\nContent-Type: multipart/alternative; boundary=r\r\n\r\n"),
+                ("1.2.TEXT", "--r\r\n\r\n1.2.1\r\n--r\r\nContent-Type: text/html\r\n\r\n1.2.2\r\n--r--"),
+                ("1.2.1", "1.2.1"),
+                ("1.2.1.MIME", "\r\n"),
+                ("1.2.2.MIME", "Content-Type: text/html\r\n\r\n"),
+                ("2.MIME", "Content-Type: message/rfc822\r\n\r\n"),
+                ("2.HEADER", "Subject: at 2\r\nContent-Type: multipart/mixed; boundary=s\r\n\r\n"),
+                ("2.1", "2.1"),
+                ("2.1.MIME", "Content-Type: text/plain; charset=utf-8\r\n\r\n"),
+                ("2.1.HEADER", ""),
+                ("2.1.TEXT", ""),
+                ("2.2.MIME", "Content-Type: message/rfc822\r\n\r\n"),
+                ("2.2.HEADER", "Subject: at 2.2\r\n\r\n"),
+                ("2.2.TEXT", "2.2 body"),
+                ("3.HEADER", "Subject: at 3\r\nContent-Type: message/rfc822\r\n\r\n"),
+                ("3.1", "Subject: at 3.1\r\n\r\n3.1 body"),
+                ("3.1.MIME", "Subject: at 3\r\nContent-Type: message/rfc822\r\n\r\n"),
+                ("3.1.HEADER", "Subject: at 3.1\r\n\r\n"),
+                ("3.1.TEXT", "3.1 body"),
+                ("3.1.1", "3.1 body"),
+            ],
+        );
+    }
+
+    #[test]
+    fn header_less_digest_parts_are_messages() {
+        // A digest's parts are message/rfc822 by default; this one has no
+        // MIME header fields at all, only the empty line.
+        let raw = "Content-Type: multipart/digest; boundary=d\r\n\r\n\
+--d\r\n\r\nSubject: digest one\r\n\r\nd1 body\r\n\
+--d\r\nContent-Type: message/rfc822\r\n\r\nSubject: digest two\r\n\r\nd2 body\r\n--d--\r\n";
+        check(
+            raw,
+            &[
+                ("1", "Subject: digest one\r\n\r\nd1 body"),
+                ("1.MIME", "\r\n"),
+                ("1.HEADER", "Subject: digest one\r\n\r\n"),
+                ("1.TEXT", "d1 body"),
+                ("1.1", "d1 body"),
+                ("1.1.MIME", "Subject: digest one\r\n\r\n"),
+                ("2.HEADER", "Subject: digest two\r\n\r\n"),
+                ("2.1", "d2 body"),
+            ],
+        );
+    }
+
     #[test]
     fn single_part_embedded_message_is_its_own_part_one() {
         let raw = "Content-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\nhello\r\n";

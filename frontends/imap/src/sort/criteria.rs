@@ -2,6 +2,7 @@
 //! DISPLAYTO, each optionally reversed, with ties in sequence order.
 
 use super::{base_subject, casemap, SortKeys};
+use crate::fetch::source_route;
 use kotak_engine::mime::Address;
 use std::cmp::Ordering;
 
@@ -99,16 +100,28 @@ impl Value {
     }
 }
 
-/// RFC 5256: the address's addr-mailbox; empty when there is no address.
+/// RFC 5256: the address's addr-mailbox (without a source route); empty
+/// when there is no address.
 fn local_part(address: Option<&Address>) -> String {
-    casemap(address.and_then(|a| a.mailbox.as_deref()).unwrap_or(""))
+    casemap(address.and_then(mailbox).unwrap_or(""))
+}
+
+/// The addr-mailbox of an address, as ENVELOPE shows it: a source route the
+/// summary keeps in the local part (`@route:user`) is not part of it.
+fn mailbox(address: &Address) -> Option<&str> {
+    let local = address.mailbox.as_deref()?;
+    Some(match address.host {
+        Some(_) => source_route(local).1,
+        None => local,
+    })
 }
 
 /// RFC 5957 section 3: the decoded display name when it is not empty,
-/// else `mailbox@host`, else the mailbox alone (a group name), else empty.
+/// else the address `mailbox@host` (without a source route), else the
+/// mailbox alone (a group name), else empty.
 fn display_name(address: Option<&Address>) -> String {
     let Some(address) = address else { return String::new() };
-    let shown = match (address.name.as_deref(), address.mailbox.as_deref(), address.host.as_deref()) {
+    let shown = match (address.name.as_deref(), mailbox(address), address.host.as_deref()) {
         (Some(name), ..) if !name.trim().is_empty() => name.to_string(),
         (_, Some(mailbox), Some(host)) => format!("{mailbox}@{host}"),
         (_, Some(mailbox), None) => mailbox.to_string(),
@@ -219,6 +232,25 @@ mod tests {
         assert_eq!(by(&[(false, SortKey::DisplayFrom)], &keys), [4, 3, 2, 5, 1, 0]);
         let moved: Vec<SortKeys> = keys.iter().map(|k| SortKeys { to: k.from.clone(), ..SortKeys::default() }).collect();
         assert_eq!(by(&[(true, SortKey::DisplayTo)], &moved), [0, 1, 5, 2, 3, 4]);
+    }
+
+    #[test]
+    fn display_and_address_keys_leave_out_source_routes() {
+        // The summary keeps `<@route:zoe@x.example>` as local part `@route:zoe`;
+        // RFC 5957's fallback is the address, `zoe@x.example`, and RFC 5256's
+        // FROM key the addr-mailbox, `zoe`.
+        let keys = vec![
+            SortKeys { from: Some(address(Some("Xavier"), "xavier", "x.example")), ..SortKeys::default() },
+            SortKeys { from: Some(address(None, "@route:zoe", "x.example")), ..SortKeys::default() },
+            SortKeys { from: Some(address(None, "@a.example,@b.example:amy", "x.example")), ..SortKeys::default() },
+            SortKeys { from: Some(address(Some("Yuri"), "@r:aaa", "x.example")), ..SortKeys::default() },
+        ];
+        // "amy@x.example", "Xavier", "Yuri", "zoe@x.example"
+        assert_eq!(by(&[(false, SortKey::DisplayFrom)], &keys), [2, 0, 3, 1]);
+        let moved: Vec<SortKeys> = keys.iter().map(|k| SortKeys { to: k.from.clone(), ..SortKeys::default() }).collect();
+        assert_eq!(by(&[(true, SortKey::DisplayTo)], &moved), [1, 3, 0, 2]);
+        // "aaa", "amy", "xavier", "zoe"
+        assert_eq!(by(&[(false, SortKey::From)], &keys), [3, 2, 0, 1]);
     }
 
     #[test]
