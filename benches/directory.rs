@@ -157,14 +157,15 @@ async fn run() -> Result<(), String> {
         ("{SSHA}, first login", load::storm(&auth, &fast_users, window, limit, &pids).await),
     ];
     println!("\n## Login storm: {storm_n} distinct accounts, each once, started evenly over {} s\n", window.as_secs());
-    println!("| hashes | offered/s | done by {} s | all done, s | p50 ms | p99 ms | max ms | failures | unfinished | bench CPU s | slapd CPU s |", window.as_secs());
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| hashes | offered/s | done by {} s | all done, s | p50 ms | p99 ms | max ms | failures | unfinished | latest start, ms late | bench CPU s | slapd CPU s |", window.as_secs());
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (kind, s) in &storms {
         let ms = |v: u64| v as f64 / 1e6;
         println!(
-            "| {kind} | {:.0} | {} of {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {:.2} | {:.2} |",
+            "| {kind} | {:.0} | {} of {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {:.1} | {:.2} | {:.2} |",
             s.offered_per_sec, s.by_window, s.logins, s.total_secs, ms(s.hist.value_at_quantile(0.5)),
-            ms(s.hist.value_at_quantile(0.99)), ms(s.hist.max()), s.failures, s.unfinished, s.bench_cpu, s.slapd_cpu
+            ms(s.hist.value_at_quantile(0.99)), ms(s.hist.max()), s.failures, s.unfinished, s.late.as_secs_f64() * 1e3,
+            s.bench_cpu, s.slapd_cpu
         );
     }
 
@@ -177,7 +178,7 @@ async fn run() -> Result<(), String> {
             "bench_cpu_s": r.bench_cpu, "slapd_cpu_s": r.slapd_cpu})).collect::<Vec<_>>(),
         "storms": storms.iter().map(|(k, s)| json!({"hashes": k, "logins": s.logins, "by_window": s.by_window, "total_s": s.total_secs,
             "p50_ns": s.hist.value_at_quantile(0.5), "p99_ns": s.hist.value_at_quantile(0.99), "failures": s.failures,
-            "unfinished": s.unfinished, "bench_cpu_s": s.bench_cpu, "slapd_cpu_s": s.slapd_cpu})).collect::<Vec<_>>(),
+            "unfinished": s.unfinished, "late_ms": s.late.as_secs_f64() * 1e3, "bench_cpu_s": s.bench_cpu, "slapd_cpu_s": s.slapd_cpu})).collect::<Vec<_>>(),
     });
     println!("\njson: {summary}");
     drop(cluster);

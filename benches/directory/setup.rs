@@ -48,7 +48,8 @@ pub fn write_csvs(dir: &Path, n: usize, storm: usize, argon2_hash: &str) -> Resu
     let per_node = n.div_ceil(NODES).max(1);
     let mut bulk = String::from(CSV_HEADER);
     for i in 0..n {
-        let _ = writeln!(bulk, "{},Bench User {i},,{argon2_hash},,,node{}", bulk_address(i), i / per_node + 1);
+        // The PHC string holds commas (m=19456,t=2,p=1): quoted.
+        let _ = writeln!(bulk, "{},Bench User {i},,\"{argon2_hash}\",,,node{}", bulk_address(i), i / per_node + 1);
     }
     let (mut plain, mut fast) = (String::from(CSV_HEADER), String::from(CSV_HEADER));
     for i in 0..storm {
@@ -115,7 +116,6 @@ pub struct Imported {
     pub skipped: u64,
     pub seconds: f64,
     pub per_sec: f64,
-    pub wall: f64,
     pub kotak_cpu: f64,
     pub slapd_cpu: f64,
 }
@@ -145,17 +145,21 @@ pub fn import(kotak: &Path, csv: &Path, config: &Path, slapd: &[u32], limit: Dur
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let (wall, kotak_cpu, slapd_cpu) = (start.elapsed().as_secs_f64(), children_cpu() - children0, pids_cpu(slapd) - slapd0);
+    let (kotak_cpu, slapd_cpu) = (children_cpu() - children0, pids_cpu(slapd) - slapd0);
     let text = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = serde_json::from_str(text.trim())
         .map_err(|e| format!("import of {} printed no summary ({e}); see {}", csv.display(), log.display()))?;
     let num = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    if num("skipped") != 0.0 {
+        let errors = std::fs::read_to_string(&log).unwrap_or_default();
+        let first = errors.lines().take(5).collect::<Vec<_>>().join("\n");
+        return Err(format!("import of {}: {} rows skipped; first errors:\n{first}", csv.display(), num("skipped")));
+    }
     Ok(Imported {
         created: num("created") as u64,
         skipped: num("skipped") as u64,
         seconds: num("seconds"),
         per_sec: num("accounts_per_sec"),
-        wall,
         kotak_cpu,
         slapd_cpu,
     })
@@ -169,9 +173,14 @@ pub async fn wait_replicated(cluster: &LdapCluster, addresses: &[String], limit:
         let backend = LdapBackend::connect(ldap_config(cluster, Some(&url))).await.map_err(|e| e.to_string())?;
         let dir = Directory::new(Arc::new(backend), uncached());
         for address in addresses {
-            while !matches!(dir.account(address).await, Ok(Some(_))) {
+            loop {
+                let last = match dir.account(address).await {
+                    Ok(Some(_)) => break,
+                    Ok(None) => "not there".to_string(),
+                    Err(e) => e.to_string(),
+                };
                 if start.elapsed() > limit {
-                    return Err(format!("{url} did not get {address} within {limit:?}"));
+                    return Err(format!("{url} did not get {address} within {limit:?} ({last})"));
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }

@@ -268,7 +268,7 @@ impl Account {
 
     /// Stages a new message record in `mb` like `like` (its body, flags,
     /// date and size; the UID and MODSEQ are new), adding a reference to the
-    /// body; updates the mailbox counters in `mbrec`.
+    /// body; updates the mailbox counters and keyword list in `mbrec`.
     pub(crate) fn add_message(&self, tx: &mut Txn, mb: MailboxId, mbrec: &mut MailboxInfo, like: &MessageMeta) -> Uid {
         let MessageMeta { blob, ref flags, internal_date, size, .. } = *like;
         let flags = flags.clone();
@@ -281,6 +281,7 @@ impl Account {
         if !flags.has(Flags::SEEN) {
             mbrec.unseen += 1;
         }
+        mbrec.add_keywords(&flags);
         let rec = MessageMeta { uid, blob, flags, modseq, internal_date, size };
         tx.batch.put(Cf::Message, keys::message(self.id, mb, uid), records::encode(&rec));
         tx.batch.merge(Cf::BlobRef, keys::blob(blob), 1i64.to_be_bytes().to_vec());

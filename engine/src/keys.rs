@@ -15,6 +15,14 @@
 //! | `blob`        | blob                              | crc32, length, zstd bytes  |
 //! | `blobref`     | blob                              | i64 reference count (merge)|
 //! | `summary`     | blob                              | [`crate::mime::Summary`]   |
+//! | `subscription`| account, name (UTF-8)             | empty                      |
+//!
+//! Subscriptions are names, not mailboxes (RFC 3501 6.3.6): a name may be
+//! subscribed whether or not a mailbox of that name exists, and deleting or
+//! renaming a mailbox leaves them alone. (Before they had their own keys a
+//! mailbox record carried a `subscribed` flag; `mailbox_ops` reads both and
+//! moves a flag to a key whenever it writes subscriptions or renames or
+//! deletes mailboxes.)
 //!
 //! The embedded directory is a separate RocksDB instance ([`crate::kv`])
 //! whose key space the directory crate declares (`kotak_directory::embedded::keys`).
@@ -22,8 +30,8 @@
 use crate::types::{AccountId, BlobId, MailboxId, ModSeq, Uid};
 
 /// Column families of a shard, in the order they are opened.
-pub const SHARD_CFS: [&str; 7] =
-    ["account", "mailbox", "message", "changelog", "blob", "blobref", "summary"];
+pub const SHARD_CFS: [&str; 8] =
+    ["account", "mailbox", "message", "changelog", "blob", "blobref", "summary", "subscription"];
 
 /// A column family of a shard, typed so keys cannot be written to the wrong one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +50,8 @@ pub enum Cf {
     BlobRef,
     /// Parsed summaries (envelope, body structure).
     Summary,
+    /// Subscribed mailbox names.
+    Subscription,
 }
 
 impl Cf {
@@ -78,6 +88,19 @@ pub fn change(acct: AccountId, modseq: ModSeq) -> [u8; 12] {
     k[..4].copy_from_slice(&acct.to_be_bytes());
     k[4..].copy_from_slice(&modseq.to_be_bytes());
     k
+}
+
+/// Key of one subscribed name (canonical spelling, UTF-8).
+pub fn subscription(acct: AccountId, name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(4 + name.len());
+    k.extend_from_slice(&acct.to_be_bytes());
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// Decodes the name at the end of a subscription key.
+pub fn name_of_subscription_key(key: &[u8]) -> Option<&str> {
+    key.get(4..).and_then(|b| std::str::from_utf8(b).ok())
 }
 
 /// Key of a blob, its reference count and its summary.
@@ -119,6 +142,8 @@ mod tests {
         assert_eq!(uid_of_message_key(&msg), Some(42));
         assert_eq!(mailbox_of_key(&mb), Some(3));
         assert_eq!(modseq_of_change_key(&change(7, 99)), Some(99));
+        assert!(subscription(7, "INBOX/a").starts_with(&account(7)));
+        assert_eq!(name_of_subscription_key(&subscription(7, "Почта")), Some("Почта"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Mailbox-level writes: create, delete, rename, subscribe; account set-up
-//! and removal.
+//! Mailbox-level writes: create, delete, rename; subscriptions (names kept
+//! apart from mailboxes, under their own keys); account set-up and removal.
 
 use crate::account::{Account, Txn, INBOX_ID};
 use crate::error::{Error, Result};
@@ -85,7 +85,7 @@ impl Account {
         }
         let from = keys::account(self.id).to_vec();
         let to = prefix_end(&from).unwrap_or_else(|| vec![0xff; 5]);
-        for cf in [Cf::Account, Cf::Mailbox, Cf::Message, Cf::ChangeLog] {
+        for cf in [Cf::Account, Cf::Mailbox, Cf::Message, Cf::ChangeLog, Cf::Subscription] {
             batch.delete_range(cf, from.clone(), to.clone());
         }
         let still_held = self.release_blobs(&mut batch, &blobs)?;
@@ -111,6 +111,7 @@ impl Account {
             subscribed: false,
             noselect: false,
             special_use: None,
+            keywords: Vec::new(),
         };
         tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, id), records::encode(&rec));
         rec
@@ -195,14 +196,16 @@ impl Account {
             return Err(Error::NotPermitted("INBOX cannot be deleted".into()));
         }
         let _g = self.lock().await;
-        let all = self.mailbox_records()?;
+        let mut all = self.mailbox_records()?;
+        let mut tx = self.begin()?;
+        // The subscription stays (RFC 3501 6.3.6), so a legacy flag becomes a key.
+        self.stage_subscription_migration(&mut tx, &mut all);
         let (id, mut rec) = self.find(&all, &name).ok_or(Error::NoSuchMailbox)?;
         let child_prefix = format!("{name}{SEPARATOR}");
         let has_children = all.iter().any(|(_, r)| r.name.starts_with(&child_prefix));
         if has_children && rec.noselect {
             return Err(Error::NotPermitted("mailbox has children".into()));
         }
-        let mut tx = self.begin()?;
         let mut blobs = Vec::new();
         for (k, v) in self.shard().scan(Cf::Message, &keys::mailbox(self.id, id), None)? {
             let msg: MessageMeta = records::decode(&v)?;
@@ -229,6 +232,10 @@ impl Account {
         let to = validate_name(to)?;
         let _g = self.lock().await;
         let mut all = self.mailbox_records()?;
+        let mut tx = self.begin()?;
+        // Subscriptions stay with the old names (RFC 9051 6.3.9, as Dovecot
+        // does), so a legacy flag becomes a key before its record moves.
+        self.stage_subscription_migration(&mut tx, &mut all);
         let (from_id, mut from_rec) = self.find(&all, &from).ok_or(Error::NoSuchMailbox)?;
         if from == to || to.starts_with(&format!("{from}{SEPARATOR}")) && from != "INBOX" {
             return Err(Error::NotPermitted("cannot rename a mailbox into itself".into()));
@@ -236,7 +243,6 @@ impl Account {
         if self.find(&all, &to).is_some() {
             return Err(Error::MailboxExists);
         }
-        let mut tx = self.begin()?;
         if let Some((parent, _)) = to.rsplit_once(SEPARATOR) {
             self.stage_create_path(&mut tx, &mut all, parent, None)?;
         }
@@ -245,6 +251,7 @@ impl Account {
             tx.state.next_mailbox += 1;
             let mut new_rec = self.stage_new_mailbox(&mut tx, new_id, &to);
             new_rec.uidnext = from_rec.uidnext;
+            new_rec.keywords = from_rec.keywords.clone();
             for (k, v) in self.shard().scan(Cf::Message, &keys::mailbox(self.id, INBOX_ID), None)? {
                 let msg: MessageMeta = records::decode(&v)?;
                 let uid = keys::uid_of_message_key(&k).unwrap_or(0);
@@ -276,18 +283,73 @@ impl Account {
         self.commit(tx).await.map(|_| ())
     }
 
-    /// Adds or removes a mailbox from the subscription list.
+    /// Adds a name to the subscription list (`subscribed`) or removes it.
+    /// Subscriptions are names (RFC 3501 6.3.6): any valid name may be
+    /// subscribed whether or not its mailbox exists, and removing a name
+    /// that is not subscribed succeeds, as in Dovecot.
     pub async fn set_subscribed(&self, name: &str, subscribed: bool) -> Result<()> {
+        let name = if subscribed { validate_name(name)? } else { canonical_name(name) };
+        let _g = self.lock().await;
+        let mut all = self.mailbox_records()?;
+        let mut tx = self.begin()?;
+        let migrated = self.stage_subscription_migration(&mut tx, &mut all);
+        let key = keys::subscription(self.id, &name);
+        let was = migrated.contains(&name) || self.shard().get(Cf::Subscription, &key)?.is_some();
+        if was != subscribed {
+            if subscribed {
+                tx.batch.put(Cf::Subscription, key, Vec::new());
+            } else {
+                tx.batch.delete(Cf::Subscription, key);
+            }
+            tx.log(self.id, Change::Mailboxes);
+        } else if migrated.is_empty() {
+            return Ok(());
+        }
+        self.commit(tx).await.map(|_| ())
+    }
+
+    /// The subscribed names, in order, whether or not their mailboxes exist.
+    pub fn subscriptions(&self) -> Result<Vec<String>> {
+        // Records first: a migration committed between the two reads moves
+        // a flag to a key, so the name is seen in one or the other.
+        let mut names: std::collections::BTreeSet<String> =
+            self.mailbox_records()?.into_iter().filter(|(_, r)| r.subscribed).map(|(_, r)| r.name).collect();
+        for (k, _) in self.shard().scan(Cf::Subscription, &keys::account(self.id), None)? {
+            match keys::name_of_subscription_key(&k) {
+                Some(name) => {
+                    names.insert(name.to_string());
+                }
+                None => tracing::warn!(account = %self.address(), "subscription key is not UTF-8"),
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// Stages the move of the legacy `subscribed` flags of `all` (written
+    /// before subscriptions had their own keys) to subscription keys, and
+    /// clears them in `all` too; returns the names moved.
+    fn stage_subscription_migration(&self, tx: &mut Txn, all: &mut [(MailboxId, MailboxInfo)]) -> Vec<String> {
+        let mut moved = Vec::new();
+        for (id, rec) in all.iter_mut().filter(|(_, r)| r.subscribed) {
+            rec.subscribed = false;
+            tx.batch.put(Cf::Subscription, keys::subscription(self.id, &rec.name), Vec::new());
+            tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, *id), records::encode(rec));
+            moved.push(rec.name.clone());
+        }
+        moved
+    }
+
+    /// Sets the `subscribed` flag of a mailbox record the way Kotak stored
+    /// subscriptions before they had their own keys, so tests can start
+    /// from such data. Not for production use.
+    #[doc(hidden)]
+    pub async fn set_legacy_subscribed_flag_for_test(&self, name: &str) -> Result<()> {
         let name = canonical_name(name);
         let _g = self.lock().await;
         let all = self.mailbox_records()?;
         let (id, mut rec) = self.find(&all, &name).ok_or(Error::NoSuchMailbox)?;
-        if rec.subscribed == subscribed {
-            return Ok(());
-        }
+        rec.subscribed = true;
         let mut tx = self.begin()?;
-        rec.subscribed = subscribed;
-        tx.log(self.id, Change::Mailboxes);
         tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, id), records::encode(&rec));
         self.commit(tx).await.map(|_| ())
     }

@@ -75,6 +75,7 @@ impl Account {
                 (true, false) => mbrec.unseen += 1,
                 _ => {}
             }
+            mbrec.add_keywords(&new);
             rec.flags = new;
             rec.modseq = tx.log(self.id, Change::Flags { mailbox: mb, uid });
             mbrec.highest_modseq = rec.modseq;
@@ -134,9 +135,9 @@ impl Account {
         let _g = self.lock().await;
         let mut src = self.selectable(from)?;
         let mut dst = self.selectable(to)?;
-        if remove && from == to {
-            return Err(Error::Invalid("cannot move messages into their own mailbox".into()));
-        }
+        // A move within one mailbox (RFC 6851 allows it) gives the messages
+        // new UIDs; `dst` is then the record of both sides.
+        let same = from == to;
         let mut tx = self.begin()?;
         let mut pairs = Vec::new();
         if !remove {
@@ -148,13 +149,13 @@ impl Account {
             let Some(rec) = self.message_record(from, uid)? else { continue };
             let new_uid = self.add_message(&mut tx, to, &mut dst, &rec);
             if remove {
-                self.remove_message(&mut tx, from, &mut src, uid, &rec);
+                self.remove_message(&mut tx, from, if same { &mut dst } else { &mut src }, uid, &rec);
             }
             pairs.push((uid, new_uid));
         }
         if !pairs.is_empty() {
             tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, to), records::encode(&dst));
-            if remove {
+            if remove && !same {
                 tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, from), records::encode(&src));
             }
             self.commit(tx).await?;

@@ -133,6 +133,33 @@ pub struct MailboxInfo {
     pub noselect: bool,
     /// RFC 6154 special use (`\Sent`, `\Trash`, ...), if any.
     pub special_use: Option<String>,
+    /// Every keyword a message of the mailbox has had, in the order they
+    /// first appeared: what FLAGS announces (RFC 3501 7.2.6). The list only
+    /// grows, as Dovecot's does; it is written in the same batch as the
+    /// change that brings a new keyword. Records written before the list
+    /// existed end where it would start, and read as an empty list.
+    #[serde(default, deserialize_with = "keywords_or_none")]
+    pub keywords: Vec<String>,
+}
+
+impl MailboxInfo {
+    /// Adds the keywords of `flags` the list lacks (compared
+    /// case-insensitively); returns whether there was any.
+    pub fn add_keywords(&mut self, flags: &Flags) -> bool {
+        let before = self.keywords.len();
+        for kw in &flags.keywords {
+            if !self.keywords.iter().any(|k| k.eq_ignore_ascii_case(kw)) {
+                self.keywords.push(kw.clone());
+            }
+        }
+        self.keywords.len() != before
+    }
+}
+
+/// The keyword list of a mailbox record, or none when the record ends
+/// before it (written by a version without the list).
+fn keywords_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Vec::<String>::deserialize(d).unwrap_or_default())
 }
 
 /// One entry of an account's change log, keyed by its MODSEQ.
@@ -176,4 +203,52 @@ pub struct Copied {
     pub uidvalidity: u32,
     /// For each copied message, its source UID and its new UID.
     pub uids: Vec<(Uid, Uid)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mailbox record as versions before the keyword list wrote it.
+    #[derive(Serialize)]
+    struct MailboxInfoWithoutKeywords {
+        id: MailboxId,
+        name: String,
+        uidvalidity: u32,
+        uidnext: Uid,
+        highest_modseq: ModSeq,
+        messages: u32,
+        unseen: u32,
+        size: u64,
+        subscribed: bool,
+        noselect: bool,
+        special_use: Option<String>,
+    }
+
+    #[test]
+    fn mailbox_records_keep_keywords_and_old_ones_still_read() {
+        let old = MailboxInfoWithoutKeywords {
+            id: 3,
+            name: "Sent".into(),
+            uidvalidity: 7,
+            uidnext: 9,
+            highest_modseq: 11,
+            messages: 2,
+            unseen: 1,
+            size: 100,
+            subscribed: true,
+            noselect: false,
+            special_use: Some("\\Sent".into()),
+        };
+        let mut read: MailboxInfo = crate::records::decode(&crate::records::encode(&old)).unwrap();
+        assert_eq!((read.name.as_str(), read.uidnext, read.special_use.as_deref()), ("Sent", 9, Some("\\Sent")));
+        assert!(read.keywords.is_empty());
+        let flags = |kws: &[&str]| Flags { system: 0, keywords: kws.iter().map(|k| k.to_string()).collect() };
+        assert!(read.add_keywords(&flags(&["$Label2", "Work"])));
+        assert!(!read.add_keywords(&flags(&["work"])));
+        assert!(read.add_keywords(&flags(&["$label2", "$Junk"])));
+        assert_eq!(read.keywords, ["$Label2", "Work", "$Junk"]);
+        let again: MailboxInfo = crate::records::decode(&crate::records::encode(&read)).unwrap();
+        assert_eq!(again, read);
+    }
 }

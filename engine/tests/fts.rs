@@ -5,7 +5,7 @@
 mod common;
 
 use kotak_directory::Account as AccountRecord;
-use kotak_engine::fts::{words, MessageText, TextField, TextQuery};
+use kotak_engine::fts::{MessageText, TextField, TextQuery, FIELDS};
 use kotak_engine::{Account, Flags, MessageMeta, Node, NodeConfig, ReindexScope, StoreOp, Uid};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -58,56 +58,65 @@ fn message(rng: &mut StdRng, i: usize) -> Vec<u8> {
     raw.into_bytes()
 }
 
-/// Queries of every kind: words, prefixes, phrases from real messages,
-/// names and address parts, and words that occur nowhere.
+/// Queries of every kind: words, infixes, prefixes, suffixes, pieces that
+/// span words and punctuation, names and address parts, 1- and 2-character
+/// strings, and strings that occur nowhere.
 fn queries(rng: &mut StdRng, raws: &[Vec<u8>]) -> Vec<TextQuery> {
     let mut out = Vec::new();
     for w in VOCABULARY {
         out.push(TextQuery::new(TextField::Body, w));
     }
     for w in VOCABULARY.iter().step_by(3) {
-        let prefix: String = w.chars().take(3).collect();
+        let chars: Vec<char> = w.chars().collect();
+        let prefix: String = chars.iter().take(3).collect();
         out.push(TextQuery::new(TextField::Text, &prefix));
         out.push(TextQuery::new(TextField::Subject, w));
+        if chars.len() > 4 {
+            let infix: String = chars[1..chars.len() - 1].iter().collect();
+            out.push(TextQuery::new(TextField::Body, &infix.to_uppercase()));
+        }
     }
     for (name, address) in PEOPLE {
         let first = name.split(' ').next().unwrap();
         let local = address.split('@').next().unwrap();
         let domain = address.split('@').nth(1).unwrap();
-        for q in [*name, first, address, local, domain, &address[..address.len() - 2], &name.to_uppercase()] {
+        let infix = &address[1..address.len() - 3];
+        let name_piece: String = name.chars().skip(1).take(6).collect();
+        for q in [*name, first, address, local, domain, &address[..address.len() - 2], &name.to_uppercase(), infix, &name_piece] {
             out.push(TextQuery::new(TextField::From, q));
             out.push(TextQuery::new(TextField::To, q));
         }
     }
     for _ in 0..60 {
         let raw = raws.choose(rng).unwrap();
-        let text = MessageText::extract(raw, 1 << 20);
-        let body = words::words(&text.body);
-        let at = rng.gen_range(0..body.len() - 2);
-        out.push(TextQuery::new(TextField::Body, &format!("{} {}", body[at], body[at + 1])));
-        out.push(TextQuery::new(TextField::Text, &format!("{} {} {}", body[at], body[at + 1], body[at + 2].chars().next().unwrap())));
+        let body: Vec<char> = MessageText::extract(raw, 1 << 20).body.chars().collect();
+        let len = rng.gen_range(3..20);
+        let at = rng.gen_range(0..body.len() - len);
+        let piece: String = body[at..at + len].iter().collect();
+        out.push(TextQuery::new(TextField::Body, &piece));
+        out.push(TextQuery::new(TextField::Text, &piece.to_uppercase()));
     }
-    for q in ["nowhere", "zzz", "meeting nowhere", "", "!!"] {
+    for q in ["nowhere", "zzz", "meeting nowhere", "", "!!", "e", "é", "q3", "3@", "ü", "я", "x-", "<", "id>", "message-id: <1"] {
         out.push(TextQuery::new(TextField::Body, q));
+        out.push(TextQuery::new(TextField::Text, q));
     }
     out.push(TextQuery::new(TextField::Cc, "budi"));
     out.push(TextQuery::new(TextField::Bcc, "budi"));
     out
 }
 
-/// What a scan of every message finds, by the documented word rules.
+/// What a scan of every message finds: the normalised search string as a
+/// substring of the normalised field.
 fn brute_force(account: &Account, messages: &[MessageMeta], queries: &[TextQuery]) -> Vec<Vec<Uid>> {
-    let texts: Vec<[Vec<String>; 6]> = messages
-        .iter()
-        .map(|m| MessageText::extract(&account.read_raw(m).unwrap(), 1 << 20).fields().map(words::words))
-        .collect();
+    let texts: Vec<[String; FIELDS]> =
+        messages.iter().map(|m| MessageText::extract(&account.read_raw(m).unwrap(), 1 << 20).normalised()).collect();
     queries
         .iter()
         .map(|q| {
             messages
                 .iter()
                 .zip(&texts)
-                .filter(|(_, t)| q.field.field_indexes().iter().any(|&i| words::contains_phrase(&t[i], &q.words)))
+                .filter(|(_, t)| q.field.field_indexes().iter().any(|&i| t[i].contains(q.text.as_str())))
                 .map(|(m, _)| m.uid)
                 .collect()
         })

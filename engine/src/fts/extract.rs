@@ -7,24 +7,31 @@
 //! panic or run for a long time on malformed input, and this code runs on
 //! every delivered message; their file names are searchable.
 
+use super::words::{normalise, SEPARATOR};
+use super::FIELDS;
 use mail_parser::decoders::html::html_to_text;
-use mail_parser::{Address, Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::parsers::MessageStream;
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 /// The text of one message, field by field, as it is indexed and scanned.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MessageText {
-    /// `From:` display names and addresses.
+    /// `From:`: the decoded field, then each display name and
+    /// `local@domain`, parted by [`SEPARATOR`].
     pub from: String,
-    /// `To:` display names and addresses.
+    /// `To:`, as `from`.
     pub to: String,
-    /// `Cc:` display names and addresses.
+    /// `Cc:`, as `from`.
     pub cc: String,
-    /// `Bcc:` display names and addresses.
+    /// `Bcc:`, as `from`.
     pub bcc: String,
     /// The decoded `Subject:`.
     pub subject: String,
     /// Text parts, attachment names, text attachments, attached messages.
     pub body: String,
+    /// Every top-level header field, `Name: value` (RFC 2047 words
+    /// decoded, folding undone), one a line.
+    pub header: String,
 }
 
 impl MessageText {
@@ -34,22 +41,71 @@ impl MessageText {
     pub fn extract(raw: &[u8], cap: usize) -> MessageText {
         let mut budget = Budget(cap);
         let Some(message) = MessageParser::new().with_minimal_headers().parse(raw) else { return MessageText::default() };
+        let fields = decoded_header(raw, &message);
+        let address_field = |name: &str, parsed: Option<&Address<'_>>| {
+            let mut out = String::new();
+            for (_, value) in fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                out.push_str(value);
+                out.push(SEPARATOR);
+            }
+            out.push_str(&addresses(parsed));
+            out
+        };
         let mut text = MessageText {
-            from: budget.take(addresses(message.from())),
-            to: budget.take(addresses(message.to())),
-            cc: budget.take(addresses(message.cc())),
-            bcc: budget.take(addresses(message.bcc())),
+            from: budget.take(address_field("from", message.from())),
+            to: budget.take(address_field("to", message.to())),
+            cc: budget.take(address_field("cc", message.cc())),
+            bcc: budget.take(address_field("bcc", message.bcc())),
             subject: budget.take(message.subject().unwrap_or_default().to_string()),
             body: String::new(),
+            header: String::new(),
         };
+        let mut header = String::new();
+        for (name, value) in &fields {
+            header.push_str(name);
+            header.push_str(": ");
+            header.push_str(value);
+            header.push('\n');
+        }
+        text.header = budget.take(header);
         append_parts(&mut text.body, &message, &mut budget);
         text
     }
 
     /// The fields in the order of [`super::TextField::ALL_FIELDS`].
-    pub fn fields(&self) -> [&str; 6] {
-        [&self.from, &self.to, &self.cc, &self.bcc, &self.subject, &self.body]
+    pub fn fields(&self) -> [&str; FIELDS] {
+        [&self.from, &self.to, &self.cc, &self.bcc, &self.subject, &self.body, &self.header]
     }
+
+    /// The fields [normalised](super::words::normalise), as they are
+    /// compared.
+    pub fn normalised(&self) -> [String; FIELDS] {
+        self.fields().map(normalise)
+    }
+}
+
+/// The top-level header fields of `message` (parsed from `raw`) as (name,
+/// value) pairs in message order, each value decoded as unstructured text:
+/// RFC 2047 words decoded and folding undone, whatever the field.
+fn decoded_header(raw: &[u8], message: &Message<'_>) -> Vec<(String, String)> {
+    let Some(root) = message.parts.first() else { return Vec::new() };
+    let mut out = Vec::with_capacity(root.headers.len());
+    let mut line = Vec::new();
+    for h in &root.headers {
+        let Some(value) = raw.get(h.offset_start as usize..h.offset_end as usize) else { continue };
+        // The parser reads a value up to the line end that no folding follows.
+        line.clear();
+        line.extend_from_slice(value);
+        if line.last() != Some(&b'\n') {
+            line.push(b'\n');
+        }
+        let decoded = match MessageStream::new(&line).parse_unstructured() {
+            HeaderValue::Text(t) => t.into_owned(),
+            _ => String::new(),
+        };
+        out.push((h.name.as_str().to_string(), decoded));
+    }
+    out
 }
 
 /// How many more bytes of text may be kept.
@@ -83,26 +139,29 @@ impl Budget {
     }
 }
 
-/// Display names and addresses of an address field, space-separated.
+/// Group names, display names and addresses of an address field, each
+/// followed by [`SEPARATOR`].
 fn addresses(field: Option<&Address<'_>>) -> String {
     let mut out = String::new();
     let Some(field) = field else { return out };
     if let Address::Group(groups) = field {
         for name in groups.iter().filter_map(|g| g.name.as_deref()) {
             out.push_str(name);
-            out.push(' ');
+            out.push(SEPARATOR);
         }
     }
     for addr in field.iter() {
         for part in [addr.name.as_deref(), addr.address.as_deref()].into_iter().flatten() {
             out.push_str(part);
-            out.push(' ');
+            out.push(SEPARATOR);
         }
     }
     out
 }
 
 /// Appends the body text of `message` (and of messages attached to it).
+/// Both versions of a multipart/alternative are taken: the HTML one often
+/// holds text the plain one lacks, and a search must not miss it.
 fn append_parts(out: &mut String, message: &Message<'_>, budget: &mut Budget) {
     for part in &message.parts {
         if let Some(name) = part.attachment_name() {
@@ -160,10 +219,16 @@ inner body\r\n\
     #[test]
     fn fields_and_parts() {
         let t = MessageText::extract(MIXED.as_bytes(), 1 << 20);
-        assert_eq!(t.from.trim(), "Jörg M jm@example.de");
-        assert!(t.to.contains("friends") && t.to.contains("Ana ana@example.org") && t.to.contains("cy@example.net"), "{}", t.to);
-        assert_eq!(t.cc.trim(), "dee@example.com");
+        let s = SEPARATOR;
+        assert_eq!(t.from, format!("Jörg M <jm@example.de>{s}Jörg M{s}jm@example.de{s}"));
+        assert!(t.to.contains("friends") && t.to.contains(&format!("Ana{s}ana@example.org")) && t.to.contains("cy@example.net"), "{}", t.to);
+        assert!(t.to.starts_with("Ana <ana@example.org>, friends: bo@example.net, cy@example.net;"), "{}", t.to);
+        assert_eq!(t.cc, format!("dee@example.com{s}dee@example.com{s}"));
         assert_eq!(t.bcc, "");
+        for want in ["From: Jörg M <jm@example.de>\n", "Subject: Café report\n", "MIME-Version: 1.0\n", "Content-Type: multipart/mixed; boundary=b\n"] {
+            assert!(t.header.contains(want), "{want:?} not in {:?}", t.header);
+        }
+        assert!(!t.header.contains("inner"), "{:?}", t.header);
         assert_eq!(t.subject, "Café report");
         for want in ["Quarterly numbers inside", "notes.txt", "selamat pagi", "Laporan Tahunan.pdf", "inner@example.com", "inner subject", "inner body"] {
             assert!(t.body.contains(want), "{want:?} not in {:?}", t.body);
@@ -172,11 +237,25 @@ inner body\r\n\
     }
 
     #[test]
+    fn every_version_of_an_alternative_is_searchable() {
+        let alt = "Subject: a\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nplain words\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html words</p>\r\n--b--\r\n";
+        let t = MessageText::extract(alt.as_bytes(), 1 << 20);
+        assert!(t.body.contains("plain words") && t.body.contains("html words"), "{:?}", t.body);
+        let html_only = "Subject: a\r\nContent-Type: text/html\r\n\r\n<p>html words</p>\r\n";
+        assert!(MessageText::extract(html_only.as_bytes(), 1 << 20).body.contains("html words"));
+        let mixed = "Subject: a\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nplain words\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html words</p>\r\n--b--\r\n";
+        let t = MessageText::extract(mixed.as_bytes(), 1 << 20);
+        assert!(t.body.contains("plain words") && t.body.contains("html words"), "{:?}", t.body);
+        let alt_html_first = "Subject: a\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html words</p>\r\n--b--\r\n";
+        assert!(MessageText::extract(alt_html_first.as_bytes(), 1 << 20).body.contains("html words"));
+    }
+
+    #[test]
     fn text_is_capped() {
         let t = MessageText::extract(MIXED.as_bytes(), 30);
         let total: usize = t.fields().iter().map(|f| f.len()).sum();
         assert!(total <= 30, "{t:?}");
-        assert!(t.from.starts_with("Jörg"));
+        assert!(t.from.starts_with("Jörg"), "{t:?}");
         let raw = format!("Subject: s\r\n\r\n{}", "ä".repeat(100));
         let t = MessageText::extract(raw.as_bytes(), 10);
         assert!(t.body.len() <= 9 && t.body.trim_end().chars().all(|c| c == 'ä'), "{t:?}");

@@ -2,7 +2,7 @@
 //! snapshot searches read, and the work list its indexer thread takes from.
 
 use super::indexer::Indexer;
-use super::schema::{Fields, WordTokenizer, TOKENIZER};
+use super::schema::{Fields, GramTokenizer, TOKENIZER};
 use crate::error::{Error, Result};
 use crate::shard::Shard;
 use crate::types::{AccountId, ModSeq};
@@ -244,7 +244,7 @@ fn open_or_create(dir: &Path, fields: &Fields, shard_no: usize) -> Result<Index>
             Index::create_in_dir(dir, fields.schema.clone())?
         }
     };
-    index.tokenizers().register(TOKENIZER, WordTokenizer);
+    index.tokenizers().register(TOKENIZER, GramTokenizer::default());
     Ok(index)
 }
 

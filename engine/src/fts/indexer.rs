@@ -227,7 +227,8 @@ impl Indexer {
         };
         let fields = &self.shared.fields;
         self.writer.delete_term(fields.message_term(acct, mb, meta.uid));
-        self.writer.add_document(fields.message_doc(acct, mb, meta.uid, self.generation, text.fields()))?;
+        let normalised = text.normalised();
+        self.writer.add_document(fields.message_doc(acct, mb, meta.uid, self.generation, normalised.each_ref().map(String::as_str)))?;
         self.touched.insert(acct);
         self.uncommitted = true;
         self.shared.progress.lock().messages_indexed += 1;

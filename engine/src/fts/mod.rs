@@ -9,7 +9,7 @@
 //!   account's change log is reflected in it (a watermark document). A
 //!   search reads one committed snapshot, asks the index about the messages
 //!   it covers and reads the others (changed after the watermark) directly,
-//!   matching them with the same word rules ([`words`]). So a search is
+//!   matching them with the same substring rules ([`words`]). So a search is
 //!   exact whatever the indexer's lag, and never reports an expunged
 //!   message, because only the caller's current messages are candidates.
 //! - An account without a watermark (new index, damaged index, `kotak
@@ -46,13 +46,16 @@ pub enum TextField {
     Subject,
     /// `BODY`: text parts, attachment names, text attachments.
     Body,
-    /// `TEXT`: all of the above.
+    /// `TEXT`: all of the above and every header field.
     Text,
 }
 
+/// How many text fields a message has (see [`MessageText::fields`]).
+pub const FIELDS: usize = 7;
+
 impl TextField {
     /// The index's text fields, in the order of [`MessageText::fields`].
-    pub(crate) const ALL_FIELDS: [&'static str; 6] = ["from", "to", "cc", "bcc", "subject", "body"];
+    pub(crate) const ALL_FIELDS: [&'static str; FIELDS] = ["from", "to", "cc", "bcc", "subject", "body", "header"];
 
     /// Which of [`MessageText::fields`] this searches.
     pub fn field_indexes(self) -> &'static [usize] {
@@ -63,28 +66,30 @@ impl TextField {
             TextField::Bcc => &[3],
             TextField::Subject => &[4],
             TextField::Body => &[5],
-            TextField::Text => &[0, 1, 2, 3, 4, 5],
+            TextField::Text => &[0, 1, 2, 3, 4, 5, 6],
         }
     }
 }
 
-/// One search string for one field, split into words once.
+/// One search string for one field, normalised once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextQuery {
     /// Where to look.
     pub field: TextField,
-    /// The normalised words of the search string; empty matches everything.
-    pub words: Vec<String>,
+    /// The normalised search string ([`words::normalise`]); empty matches
+    /// everything.
+    pub text: String,
 }
 
 impl TextQuery {
     /// The query for `text` in `field`.
     pub fn new(field: TextField, text: &str) -> TextQuery {
-        TextQuery { field, words: words::words(text) }
+        TextQuery { field, text: words::normalise(text) }
     }
 
-    /// Whether a message whose fields have these words matches.
-    pub(crate) fn matches(&self, field_words: &[Vec<String>; 6]) -> bool {
-        self.field.field_indexes().iter().any(|&i| words::contains_phrase(&field_words[i], &self.words))
+    /// Whether a message whose fields normalise to `fields` matches: the
+    /// brute-force definition that the index reproduces.
+    pub fn matches(&self, fields: &[String; FIELDS]) -> bool {
+        self.field.field_indexes().iter().any(|&i| words::contains(&fields[i], &self.text))
     }
 }

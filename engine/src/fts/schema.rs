@@ -1,6 +1,7 @@
 //! The shape of a shard's Tantivy index: its fields, the tokenizer that
-//! applies [`super::words`], the queries built from search words, and a
-//! collector that reads numbers from fast fields.
+//! turns a field into the positioned grams of [`super::words`], the
+//! substring queries built from them, and a collector that reads numbers
+//! from fast fields.
 //!
 //! Two kinds of documents live in the index. A message document per
 //! (account, mailbox, UID) carries the text fields; a watermark document per
@@ -8,18 +9,18 @@
 //! reflected in the same commit, so a searcher always knows exactly which
 //! messages it covers.
 
-use super::words::for_each_word;
-use super::TextField;
+use super::words::{covering_grams, gram_spans, pad};
+use super::{TextField, FIELDS};
 use crate::types::{AccountId, MailboxId, ModSeq, Uid};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, Occur, PhrasePrefixQuery, Query, RangeQuery, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED};
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
-use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
 
-/// Name under which [`WordTokenizer`] is registered with the index.
-pub(crate) const TOKENIZER: &str = "kotak_words";
+/// Name under which [`GramTokenizer`] is registered with the index.
+pub(crate) const TOKENIZER: &str = "kotak_grams";
 
 /// `kind` of a message document.
 const KIND_MESSAGE: u64 = 0;
@@ -37,7 +38,7 @@ pub(crate) struct Fields {
     key: Field,
     modseq: Field,
     generation: Field,
-    text: [Field; 6],
+    text: [Field; FIELDS],
 }
 
 impl Fields {
@@ -52,14 +53,18 @@ impl Fields {
         let modseq = b.add_u64_field("modseq", FAST);
         let generation = b.add_u64_field("gen", INDEXED);
         let text_options = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            TextFieldIndexing::default()
+                .set_tokenizer(TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+                .set_fieldnorms(false),
         );
         let text = TextField::ALL_FIELDS.map(|name| b.add_text_field(name, text_options.clone()));
         Fields { schema: b.build(), kind, acct, mbox, uid, key, modseq, generation, text }
     }
 
-    /// The document of one message: `texts` in [`TextField::ALL_FIELDS`] order.
-    pub fn message_doc(&self, acct: AccountId, mb: MailboxId, uid: Uid, generation: u64, texts: [&str; 6]) -> TantivyDocument {
+    /// The document of one message: `texts` in [`TextField::ALL_FIELDS`]
+    /// order, [normalised](super::words::normalise).
+    pub fn message_doc(&self, acct: AccountId, mb: MailboxId, uid: Uid, generation: u64, texts: [&str; FIELDS]) -> TantivyDocument {
         let mut doc = TantivyDocument::new();
         doc.add_u64(self.kind, KIND_MESSAGE);
         doc.add_u64(self.acct, acct.into());
@@ -116,53 +121,36 @@ impl Fields {
         ]))
     }
 
-    /// Messages of one mailbox whose `field` contains the phrase `words`
-    /// (last word as a prefix), collected as UIDs. `words` is not empty.
-    pub fn phrase_query(
-        &self,
-        searcher: &Searcher,
-        acct: AccountId,
-        mb: MailboxId,
-        field: TextField,
-        words: &[String],
-    ) -> tantivy::Result<(BooleanQuery, Columns<1>)> {
+    /// Messages of one mailbox whose `field` contains the normalised
+    /// `needle` (not empty), collected as UIDs. Exact: a needle of [`super::words::GRAM`]
+    /// characters or more is the phrase of its grams at their offsets, a
+    /// shorter one any gram that starts with it.
+    pub fn substring_query(&self, acct: AccountId, mb: MailboxId, field: TextField, needle: &str) -> (BooleanQuery, Columns<1>) {
+        let grams = covering_grams(needle);
         let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for &i in field.field_indexes() {
-            let terms = words.iter().map(|w| Term::from_field_text(self.text[i], w)).collect();
-            let mut q = PhrasePrefixQuery::new(terms);
-            // Tantivy's default stops after 50 words that start with the
-            // prefix, and sizes a buffer by the limit: give the exact count.
-            let last = words.last().map_or("", String::as_str);
-            q.set_max_expansions(words_with_prefix(searcher, self.text[i], last)?);
-            per_field.push((Occur::Should, Box::new(q)));
+            let f = self.text[i];
+            let q: Box<dyn Query> = match grams.as_slice() {
+                [] => {
+                    let low = std::ops::Bound::Included(Term::from_field_text(f, needle));
+                    let high = match crate::shard::prefix_end(needle.as_bytes()) {
+                        Some(end) => std::ops::Bound::Excluded(Term::from_field_bytes(f, &end)),
+                        None => std::ops::Bound::Unbounded,
+                    };
+                    Box::new(RangeQuery::new(low, high))
+                }
+                [(_, gram)] => Box::new(term_query(Term::from_field_text(f, gram))),
+                _ => Box::new(PhraseQuery::new_with_offset(grams.iter().map(|(o, g)| (*o, Term::from_field_text(f, g))).collect())),
+            };
+            per_field.push((Occur::Should, q));
         }
         let query = BooleanQuery::new(vec![
             (Occur::Must, Box::new(term_query(self.account_term(acct))) as Box<dyn Query>),
             (Occur::Must, Box::new(term_query(Term::from_field_u64(self.mbox, mb.into())))),
             (Occur::Must, Box::new(BooleanQuery::new(per_field))),
         ]);
-        Ok((query, Columns(["uid"])))
+        (query, Columns(["uid"]))
     }
-}
-
-/// The largest number of distinct words starting with `prefix` in `field`
-/// of any one segment.
-fn words_with_prefix(searcher: &Searcher, field: Field, prefix: &str) -> tantivy::Result<u32> {
-    let mut most = 1u32;
-    for segment in searcher.segment_readers() {
-        let index = segment.inverted_index(field)?;
-        let mut range = index.terms().range().ge(prefix.as_bytes());
-        if let Some(end) = crate::shard::prefix_end(prefix.as_bytes()) {
-            range = range.lt(end);
-        }
-        let mut stream = range.into_stream()?;
-        let mut count = 0u32;
-        while stream.advance() {
-            count = count.saturating_add(1);
-        }
-        most = most.max(count);
-    }
-    Ok(most)
 }
 
 fn term_query(term: Term) -> TermQuery {
@@ -179,41 +167,55 @@ fn watermark_key(acct: AccountId) -> [u8; 5] {
     k
 }
 
-/// Tantivy's view of [`for_each_word`].
+/// Tantivy's view of [`super::words::for_each_gram`]: every 3-character
+/// piece of the (normalised) text, positioned by its first character.
 #[derive(Clone, Default)]
-pub(crate) struct WordTokenizer;
-
-/// The words of one text, produced up front.
-pub(crate) struct WordStream {
-    tokens: Vec<Token>,
-    next: usize,
+pub(crate) struct GramTokenizer {
+    normalised: String,
 }
 
-impl Tokenizer for WordTokenizer {
-    type TokenStream<'a> = WordStream;
+/// The grams of one text: byte offsets into the tokenizer's normalised
+/// text, turned into a token one at a time.
+pub(crate) struct GramStream<'a> {
+    text: &'a str,
+    /// (byte start, byte end) of each gram, by position.
+    grams: Vec<(u32, u32)>,
+    next: usize,
+    token: Token,
+}
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordStream {
-        let mut tokens = Vec::new();
-        for_each_word(text, |from, to, word| {
-            let position = tokens.len();
-            tokens.push(Token { offset_from: from, offset_to: to, position, text: word.to_string(), position_length: 1 });
-        });
-        WordStream { tokens, next: 0 }
+impl Tokenizer for GramTokenizer {
+    type TokenStream<'a> = GramStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> GramStream<'a> {
+        // Documents hold normalised text already (see `message_doc`).
+        self.normalised.clear();
+        self.normalised.push_str(text);
+        pad(&mut self.normalised);
+        let grams = gram_spans(&self.normalised);
+        GramStream { text: &self.normalised, grams, next: 0, token: Token::default() }
     }
 }
 
-impl TokenStream for WordStream {
+impl TokenStream for GramStream<'_> {
     fn advance(&mut self) -> bool {
+        let Some(&(from, to)) = self.grams.get(self.next) else { return false };
+        self.token.text.clear();
+        self.token.text.push_str(&self.text[from as usize..to as usize]);
+        self.token.offset_from = from as usize;
+        self.token.offset_to = to as usize;
+        self.token.position = self.next;
+        self.token.position_length = 1;
         self.next += 1;
-        self.next <= self.tokens.len()
+        true
     }
 
     fn token(&self) -> &Token {
-        &self.tokens[self.next - 1]
+        &self.token
     }
 
     fn token_mut(&mut self) -> &mut Token {
-        &mut self.tokens[self.next - 1]
+        &mut self.token
     }
 }
 

@@ -18,10 +18,10 @@ impl Account {
         let covered = snapshot.watermarks.get(&self.id).copied();
         let mut results = Vec::with_capacity(queries.len());
         for query in queries {
-            results.push(if query.words.is_empty() {
+            results.push(if query.text.is_empty() {
                 messages.iter().map(|m| m.uid).collect()
             } else {
-                let (q, columns) = index.fields.phrase_query(&snapshot.searcher, self.id, mb, query.field, &query.words)?;
+                let (q, columns) = index.fields.substring_query(self.id, mb, query.field, &query.text);
                 let mut uids: Vec<Uid> = snapshot.searcher.search(&q, &columns)?.into_iter().map(|[uid]| uid as Uid).collect();
                 uids.sort_unstable();
                 // The index may still hold messages expunged since its commit.
@@ -39,9 +39,9 @@ impl Account {
         }
         for meta in uncovered {
             let text = MessageText::extract(&self.read_raw(meta)?, self.node.limits().max_indexed_text);
-            let field_words = text.fields().map(super::words::words);
+            let fields = text.normalised();
             for (query, uids) in queries.iter().zip(results.iter_mut()) {
-                if !query.words.is_empty() && query.matches(&field_words) {
+                if !query.text.is_empty() && query.matches(&fields) {
                     uids.push(meta.uid);
                 }
             }

@@ -11,12 +11,21 @@
 //!
 //! The view also knows the mailbox's HIGHESTMODSEQ as far as the client
 //! has been told (RFC 7162): the highest MODSEQ of the changes it has
-//! reported, held below any expunge it has not reported yet.
+//! reported, held below any expunge it has not reported yet; and the
+//! keywords it has been told of in FLAGS: a message that comes to show one
+//! it has not is preceded by `FLAGS` and `OK [PERMANENTFLAGS ...]` (RFC 3501
+//! 7.2.6), in the same response batch.
+//!
+//! `\Recent` (RFC 3501 2.3.2): a message is recent for the first session
+//! notified of it. A read-write session (SELECT) claims what it is told of,
+//! so no later session sees it as recent; a read-only one (EXAMINE) sees
+//! as recent what no session has claimed yet and claims nothing (6.3.2).
 
+use crate::cmd::flags;
 use crate::fetch::{self, Extras};
 use crate::seqset;
 use crate::session::enabled::Enabled;
-use kotak_engine::{Account, Change, MailboxId, MailboxInfo, MessageMeta, ModSeq, Result, Uid};
+use kotak_engine::{Account, Change, Flags, MailboxId, MailboxInfo, MessageMeta, ModSeq, Result, Uid};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -43,17 +52,33 @@ pub struct View {
     announced: usize,
     /// UIDs that are `\Recent` for this session.
     recent: RecentSet,
-    /// Every UID below this was offered to `claim_recent` by this session.
+    /// Every UID below this was considered for `\Recent` by this session
+    /// (offered to `claim_recent`, for a read-write view).
     claimed_to: Uid,
+    /// The keywords the client was told of in FLAGS, as first spelled.
+    keywords: Vec<String>,
+    /// Keywords of messages the view holds that the client has not been
+    /// told of yet; [`View::announce_keywords`] tells it.
+    unannounced: Vec<String>,
     /// The result a SEARCH saved for `$` (RFC 5182), as ascending UIDs.
     saved: Vec<Uid>,
 }
 
 impl View {
-    /// Loads `info`'s messages; a read-write view (SELECT) claims `\Recent`.
+    /// Loads `info`'s messages; a read-write view (SELECT) claims `\Recent`,
+    /// a read-only one (EXAMINE) only sees it. Its keywords are the
+    /// mailbox's list and any a message shows.
     pub fn open(account: &Account, info: &MailboxInfo, read_only: bool) -> Result<View> {
         // Changes after the list's MODSEQ are replayed by the next refresh.
         let list = account.message_list(info.id)?;
+        let mut keywords = info.keywords.clone();
+        let mut in_use = BTreeMap::new();
+        for kw in list.messages.iter().flat_map(|m| m.flags.keywords.iter()) {
+            if !keywords.iter().any(|k| k.eq_ignore_ascii_case(kw)) {
+                in_use.entry(kw.to_ascii_lowercase()).or_insert(kw);
+            }
+        }
+        keywords.extend(in_use.into_values().cloned());
         let mut view = View {
             mailbox: info.id,
             read_only,
@@ -65,6 +90,8 @@ impl View {
             highest: info.highest_modseq.min(list.modseq),
             recent: RecentSet::default(),
             claimed_to: 0,
+            keywords,
+            unannounced: Vec::new(),
             saved: Vec::new(),
         };
         let top = view.messages.last().map_or(0, |m| m.uid + 1).max(info.uidnext);
@@ -80,6 +107,53 @@ impl View {
     /// Whether the mailbox was opened with EXAMINE.
     pub fn read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// Writes `FLAGS` and `OK [PERMANENTFLAGS ...]` with the keywords the
+    /// client knows (SELECT, and whenever a new keyword appears).
+    pub fn write_flags(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"* FLAGS ");
+        flags::write_list(out, self.keywords.iter().map(String::as_str), false);
+        out.extend_from_slice(b"\r\n* OK [PERMANENTFLAGS ");
+        if self.read_only {
+            out.extend_from_slice(b"()");
+        } else {
+            flags::write_list(out, self.keywords.iter().map(String::as_str), true);
+        }
+        out.extend_from_slice(b"] Flags permitted\r\n");
+    }
+
+    /// Tells the client of the keywords its messages came to show that it
+    /// did not know (untagged `FLAGS` and `PERMANENTFLAGS`, listing the
+    /// mailbox's keywords as they are now). A command that writes FETCH
+    /// responses with flags calls this first, after [`View::update`].
+    pub fn announce_keywords(&mut self, account: &Account, out: &mut Vec<u8>) -> Result<()> {
+        if self.unannounced.is_empty() {
+            return Ok(());
+        }
+        let unannounced = std::mem::take(&mut self.unannounced);
+        // The mailbox's list has them: it is written with the change.
+        let listed = account.mailbox_by_id(self.mailbox)?.map(|m| m.keywords).unwrap_or_default();
+        for kw in listed.into_iter().chain(unannounced) {
+            if !self.knows_keyword(&kw) {
+                self.keywords.push(kw);
+            }
+        }
+        self.write_flags(out);
+        Ok(())
+    }
+
+    fn knows_keyword(&self, kw: &str) -> bool {
+        self.keywords.iter().any(|k| k.eq_ignore_ascii_case(kw))
+    }
+
+    /// Notes the keywords of `flags` the client has not been told of.
+    fn note_keywords(&mut self, flags: &Flags) {
+        for kw in &flags.keywords {
+            if !self.knows_keyword(kw) && !self.unannounced.iter().any(|k| k.eq_ignore_ascii_case(kw)) {
+                self.unannounced.push(kw.clone());
+            }
+        }
     }
 
     /// The messages by sequence number (index + 1), expunged ones included
@@ -137,10 +211,13 @@ impl View {
     }
 
     /// Records a message's new state after this session changed it, so the
-    /// next refresh does not report the change again.
+    /// next refresh does not report the change again. Before the caller
+    /// shows its flags, [`View::announce_keywords`] tells the client of any
+    /// keyword it brought.
     pub fn update(&mut self, meta: &MessageMeta) {
         if let Ok(i) = self.messages.binary_search_by_key(&meta.uid, |m| m.uid) {
             if self.messages[i] != *meta {
+                self.note_keywords(&meta.flags);
                 Arc::make_mut(&mut self.messages)[i] = meta.clone();
             }
         }
@@ -169,8 +246,9 @@ impl View {
     }
 
     /// Follows the change log and writes the untagged responses for what
-    /// changed: flag changes (`FETCH`), then expunges as `expunges` says,
-    /// then new messages (`EXISTS`, and `RECENT` for IMAP4rev1 clients).
+    /// changed: new keywords (`FLAGS`, `PERMANENTFLAGS`), flag changes
+    /// (`FETCH`), then expunges as `expunges` says, then new messages
+    /// (`EXISTS`, and `RECENT` for IMAP4rev1 clients).
     pub fn refresh(&mut self, account: &Account, enabled: Enabled, expunges: Expunges, out: &mut Vec<u8>) -> Result<()> {
         if account.highest_modseq()? > self.modseq {
             self.apply_changes(account, enabled, out)?;
@@ -240,6 +318,8 @@ impl View {
                 Change::Mailboxes => {}
             }
         }
+        // Positions whose flags the client is told, once it knows their keywords.
+        let mut updates = Vec::new();
         for uid in flagged {
             let Some(i) = self.position(uid) else { continue };
             if self.gone.contains_key(&uid) {
@@ -249,9 +329,10 @@ impl View {
                 Some(now) => {
                     let known = &self.messages[i];
                     if now.flags != known.flags || (enabled.condstore && now.modseq != known.modseq) {
-                        fetch::write_meta_response(out, i as u32 + 1, &now, self.update_extras(enabled, uid));
+                        updates.push(i);
                     }
                     if now != *known {
+                        self.note_keywords(&now.flags);
                         Arc::make_mut(&mut self.messages)[i] = now;
                     }
                 }
@@ -263,8 +344,14 @@ impl View {
         let last = self.messages.last().map_or(0, |m| m.uid);
         for uid in added.into_iter().filter(|&u| u > last) {
             if let Some(meta) = account.message(self.mailbox, uid)? {
+                self.note_keywords(&meta.flags);
                 Arc::make_mut(&mut self.messages).push(meta);
             }
+        }
+        self.announce_keywords(account, out)?;
+        for i in updates {
+            let meta = &self.messages[i];
+            fetch::write_meta_response(out, i as u32 + 1, meta, self.update_extras(enabled, meta.uid));
         }
         if let Some(newest) = self.messages.last().map(|m| m.uid) {
             self.claim_recent(account, newest + 1);
@@ -290,12 +377,19 @@ impl View {
         self.announced -= gone.len().min(self.announced);
     }
 
-    /// Claims `\Recent` for the messages below `top` not offered before.
+    /// Takes as `\Recent` the messages below `top` not considered before
+    /// that no session has claimed: a read-write view claims them, a
+    /// read-only one leaves them recent for the next session too.
     fn claim_recent(&mut self, account: &Account, top: Uid) {
-        if self.read_only || top <= self.claimed_to {
+        if top <= self.claimed_to {
             return;
         }
-        let floor = account.claim_recent(self.mailbox, top);
+        let floor = if self.read_only {
+            // No floor: nothing arrived since start-up, so nothing is recent.
+            account.peek_recent(self.mailbox).unwrap_or(top)
+        } else {
+            account.claim_recent(self.mailbox, top)
+        };
         self.recent.add(floor.max(self.claimed_to), top);
         self.claimed_to = top;
     }

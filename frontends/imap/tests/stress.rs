@@ -244,6 +244,9 @@ struct Session {
     registry: Shared,
     model: Vec<Slot>,
     highest_modseq: u64,
+    /// The keywords the last FLAGS response listed, lower-cased: a FETCH
+    /// may show no other (RFC 3501 7.2.6).
+    keywords: BTreeSet<String>,
     /// Every UID the model ever held.
     observed: BTreeSet<u32>,
     /// UID STORE answers that lacked their change, by UID. Excused if the
@@ -339,6 +342,10 @@ impl Session {
                 self.highest_modseq = value;
             }
             "SEARCH" => reply.search = Some(after.split_whitespace().filter_map(|n| n.parse().ok()).collect()),
+            "FLAGS" => {
+                let list = after.trim_start_matches('(').trim_end_matches(')');
+                self.keywords = list.split_whitespace().filter(|f| !f.starts_with('\\')).map(str::to_ascii_lowercase).collect();
+            }
             "VANISHED" | "BYE" | "BAD" | "NO" => return Err(self.fail(format!("unexpected {line:?}"))),
             _ => {}
         }
@@ -373,6 +380,10 @@ impl Session {
             return Err(self.fail(format!("FETCH of message {n} with {} messages", self.model.len())));
         }
         let slot = self.model[n as usize - 1].clone();
+        let unannounced = items.flags.iter().flatten().find(|f| !f.starts_with('\\') && !self.keywords.contains(&f.to_ascii_lowercase()));
+        if let Some(keyword) = unannounced.cloned() {
+            self.note("keyword before FLAGS", format!("FETCH of message {n} shows {keyword}, which no FLAGS response announced"));
+        }
         if let Some(uid) = items.uid {
             match slot.uid {
                 Some(known) if known != uid => return Err(self.fail(format!("FETCH says message {n} is UID {uid}, the model says {known}"))),
@@ -790,6 +801,7 @@ async fn open(server: &TestServer, shared: &Shared, id: usize, seed: u64, condst
         registry: shared.clone(),
         model: Vec::new(),
         highest_modseq: 0,
+        keywords: BTreeSet::new(),
         observed: BTreeSet::new(),
         suspicions: BTreeMap::new(),
         findings: BTreeMap::new(),

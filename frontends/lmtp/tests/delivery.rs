@@ -3,18 +3,28 @@
 
 mod common;
 
-use common::{expect, TestServer};
+use common::{expect, Client, TestServer};
 use kotak_engine::Limits;
 use kotak_lmtp::trace::TRACE_RESERVE;
 use kotak_lmtp::LmtpConfig;
 
 const MESSAGE: &str = "From: s@remote.test\r\nTo: a@x.test\r\nSubject: hello\r\n\r\nFirst line.\r\nSecond line.\r\n";
 
+/// The host name the servers of these tests are configured with: every
+/// greeting, LHLO reply and `Received: by` must carry it, not a default.
+const HOSTNAME: &str = "mbox1.x.test";
+
+fn named() -> LmtpConfig {
+    LmtpConfig { hostname: HOSTNAME.to_string(), ..LmtpConfig::default() }
+}
+
 #[tokio::test]
 async fn delivers_to_the_known_recipient_and_refuses_the_unknown_one() {
-    let server = TestServer::start(&["a@x.test"]).await;
-    let mut c = server.client().await;
+    let server = TestServer::start_with(&["a@x.test"], Limits::default(), named()).await;
+    let mut c = Client::connect(server.addr).await;
+    assert_eq!(c.line().await, format!("220 {HOSTNAME} LMTP Kotak ready"));
     let lhlo = c.lhlo().await;
+    assert_eq!(lhlo[0], format!("250-{HOSTNAME}"));
     assert_eq!(
         lhlo[1..],
         ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", &format!("250 SIZE {}", Limits::default().max_message_size - TRACE_RESERVE)]
@@ -26,19 +36,21 @@ async fn delivers_to_the_known_recipient_and_refuses_the_unknown_one() {
     c.send(format!("{MESSAGE}.\r\n")).await;
     // One reply per accepted recipient, sent once the copy is durable.
     assert_eq!(c.line().await, "250 2.0.0 <a@x.test> Ok");
-    expect(&c.command("QUIT").await, "221 2.0.0");
+    assert_eq!(c.command("QUIT").await, format!("221 2.0.0 {HOSTNAME} closing connection"));
     c.expect_close().await;
     let stored = server.inbox_with_trace("a@x.test");
     assert_eq!(stored.len(), 1);
     let (trace, message) = &stored[0];
     assert_eq!(message, MESSAGE.as_bytes());
-    let head = "Return-Path: <s@remote.test>\r\nReceived: from client.test ([127.0.0.1])\r\n\tby localhost (Kotak) with LMTP\r\n\tfor <a@x.test>;\r\n\t";
-    assert!(trace.starts_with(head), "trace fields: {trace}");
+    let head = format!(
+        "Return-Path: <s@remote.test>\r\nReceived: from client.test ([127.0.0.1])\r\n\tby {HOSTNAME} (Kotak) with LMTP\r\n\tfor <a@x.test>;\r\n\t"
+    );
+    assert!(trace.starts_with(&head), "trace fields: {trace}");
 }
 
 #[tokio::test]
 async fn answers_pipelined_commands_in_order() {
-    let server = TestServer::start(&["a@x.test", "b@x.test"]).await;
+    let server = TestServer::start_with(&["a@x.test", "b@x.test"], Limits::default(), named()).await;
     let mut c = server.client().await;
     c.send(concat!(
         "LHLO client.test\r\n",
@@ -71,7 +83,8 @@ async fn answers_pipelined_commands_in_order() {
     assert_eq!(server.inbox("b@x.test"), vec![body.as_bytes().to_vec()]);
     // Several recipients: the same fields for all, no `for`; the null sender.
     let (trace, _) = &server.inbox_with_trace("b@x.test")[0];
-    assert!(trace.starts_with("Return-Path: <>\r\nReceived: from client.test ([127.0.0.1])\r\n\tby localhost (Kotak) with LMTP;\r\n\t"), "{trace}");
+    let head = format!("Return-Path: <>\r\nReceived: from client.test ([127.0.0.1])\r\n\tby {HOSTNAME} (Kotak) with LMTP;\r\n\t");
+    assert!(trace.starts_with(&head), "{trace}");
     assert_eq!(trace, &server.inbox_with_trace("a@x.test")[0].0);
 }
 

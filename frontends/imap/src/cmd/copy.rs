@@ -1,6 +1,9 @@
 //! COPY, MOVE (RFC 6851) and their UID forms, answered with COPYUID
 //! (RFC 4315). MOVE's `EXPUNGE` responses come from the view's refresh
 //! after the command, so they follow its untagged `OK [COPYUID ...]`.
+//! MOVE into the selected mailbox itself is allowed, as RFC 6851 allows and
+//! Dovecot does: the messages get new UIDs, so the client sees the
+//! originals expunged and the copies arrive (EXISTS).
 
 use crate::cmd::{resolve, Context};
 use crate::request::MessageSet;

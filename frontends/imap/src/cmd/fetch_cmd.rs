@@ -34,6 +34,8 @@ pub async fn fetch<S: Sink>(ctx: &Context<'_>, view: &mut View, args: &FetchArgs
         indexes.retain(|&i| view.messages()[i].modseq > since);
     }
     let newly_seen = mark_seen(account, view, &indexes, fetch::sets_seen(&args.items)).await?;
+    // Setting \Seen may bring back a keyword another session just set.
+    view.announce_keywords(account, sink.buffer())?;
     let mut failure = None;
     let mut skipped_gone = false;
     for i in indexes {

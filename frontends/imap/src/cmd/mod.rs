@@ -1,7 +1,9 @@
 //! The commands of the authenticated and selected states, one module per
-//! command family. [`run_authenticated`] routes a command to its handler and
-//! then reports what changed in the selected mailbox, at the moments RFC 3501
-//! allows.
+//! command family. The session routes every command in one place
+//! (`Session::execute`); the mail commands it hands to [`dispatch`], one arm
+//! each whichever parser read them. Around each command of a logged-in
+//! session, [`before`] and [`after`] bring the selected mailbox up to date
+//! and report what changed in it, at the moments RFC 3501 allows.
 
 pub mod append;
 pub mod auth;
@@ -24,7 +26,7 @@ pub mod store;
 use crate::request::{Body, MessageSet, SearchKey, StatusItem};
 use crate::seqset;
 use crate::session::enabled::Enabled;
-use crate::session::reply::{engine_error, Done, Failure, Outcome, Status};
+use crate::session::reply::{Done, Failure, Outcome, Status};
 use crate::session::Sink;
 use crate::view::{Expunges, Selected, View};
 use imap_codec::imap_types::command::CommandBody;
@@ -82,9 +84,18 @@ fn enables_condstore(body: &Body<'_>) -> bool {
     }
 }
 
-/// Runs a command in the authenticated (or selected) state, then writes the
-/// untagged updates of the selected mailbox.
-pub async fn run_authenticated<S: Sink>(ctx: &mut Context<'_>, view: &mut Selected, body: &Body<'_>, sink: &mut S) -> Outcome {
+/// Whether the selected mailbox's updates are reported around the command
+/// (when a mailbox is selected): every command of a logged-in session but
+/// CAPABILITY and those that end or hand over the connection (LOGOUT, and
+/// IDLE and COMPRESS, which report on their own terms).
+pub fn reports_updates(body: &Body<'_>) -> bool {
+    !matches!(body, Body::Codec(CommandBody::Capability | CommandBody::Logout | CommandBody::Idle | CommandBody::Compress { .. }))
+}
+
+/// Before a command of a logged-in session: brings the view up to date for
+/// commands that address messages, and switches CONDSTORE on for the
+/// commands that enable it.
+pub fn before<S: Sink>(ctx: &mut Context<'_>, view: &mut Selected, body: &Body<'_>, sink: &mut S) -> Result<(), Failure> {
     let account = ctx.account;
     if let (Some(v), true) = (view.as_mut(), reads_view(body)) {
         v.refresh(account, *ctx.enabled, Expunges::Hold, sink.buffer())?;
@@ -97,14 +108,16 @@ pub async fn run_authenticated<S: Sink>(ctx: &mut Context<'_>, view: &mut Select
             sink.buffer().extend_from_slice(format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", v.highest_modseq()).as_bytes());
         }
     }
-    let mut done = match dispatch(ctx, view, body, sink).await {
-        Ok(done) => done,
-        Err(Failure::Engine(e)) => engine_error(&e),
-        Err(io) => return Err(io),
-    };
+    Ok(())
+}
+
+/// After a command of a logged-in session that ended with `done`: writes
+/// the untagged updates of the selected mailbox, at the moments RFC 3501
+/// allows, and returns the tagged status to send.
+pub fn after<S: Sink>(ctx: &Context<'_>, view: &mut Selected, body: &Body<'_>, mut done: Done, sink: &mut S) -> Outcome {
     if let Some(v) = view {
         let expunges = if forbids_expunge(body) { Expunges::HoldAndTell } else { Expunges::Report };
-        v.refresh(account, *ctx.enabled, expunges, sink.buffer())?;
+        v.refresh(ctx.account, *ctx.enabled, expunges, sink.buffer())?;
         // RFC 7162 3.2.7 and 3.2.9: with QRESYNC, EXPUNGE ends with the
         // HIGHESTMODSEQ its VANISHED responses bring the client to.
         let expunged = matches!(body, Body::Codec(CommandBody::Expunge) | Body::UidExpunge(_));
@@ -115,17 +128,37 @@ pub async fn run_authenticated<S: Sink>(ctx: &mut Context<'_>, view: &mut Select
     Ok(done)
 }
 
-async fn dispatch<S: Sink>(ctx: &mut Context<'_>, view: &mut Selected, body: &Body<'_>, sink: &mut S) -> Outcome {
+/// The commands of the authenticated and selected states, whichever parser
+/// read them; the session routes the others (any state, not authenticated,
+/// IDLE and COMPRESS) itself.
+pub async fn dispatch<S: Sink>(ctx: &mut Context<'_>, view: &mut Selected, body: &Body<'_>, sink: &mut S) -> Outcome {
+    use CommandBody as C;
     let account = ctx.account;
     let naming = ctx.enabled.naming();
     Ok(match body {
-        Body::Codec(codec) => codec_command(ctx, view, codec, sink).await?,
+        // Authenticated state (RFC 3501 6.3), with the extensions'.
         Body::Select(args) => select::select(ctx, view, args, sink.buffer())?,
+        Body::Codec(C::Enable { .. }) if view.is_some() => Done::wrong_state(),
+        Body::Codec(C::Enable { capabilities }) => negotiate::enable(capabilities.as_ref(), ctx.enabled, sink.buffer()),
         Body::Namespace => negotiate::namespace(sink.buffer()),
-        Body::Id(params) => negotiate::id(params, sink.buffer()),
         Body::Create { mailbox, uses } => mailbox::create(account, naming, mailbox, uses).await?,
-        Body::Status { mailbox, items } => mailbox::status(ctx, view.as_deref(), mailbox, items, sink.buffer())?,
+        Body::Codec(C::Delete { mailbox }) => mailbox::delete(account, naming, mailbox).await?,
+        Body::Codec(C::Rename { from, to }) => mailbox::rename(account, naming, from, to).await?,
+        Body::Codec(C::Subscribe { mailbox }) => mailbox::subscribe(account, naming, mailbox, true).await?,
+        Body::Codec(C::Unsubscribe { mailbox }) => mailbox::subscribe(account, naming, mailbox, false).await?,
         Body::List(args) => list::list(ctx, view.as_deref(), args, sink.buffer())?,
+        Body::Codec(C::Lsub { reference, mailbox_wildcard }) => list::lsub(account, naming, reference, mailbox_wildcard, sink.buffer())?,
+        Body::Status { mailbox, items } => mailbox::status(ctx, view.as_deref(), mailbox, items, sink.buffer())?,
+        Body::Codec(C::Append { mailbox, flags, date, message }) => {
+            append::append(account, naming, mailbox, flags, date.as_ref(), message.data()).await?
+        }
+        Body::Codec(C::GetQuota { root }) => quota::get_quota(account, root, sink.buffer())?,
+        Body::Codec(C::GetQuotaRoot { mailbox }) => quota::get_quota_root(account, naming, mailbox, sink.buffer())?,
+        Body::Codec(C::SetQuota { .. }) => quota::set_quota(),
+        // Selected state (RFC 3501 6.4): CLOSE and UNSELECT answer for
+        // themselves when nothing is selected.
+        Body::Codec(C::Close) => select::close(account, view).await?,
+        Body::Codec(C::Unselect) => select::unselect(view),
         body => match view {
             Some(view) => selected(ctx, view, body, sink).await?,
             None => Done::wrong_state(),
@@ -133,39 +166,14 @@ async fn dispatch<S: Sink>(ctx: &mut Context<'_>, view: &mut Selected, body: &Bo
     })
 }
 
-/// The commands imap-codec parsed.
-async fn codec_command<S: Sink>(ctx: &mut Context<'_>, view: &mut Selected, body: &CommandBody<'_>, sink: &mut S) -> Outcome {
+/// The commands that need a selected mailbox.
+async fn selected<S: Sink>(ctx: &Context<'_>, view: &mut View, body: &Body<'_>, sink: &mut S) -> Outcome {
     use CommandBody as C;
     let account = ctx.account;
-    let naming = ctx.enabled.naming();
     Ok(match body {
-        C::Noop => Done::ok("NOOP completed"),
-        C::Delete { mailbox } => mailbox::delete(account, naming, mailbox).await?,
-        C::Rename { from, to } => mailbox::rename(account, naming, from, to).await?,
-        C::Subscribe { mailbox } => mailbox::subscribe(account, naming, mailbox, true).await?,
-        C::Unsubscribe { mailbox } => mailbox::subscribe(account, naming, mailbox, false).await?,
-        C::Lsub { reference, mailbox_wildcard } => list::lsub(account, naming, reference, mailbox_wildcard, sink.buffer())?,
-        C::Append { mailbox, flags, date, message } => append::append(account, naming, mailbox, flags, date.as_ref(), message.data()).await?,
-        C::GetQuota { root } => quota::get_quota(account, root, sink.buffer())?,
-        C::GetQuotaRoot { mailbox } => quota::get_quota_root(account, naming, mailbox, sink.buffer())?,
-        C::SetQuota { .. } => quota::set_quota(),
-        C::Close => select::close(account, view).await?,
-        C::Unselect => select::unselect(view),
-        C::Enable { .. } if view.is_some() => Done::wrong_state(),
-        C::Enable { capabilities } => negotiate::enable(capabilities.as_ref(), ctx.enabled, sink.buffer()),
-        C::Check if view.is_some() => Done::ok("CHECK completed"),
-        C::Expunge => match view {
-            Some(view) => expunge::expunge(account, view).await?,
-            None => Done::wrong_state(),
-        },
-        _ => Done::wrong_state(),
-    })
-}
-
-/// The commands of this crate's parser that need a selected mailbox.
-async fn selected<S: Sink>(ctx: &Context<'_>, view: &mut View, body: &Body<'_>, sink: &mut S) -> Outcome {
-    let account = ctx.account;
-    Ok(match body {
+        Body::Codec(C::Check) => Done::ok("CHECK completed"),
+        Body::Codec(C::Expunge) => expunge::expunge(account, view).await?,
+        Body::UidExpunge(set) => expunge::uid_expunge(account, view, set).await?,
         Body::Fetch(args) => fetch_cmd::fetch(ctx, view, args, sink).await?,
         Body::Store(args) => store::store(ctx, view, args, sink.buffer()).await?,
         Body::Search(args) => search_cmd::search(ctx, view, args, sink.buffer())?,
@@ -175,7 +183,6 @@ async fn selected<S: Sink>(ctx: &Context<'_>, view: &mut View, body: &Body<'_>, 
             let mode = if *moving { copy::Mode::Move } else { copy::Mode::Copy };
             copy::copy(ctx, view, set, mailbox, *uid, mode, sink.buffer()).await?
         }
-        Body::UidExpunge(set) => expunge::uid_expunge(account, view, set).await?,
         _ => Done::wrong_state(),
     })
 }

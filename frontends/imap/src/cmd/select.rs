@@ -2,7 +2,7 @@
 //! the selected state, with RFC 7162's CONDSTORE and QRESYNC parameters
 //! and the IMAP4rev2 form of the responses.
 
-use crate::cmd::{flags, list, Context};
+use crate::cmd::{list, Context};
 use crate::fetch::{self, Extras};
 use crate::request::{Qresync, SelectArgs};
 use crate::seqset;
@@ -11,7 +11,6 @@ use crate::session::names;
 use crate::session::reply::{Done, Outcome};
 use crate::view::{Selected, View};
 use kotak_engine::{Account, Error, Flags, MailboxInfo};
-use std::collections::BTreeMap;
 
 /// SELECT (read-write) or EXAMINE (read-only): opens a view on the mailbox
 /// and writes the state a client needs (RFC 3501 6.3.1, RFC 9051 6.3.2).
@@ -54,16 +53,8 @@ pub fn select(ctx: &Context<'_>, view: &mut Selected, args: &SelectArgs<'_>, out
 /// CONDSTORE-aware ones.
 fn write_state(account: &Account, info: &MailboxInfo, opened: &View, enabled: Enabled, out: &mut Vec<u8>) -> kotak_engine::Result<()> {
     let messages = opened.messages();
-    let keywords = keywords_in_use(messages.iter().map(|m| &m.flags));
-    out.extend_from_slice(b"* FLAGS ");
-    flags::write_list(out, keywords.iter().map(String::as_str), false);
-    out.extend_from_slice(b"\r\n* OK [PERMANENTFLAGS ");
-    if opened.read_only() {
-        out.extend_from_slice(b"()");
-    } else {
-        flags::write_list(out, keywords.iter().map(String::as_str), true);
-    }
-    out.extend_from_slice(b"] Flags permitted\r\n");
+    // The mailbox's keywords, ever used, and any a message shows.
+    opened.write_flags(out);
     out.extend_from_slice(format!("* {} EXISTS\r\n", messages.len()).as_bytes());
     if enabled.recent() {
         out.extend_from_slice(format!("* {} RECENT\r\n", opened.recent_count()).as_bytes());
@@ -100,15 +91,6 @@ fn resynchronize(account: &Account, opened: &View, qresync: &Qresync, enabled: E
         }
     }
     Ok(())
-}
-
-/// The keywords set on any of the messages, each once (case-insensitively).
-fn keywords_in_use<'a>(flags: impl Iterator<Item = &'a Flags>) -> Vec<String> {
-    let mut seen = BTreeMap::new();
-    for kw in flags.flat_map(|f| f.keywords.iter()) {
-        seen.entry(kw.to_ascii_lowercase()).or_insert_with(|| kw.clone());
-    }
-    seen.into_values().collect()
 }
 
 /// CLOSE: leaves the selected state, silently expunging `\Deleted`

@@ -55,6 +55,8 @@ pub async fn store(ctx: &Context<'_>, view: &mut View, args: &StoreArgs<'_>, out
     for meta in current.values() {
         view.update(meta);
     }
+    // FLAGS first when the answers show a keyword the client does not know.
+    view.announce_keywords(account, out)?;
     let conditional = args.unchanged_since.is_some();
     for &i in &indexes {
         let meta = &view.messages()[i];

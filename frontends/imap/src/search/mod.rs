@@ -2,13 +2,13 @@
 //! `$`, evaluated against the selected view.
 //!
 //! FROM, TO, CC, BCC, SUBJECT, BODY and TEXT are answered for the whole
-//! view at once by the engine's full-text search (word and prefix matching,
-//! see `kotak_engine::fts::words`), before any message is looked at; the
-//! other keys are tried per message, cheapest first (metadata, then the
-//! stored summary, then the decoded header), and a message's raw bytes are
-//! read only when a HEADER key is reached, so flag, size, UID, date and text
-//! searches never read message bodies. HEADER is a case-insensitive
-//! substring test on the decoded field.
+//! view at once by the engine's full-text search (case-insensitive
+//! substrings of the decoded text, see `kotak_engine::fts::words`), before
+//! any message is looked at; the other keys are tried per message, cheapest
+//! first (metadata, then the stored summary, then the decoded header), and a
+//! message's raw bytes are read only when a HEADER key is reached, so flag,
+//! size, UID, date and text searches never read message bodies. HEADER is
+//! the same substring test on the decoded field.
 
 mod text;
 
@@ -289,9 +289,9 @@ fn internal_day(meta: &MessageMeta) -> NaiveDate {
     chrono::DateTime::from_timestamp(meta.internal_date, 0).unwrap_or_default().date_naive()
 }
 
-/// A search string as the lower-case text it is compared as.
+/// A search string as the normalised text it is compared as.
 fn needle(s: &[u8]) -> String {
-    String::from_utf8_lossy(s).to_lowercase()
+    kotak_engine::fts::words::normalise(&String::from_utf8_lossy(s))
 }
 
 #[cfg(test)]
@@ -416,7 +416,9 @@ mod tests {
         let cases: Vec<(SearchKey<'static>, &[usize])> = vec![
             (SearchKey::From(text("JÖRG")), &[1]),
             (SearchKey::Subject(text("café")), &[1]),
+            // Only in the HTML alternative of a text/plain part: searched too.
             (SearchKey::Body(text("crème")), &[1]),
+            (SearchKey::Body(text("AFÉ")), &[1]),
             (SearchKey::Body(text("café!")), &[1]),
             (SearchKey::Text(text("CAFÉ")), &[1]),
         ];

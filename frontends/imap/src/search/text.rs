@@ -1,9 +1,12 @@
 //! The decoded header fields that SEARCH's HEADER key looks into, RFC 2047
-//! words decoded and lower-cased once, so each key is a plain substring test.
+//! words decoded and normalised once (as every other text key compares:
+//! `kotak_engine::fts::words::normalise`), so each key is a plain substring
+//! test.
 
+use kotak_engine::fts::words;
 use mail_parser::{HeaderName, Message, MessageParser};
 
-/// The top-level header fields of one message, decoded and lower-cased.
+/// The top-level header fields of one message, decoded and normalised.
 pub(crate) struct HeaderText {
     /// (field name, field value), in message order.
     fields: Vec<(String, String)>,
@@ -23,21 +26,22 @@ impl HeaderText {
         HeaderText { fields }
     }
 
-    /// Whether a field called `name` (any case) contains `needle` (lower-case).
-    /// An empty needle matches any message that has the field.
+    /// Whether a field called `name` (any case) contains `needle`
+    /// (normalised). An empty needle matches any message that has the field.
     pub(crate) fn field_contains(&self, name: &str, needle: &str) -> bool {
-        self.fields.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && v.contains(needle))
+        self.fields.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && words::contains(v, needle))
     }
 }
 
-/// A message's top-level header fields as lower-cased (name, decoded value) pairs.
+/// A message's top-level header fields as (lower-case name, normalised
+/// decoded value) pairs.
 fn decoded_fields(message: &Message<'_>) -> Vec<(String, String)> {
     let Some(root) = message.parts.first() else { return Vec::new() };
     root.headers
         .iter()
         .map(|h| {
             let value = h.value.as_text().unwrap_or_default();
-            (h.name.as_str().to_ascii_lowercase(), value.to_lowercase())
+            (h.name.as_str().to_ascii_lowercase(), words::normalise(value))
         })
         .collect()
 }
@@ -52,6 +56,7 @@ mod tests {
         let h = HeaderText::parse(testdata::ALTERNATIVE.as_bytes());
         let cases: &[(&str, &str, bool)] = &[
             ("subject", "café menu", true),
+            ("subject", "cafe menu", true),
             ("SUBJECT", "fé m", true),
             ("subject", "caf=c3", false),
             ("from", "jörg m", true),
@@ -64,7 +69,7 @@ mod tests {
             ("cc", "ana", false),
         ];
         for (name, needle, want) in cases {
-            assert_eq!(h.field_contains(name, needle), *want, "{name} {needle}");
+            assert_eq!(h.field_contains(name, &words::normalise(needle)), *want, "{name} {needle}");
         }
     }
 

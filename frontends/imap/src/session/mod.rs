@@ -2,6 +2,11 @@
 //! not authenticated -> authenticated -> selected -> logout. It takes parsed
 //! commands and writes response bytes into a [`Sink`]; it never touches a
 //! socket, so it can be driven by tests as well as by [`crate::server`].
+//!
+//! Every command is routed in one place, `Session::execute`, by what it is
+//! and the state it needs, whichever parser read it (as POP3's session
+//! does): the commands of any state, those before login and those that
+//! take over the connection there, the mail commands in `cmd::dispatch`.
 
 pub mod enabled;
 pub mod names;
@@ -168,7 +173,7 @@ impl Session {
                 return Ok(Flow::Continue);
             }
             Some(Pending::Auth { tag }) => match cmd::auth::plain_response(&self.login_context(), line).await {
-                Ok(account) => (tag, self.logged_in(account)),
+                Ok(account) => (tag, self.logged_in_as(account)),
                 Err(done) => (tag, done),
             },
             Some(Pending::Idle { tag, .. }) => {
@@ -228,76 +233,104 @@ impl Session {
         Done::bad("Syntax error or unknown command").write(out, tag);
     }
 
+    /// Runs one command; in a logged-in session, most commands are followed
+    /// by the selected mailbox's updates ([`cmd::reports_updates`]).
     async fn run<S: Sink>(&mut self, tag: &str, body: &Body<'_>, sink: &mut S) -> Result<(Done, Flow), Failure> {
-        let codec = match body {
-            Body::Codec(codec) => Some(codec),
-            _ => None,
+        if !(self.is_authenticated() && cmd::reports_updates(body)) {
+            return self.execute(tag, body, sink).await;
+        }
+        if let Some((mut ctx, view)) = self.logged_in(tag) {
+            cmd::before(&mut ctx, view, body, sink)?;
+        }
+        let (done, flow) = match self.execute(tag, body, sink).await {
+            Err(Failure::Engine(e)) => (reply::engine_error(&e), Flow::Continue),
+            step => step?,
         };
-        let done = match (codec, &mut self.state) {
-            (None, State::NotAuthenticated) => match body {
-                Body::Id(params) => cmd::negotiate::id(params, sink.buffer()),
-                _ => Done::wrong_state(),
-            },
-            (Some(CommandBody::Capability), _) => cmd::auth::capability(&self.capability_list(), sink.buffer()),
-            (Some(CommandBody::Logout), _) => {
+        let done = match self.logged_in(tag) {
+            Some((ctx, view)) => cmd::after(&ctx, view, body, done, sink)?,
+            None => done,
+        };
+        Ok((done, flow))
+    }
+
+    /// The one dispatch: every command, in the states it is valid in. The
+    /// commands of any state, those before login and those that change the
+    /// connection are here; the mail commands go to [`cmd::dispatch`].
+    async fn execute<S: Sink>(&mut self, tag: &str, body: &Body<'_>, sink: &mut S) -> Result<(Done, Flow), Failure> {
+        use CommandBody as C;
+        let authenticated = self.is_authenticated();
+        let done = match body {
+            // Any state (RFC 3501 6.1, RFC 2971).
+            Body::Codec(C::Capability) => cmd::auth::capability(&self.capability_list(), sink.buffer()),
+            Body::Codec(C::Noop) => Done::ok("NOOP completed"),
+            Body::Id(params) => cmd::negotiate::id(params, sink.buffer()),
+            Body::Codec(C::Logout) => {
                 sink.buffer().extend_from_slice(b"* BYE Kotak IMAP server logging out\r\n");
                 self.state = State::Logout;
                 return Ok((Done::ok("LOGOUT completed"), Flow::Close));
             }
-            (Some(CommandBody::StartTLS), State::NotAuthenticated) => match cmd::starttls::start(&mut self.transport) {
+            // Not authenticated (RFC 3501 6.2).
+            Body::Codec(C::StartTLS) if !authenticated => match cmd::starttls::start(&mut self.transport) {
                 Ok(done) => return Ok((done, Flow::StartTls)),
                 Err(done) => done,
             },
-            (Some(CommandBody::Login { .. } | CommandBody::Authenticate { .. }), State::NotAuthenticated)
-                if !self.transport.login_allowed() =>
-            {
+            Body::Codec(C::Login { .. } | C::Authenticate { .. }) if !authenticated && !self.transport.login_allowed() => {
                 cmd::starttls::privacy_required()
             }
-            (Some(CommandBody::Login { username, password }), State::NotAuthenticated) => {
+            Body::Codec(C::Login { username, password }) if !authenticated => {
                 match cmd::auth::login(&self.login_context(), username, password.declassify()).await {
-                    Ok(account) => self.logged_in(account),
+                    Ok(account) => self.logged_in_as(account),
                     Err(done) => done,
                 }
             }
-            (Some(CommandBody::Authenticate { mechanism, initial_response }), State::NotAuthenticated) => {
+            Body::Codec(C::Authenticate { mechanism, initial_response }) if !authenticated => {
                 let response = initial_response.as_ref().map(|r| r.declassify().as_ref());
                 match cmd::auth::authenticate(&self.login_context(), mechanism, response, sink.buffer()).await {
                     cmd::auth::AuthStep::NeedResponse => {
                         self.pending = Some(Pending::Auth { tag: tag.to_string() });
                         return Ok((Done::ok(""), Flow::ReadLine));
                     }
-                    cmd::auth::AuthStep::Done(Ok(account)) => self.logged_in(account),
+                    cmd::auth::AuthStep::Done(Ok(account)) => self.logged_in_as(account),
                     cmd::auth::AuthStep::Done(Err(done)) => done,
                 }
             }
-            (Some(CommandBody::Idle), State::Authenticated { account, view }) => {
-                let watch = cmd::idle::start(account, view, self.enabled, sink.buffer())?;
-                self.pending = Some(Pending::Idle { tag: tag.to_string(), watch });
-                return Ok((Done::ok(""), Flow::Idle));
-            }
-            (Some(CommandBody::Compress { algorithm }), State::Authenticated { .. }) => {
-                match cmd::compress::start(&mut self.transport, algorithm) {
-                    Ok(done) => return Ok((done, Flow::Compress)),
-                    Err(done) => done,
+            // Authenticated: the commands that take over the connection,
+            // then the mail commands.
+            Body::Codec(C::Idle) => match self.logged_in(tag) {
+                Some((ctx, view)) => {
+                    let watch = cmd::idle::start(ctx.account, view, *ctx.enabled, sink.buffer())?;
+                    self.pending = Some(Pending::Idle { tag: tag.to_string(), watch });
+                    return Ok((Done::ok(""), Flow::Idle));
                 }
-            }
-            (_, State::Authenticated { account, view }) => {
-                let append_limit = self.node.limits().max_message_size;
-                let mut ctx = Context { account, tag, append_limit, enabled: &mut self.enabled };
-                cmd::run_authenticated(&mut ctx, view, body, sink).await?
-            }
-            (Some(CommandBody::Noop), _) => Done::ok("NOOP completed"),
-            (Some(_), _) => Done::wrong_state(),
-            _ => Done::bad("Command not supported"),
+                None => Done::wrong_state(),
+            },
+            Body::Codec(C::Compress { algorithm }) if authenticated => match cmd::compress::start(&mut self.transport, algorithm) {
+                Ok(done) => return Ok((done, Flow::Compress)),
+                Err(done) => done,
+            },
+            body => match self.logged_in(tag) {
+                Some((mut ctx, view)) => cmd::dispatch(&mut ctx, view, body, sink).await?,
+                None => Done::wrong_state(),
+            },
         };
         Ok((done, Flow::Continue))
+    }
+
+    /// The context of a logged-in session's command and its selected
+    /// mailbox; `None` before login.
+    fn logged_in<'s>(&'s mut self, tag: &'s str) -> Option<(Context<'s>, &'s mut Selected)> {
+        let append_limit = self.node.limits().max_message_size;
+        match &mut self.state {
+            State::Authenticated { account, view } => Some((Context { account, tag, append_limit, enabled: &mut self.enabled }, view)),
+            State::NotAuthenticated | State::Logout => None,
+        }
     }
 
     fn login_context(&self) -> cmd::auth::LoginContext<'_> {
         cmd::auth::LoginContext { node: &self.node, auth: &self.auth, peer: self.peer }
     }
 
-    fn logged_in(&mut self, account: Account) -> Done {
+    fn logged_in_as(&mut self, account: Account) -> Done {
         tracing::info!(account = %account.address(), "imap login");
         self.state = State::Authenticated { account, view: None };
         Done::ok("Logged in").with_code(format!("CAPABILITY {}", self.capability_list()))

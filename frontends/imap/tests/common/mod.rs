@@ -74,6 +74,27 @@ impl TestServer {
         self.shutdown.trigger();
         tokio::time::timeout(READ_TIMEOUT, self.task).await.unwrap().unwrap();
     }
+
+    /// Stops the server, closes the node and opens its data directory
+    /// again behind a new server (default IMAP settings, a new port), as a
+    /// restart of the process does.
+    pub async fn restart(self) -> TestServer {
+        let TestServer { node, auth, mailnode, account, shutdown, task, _dir: dir, .. } = self;
+        shutdown.trigger();
+        tokio::time::timeout(READ_TIMEOUT, task).await.unwrap().unwrap();
+        let config = node.config().clone();
+        node.shutdown();
+        drop((auth, mailnode));
+        assert_eq!(Arc::strong_count(&node), 1, "nothing else holds the node");
+        drop(node);
+        let mailnode = TestNode::open(config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        let (node, auth) = (mailnode.node.clone(), mailnode.auth.clone());
+        let task = tokio::spawn(serve(listener, node.clone(), auth.clone(), ImapConfig::default(), shutdown.clone()));
+        TestServer { addr, node, auth, mailnode, account, shutdown, task, _dir: dir }
+    }
 }
 
 /// A raw IMAP client.

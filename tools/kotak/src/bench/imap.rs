@@ -1,8 +1,10 @@
 //! The `imap` scenario, modelled on imaptest's default mix: each client logs
-//! in, selects INBOX, fetches, flags, appends, sometimes expunges, and logs
-//! out, over and over. Every response is checked against what the server
-//! said before (EXISTS never shrinks without EXPUNGE, no sequence number
-//! beyond the mailbox), and contradictions are counted as state errors.
+//! in, selects INBOX, fetches, flags (system flags and keywords), appends,
+//! sometimes expunges, and logs out, over and over. Every response is
+//! checked against what the server said before (EXISTS never shrinks
+//! without EXPUNGE, no sequence number beyond the mailbox, no more RECENT
+//! than EXISTS, no keyword in a FETCH before FLAGS announced it: RFC 3501
+//! 7.2.6), and contradictions are counted as state errors.
 
 use super::corpus::Corpus;
 use super::imap_client::{Completion, ImapClient};
@@ -10,7 +12,7 @@ use super::target::Target;
 use clap::Args;
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,9 +63,17 @@ impl Tally {
     }
 }
 
-/// The mailbox size a client believes in, updated from untagged responses.
+/// The mailbox a client believes in, updated from untagged responses: its
+/// size, and the keywords FLAGS announced (lower-cased).
+#[derive(Default)]
 struct View {
     exists: u32,
+    keywords: BTreeSet<String>,
+}
+
+/// The flags of a parenthesised list that starts `text` (after `FLAGS (`).
+fn flag_list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(')').next().unwrap_or("").split_whitespace()
 }
 
 impl View {
@@ -71,6 +81,13 @@ impl View {
     fn apply(&mut self, c: &Completion) -> u64 {
         let mut bad = 0;
         for r in &c.untagged {
+            if let Some(list) = r.line.strip_prefix("* FLAGS (") {
+                self.keywords = flag_list(list).filter(|f| !f.starts_with('\\')).map(str::to_ascii_lowercase).collect();
+                continue;
+            }
+            if r.line.contains(" FETCH (") {
+                bad += self.unannounced_keywords(&r.line);
+            }
             let mut words = r.line.split(' ');
             let (Some("*"), Some(n), Some(kind)) = (words.next(), words.next(), words.next()) else { continue };
             let Ok(n) = n.parse::<u32>() else { continue };
@@ -80,12 +97,29 @@ impl View {
                 "EXPUNGE" if n == 0 || n > self.exists => bad += 1,
                 "EXPUNGE" => self.exists -= 1,
                 "FETCH" if n == 0 || n > self.exists => bad += 1,
+                "RECENT" if n > self.exists => bad += 1,
                 _ => {}
             }
         }
         bad
     }
+
+    /// 1 when a FETCH response shows a keyword FLAGS has not announced.
+    fn unannounced_keywords(&self, line: &str) -> u64 {
+        let Some((_, flags)) = line.split_once("FLAGS (") else { return 0 };
+        let unknown = flag_list(flags).filter(|f| !f.starts_with('\\')).find(|k| !self.keywords.contains(&k.to_ascii_lowercase()));
+        match unknown {
+            Some(keyword) => {
+                tracing::debug!(%line, keyword, "keyword shown before FLAGS announced it");
+                1
+            }
+            None => 0,
+        }
+    }
 }
+
+/// How many keywords the clients set and clear: `$Label1`..`$Label5`.
+const KEYWORDS: u32 = 5;
 
 #[derive(Serialize)]
 struct Row {
@@ -188,7 +222,7 @@ async fn cycle(args: &ImapArgs, appends: &[Vec<u8>], k: usize, n: &mut u64, tall
         }
         tally.state_errors += view.apply(done);
     };
-    let mut view = View { exists: 0 };
+    let mut view = View::default();
     let t = Instant::now();
     let done = c.run(&format!("LOGIN {} {}", args.target.address(user), args.target.password(user)), None).await?;
     tally.record("LOGIN", t);
@@ -208,17 +242,27 @@ async fn cycle(args: &ImapArgs, appends: &[Vec<u8>], k: usize, n: &mut u64, tall
             tally.record("FETCH", t);
             check(tally, &mut view, &done);
         }
+        let keyword = format!("$Label{}", (pick / 10) % KEYWORDS + 1);
         if view.exists > 0 {
             let seq = pick % view.exists + 1;
-            let flag = if pick.is_multiple_of(5) { "\\Deleted" } else { "\\Seen" };
+            // \Deleted one time in five; a keyword set one in ten and
+            // cleared one in ten, so keywords go out of use and come back.
+            let (sign, flag) = match pick % 10 {
+                0 | 5 => ('+', "\\Deleted"),
+                1 => ('+', keyword.as_str()),
+                2 => ('-', keyword.as_str()),
+                _ => ('+', "\\Seen"),
+            };
             let t = Instant::now();
-            let done = c.run(&format!("STORE {seq} +FLAGS ({flag})"), None).await?;
+            let done = c.run(&format!("STORE {seq} {sign}FLAGS ({flag})"), None).await?;
             tally.record("STORE", t);
             check(tally, &mut view, &done);
         }
         let msg = &appends[pick as usize % appends.len()];
         let t = Instant::now();
-        let done = c.run(&format!("APPEND INBOX (\\Seen) {{{}}}", msg.len()), Some(msg)).await?;
+        // One message in seven arrives with a keyword.
+        let flags = if pick.is_multiple_of(7) { format!("\\Seen {keyword}") } else { "\\Seen".to_string() };
+        let done = c.run(&format!("APPEND INBOX ({flags}) {{{}}}", msg.len()), Some(msg)).await?;
         tally.record("APPEND", t);
         check(tally, &mut view, &done);
         if pick.is_multiple_of(3) {
@@ -235,4 +279,27 @@ async fn cycle(args: &ImapArgs, appends: &[Vec<u8>], k: usize, n: &mut u64, tall
         tally.refused += 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::imap_client::Response;
+
+    fn completion(lines: &[&str]) -> Completion {
+        let untagged = lines.iter().map(|l| Response { line: l.to_string() }).collect();
+        Completion { untagged, status: "OK".into(), tagged: "b1 OK done".into() }
+    }
+
+    #[test]
+    fn a_keyword_must_be_announced_before_a_fetch_shows_it() {
+        let mut view = View::default();
+        let select = ["* FLAGS (\\Answered \\Seen $Label1)", "* OK [PERMANENTFLAGS (\\Seen $Label1 \\*)] Flags permitted", "* 2 EXISTS", "* 1 RECENT"];
+        assert_eq!(view.apply(&completion(&select)), 0);
+        assert_eq!(view.apply(&completion(&["* 1 FETCH (UID 7 FLAGS (\\Seen $label1) BODY[] {20}"])), 0);
+        assert_eq!(view.apply(&completion(&["* 2 FETCH (UID 8 FLAGS (\\Seen $Label5))"])), 1);
+        let announced = ["* FLAGS (\\Seen $Label1 $Label5)", "* OK [PERMANENTFLAGS (\\Seen $Label1 $Label5 \\*)] Ok", "* 2 FETCH (FLAGS ($Label5))"];
+        assert_eq!(view.apply(&completion(&announced)), 0);
+        assert_eq!(view.apply(&completion(&["* 3 EXISTS", "* 4 RECENT"])), 1);
+    }
 }

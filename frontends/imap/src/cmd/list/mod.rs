@@ -4,6 +4,9 @@
 //! Every LIST response carries the child attributes (`\HasChildren` or
 //! `\HasNoChildren`) and the mailbox's special use, asked for or not, as
 //! the RFCs allow; `\Subscribed` and STATUS come when asked for.
+//! Subscriptions are names apart from mailboxes (RFC 3501 6.3.6): with the
+//! SUBSCRIBED selection a subscribed name whose mailbox does not exist is
+//! listed as `\NonExistent`, and LSUB lists it too.
 
 mod pattern;
 
@@ -16,7 +19,7 @@ use crate::view::View;
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
 use kotak_engine::{Account, MailboxInfo, Result};
 use pattern::Pattern;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 /// The response to `LIST "" ""`: the hierarchy delimiter and root.
@@ -36,24 +39,29 @@ pub fn list(ctx: &Context<'_>, view: Option<&View>, args: &ListArgs<'_>, out: &m
     }
     let matching = |name: &str| patterns.iter().any(|p| p.matches(name));
     let mailboxes = ctx.account.list_mailboxes()?;
-    let tree = Tree::new(&mailboxes);
     let selection = args.selection;
-    for (name, info) in tree.names().filter(|(name, _)| matching(name)) {
+    let subscriptions = if selection.subscribed || args.returns.subscribed { ctx.account.subscriptions()? } else { Vec::new() };
+    // Subscribed names without a mailbox are listed only when selected by
+    // subscription (RFC 5258 3).
+    let tree = Tree::new(&mailboxes, &subscriptions, selection.subscribed);
+    for (name, entry) in tree.names().filter(|(name, _)| matching(name)) {
         // A parent is also listed for a descendant that meets the
         // selection but is not listed itself (RFC 5258 RECURSIVEMATCH).
         let childinfo = selection.recursive_match
-            && tree.descendants(name).any(|(child, child_info)| meets(&selection, child_info) && !matching(child));
-        if !meets(&selection, info) && !childinfo {
+            && tree.descendants(name).any(|(child, child_entry)| meets(&selection, child_entry) && !matching(child));
+        if !meets(&selection, entry) && !childinfo {
             continue;
         }
+        let info = entry.info;
         let mut attributes = Vec::new();
         match info {
             None => attributes.push("\\NonExistent"),
             Some(mb) if mb.noselect => attributes.push("\\Noselect"),
             Some(_) => {}
         }
-        attributes.push(if tree.descendants(name).next().is_some() { "\\HasChildren" } else { "\\HasNoChildren" });
-        if args.returns.subscribed && info.is_some_and(|mb| mb.subscribed) {
+        let has_children = tree.descendants(name).any(|(_, child)| child.info.is_some());
+        attributes.push(if has_children { "\\HasChildren" } else { "\\HasNoChildren" });
+        if args.returns.subscribed && entry.subscribed {
             attributes.push("\\Subscribed");
         }
         attributes.extend(info.and_then(|mb| mb.special_use.as_deref()));
@@ -69,9 +77,10 @@ pub fn list(ctx: &Context<'_>, view: Option<&View>, args: &ListArgs<'_>, out: &m
     Ok(Done::ok("LIST completed"))
 }
 
-/// LSUB: matching subscribed mailboxes; a parent of a subscribed mailbox
-/// that matches where the mailbox itself does not (`%`) is listed as
-/// `\Noselect` unless it is subscribed too.
+/// LSUB: matching subscribed names, existing or not; a parent of a
+/// subscribed name that matches where the name itself does not (`%`) is
+/// listed as `\Noselect` unless it is subscribed too. A subscribed mailbox
+/// that only exists as a parent is `\Noselect`.
 pub fn lsub(account: &Account, naming: Naming, reference: &Mailbox<'_>, pattern: &ListMailbox<'_>, out: &mut Vec<u8>) -> Outcome {
     let done = Done::ok("LSUB completed");
     let reference: &[u8] = match reference {
@@ -83,17 +92,17 @@ pub fn lsub(account: &Account, naming: Naming, reference: &Mailbox<'_>, pattern:
         ListMailbox::String(string) => string.as_ref(),
     };
     let Some(pattern) = Pattern::from_wire(reference, pattern, naming).filter(|_| !pattern.is_empty()) else { return Ok(done) };
-    let mailboxes = account.list_mailboxes()?;
+    let subscriptions = account.subscriptions()?;
+    let noselect: BTreeSet<String> = account.list_mailboxes()?.into_iter().filter(|mb| mb.noselect).map(|mb| mb.name).collect();
     let mut found = BTreeMap::new();
-    for mb in mailboxes.iter().filter(|mb| mb.subscribed) {
-        if pattern.matches(&mb.name) {
-            found.insert(mb.name.as_str(), if mb.noselect { vec!["\\Noselect"] } else { vec![] });
+    for name in &subscriptions {
+        if pattern.matches(name) {
+            found.insert(name.as_str(), if noselect.contains(name) { vec!["\\Noselect"] } else { vec![] });
             continue;
         }
-        let parents = mb.name.match_indices(SEPARATOR).map(|(at, _)| &mb.name[..at]);
+        let parents = name.match_indices(SEPARATOR).map(|(at, _)| &name[..at]);
         for parent in parents.filter(|p| pattern.matches(p)) {
-            let subscribed = mailboxes.iter().any(|other| other.subscribed && other.name == parent);
-            if !subscribed {
+            if subscriptions.binary_search_by(|other| other.as_str().cmp(parent)).is_err() {
                 found.entry(parent).or_insert_with(|| vec!["\\Noselect"]);
             }
         }
@@ -106,9 +115,11 @@ pub fn lsub(account: &Account, naming: Naming, reference: &Mailbox<'_>, pattern:
 }
 
 /// Whether a name meets the selection options: without SUBSCRIBED or
-/// SPECIAL-USE, every existing mailbox does.
-fn meets(selection: &Selection, info: Option<&MailboxInfo>) -> bool {
-    info.is_some_and(|mb| (!selection.subscribed || mb.subscribed) && (!selection.special_use || mb.special_use.is_some()))
+/// SPECIAL-USE, every existing mailbox does; with SUBSCRIBED, every
+/// subscribed name, existing or not.
+fn meets(selection: &Selection, entry: Entry<'_>) -> bool {
+    let listed = if selection.subscribed { entry.subscribed } else { entry.info.is_some() };
+    listed && (!selection.special_use || entry.info.is_some_and(|mb| mb.special_use.is_some()))
 }
 
 /// The selection criteria CHILDINFO names, as quoted strings.
@@ -137,35 +148,56 @@ fn write_line(out: &mut Vec<u8>, kind: &str, attributes: &[&str], name: &str, na
     names::write(out, name, naming);
 }
 
+/// What LIST knows of one name: its mailbox, if it exists, and whether
+/// it is subscribed.
+#[derive(Clone, Copy, Default)]
+struct Entry<'m> {
+    info: Option<&'m MailboxInfo>,
+    subscribed: bool,
+}
+
 /// The account's mailbox names in order, with the ancestors of each,
-/// whether or not they exist themselves.
+/// whether or not they exist themselves; and, when asked, the subscribed
+/// names that are not mailboxes, with their ancestors.
 struct Tree<'m> {
-    names: BTreeMap<String, Option<&'m MailboxInfo>>,
+    names: BTreeMap<String, Entry<'m>>,
 }
 
 impl<'m> Tree<'m> {
-    fn new(mailboxes: &'m [MailboxInfo]) -> Self {
-        let mut names = BTreeMap::new();
+    fn new(mailboxes: &'m [MailboxInfo], subscriptions: &[String], with_unmade: bool) -> Self {
+        let mut tree = Tree { names: BTreeMap::new() };
         for mb in mailboxes {
-            for (at, _) in mb.name.match_indices(SEPARATOR) {
-                names.entry(mb.name[..at].to_string()).or_insert(None);
-            }
-            names.insert(mb.name.clone(), Some(mb));
+            tree.add_ancestors(&mb.name);
+            tree.names.entry(mb.name.clone()).or_default().info = Some(mb);
         }
-        Tree { names }
+        for name in subscriptions {
+            if let Some(entry) = tree.names.get_mut(name).filter(|e| e.info.is_some()) {
+                entry.subscribed = true;
+            } else if with_unmade {
+                tree.add_ancestors(name);
+                tree.names.entry(name.clone()).or_default().subscribed = true;
+            }
+        }
+        tree
     }
 
-    /// Every name, in order, with its mailbox if it exists.
-    fn names(&self) -> impl Iterator<Item = (&str, Option<&'m MailboxInfo>)> + '_ {
-        self.names.iter().map(|(name, info)| (name.as_str(), *info))
+    fn add_ancestors(&mut self, name: &str) {
+        for (at, _) in name.match_indices(SEPARATOR) {
+            self.names.entry(name[..at].to_string()).or_default();
+        }
+    }
+
+    /// Every name, in order.
+    fn names(&self) -> impl Iterator<Item = (&str, Entry<'m>)> + '_ {
+        self.names.iter().map(|(name, entry)| (name.as_str(), *entry))
     }
 
     /// The names below `name`, at any depth.
-    fn descendants<'t>(&'t self, name: &str) -> impl Iterator<Item = (&'t str, Option<&'m MailboxInfo>)> + 't {
+    fn descendants<'t>(&'t self, name: &str) -> impl Iterator<Item = (&'t str, Entry<'m>)> + 't {
         let prefix = format!("{name}{SEPARATOR}");
         self.names
             .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
             .take_while(move |(child, _)| child.starts_with(&prefix))
-            .map(|(child, info)| (child.as_str(), *info))
+            .map(|(child, entry)| (child.as_str(), *entry))
     }
 }
