@@ -119,7 +119,9 @@ impl Indexer {
             }
             let finished_rebuild = rebuilding && self.rebuilds.pending() == 0;
             if self.uncommitted && (last_commit.elapsed() >= interval || finished_rebuild) {
-                self.commit();
+                if !self.commit() {
+                    return;
+                }
                 last_commit = Instant::now();
             }
         }
@@ -255,7 +257,10 @@ impl Indexer {
 
     /// Commits with the generation as payload and publishes the new
     /// snapshot; on failure, rolls back and lines the work up again.
-    fn commit(&mut self) {
+    /// Returns false when the writer cannot go on (its rollback failed:
+    /// Tantivy has then given up its lock); the thread then stops, and
+    /// searches stay exact by reading what the index has not reached.
+    fn commit(&mut self) -> bool {
         let result = (|| -> tantivy::Result<()> {
             let mut prepared = self.writer.prepare_commit()?;
             prepared.set_payload(&self.generation.to_string());
@@ -275,7 +280,8 @@ impl Indexer {
             Err(e) => {
                 tracing::error!(shard = self.shared.shard_no, error = %e, "full-text index commit failed; retrying");
                 if let Err(e) = self.writer.rollback() {
-                    tracing::error!(shard = self.shared.shard_no, error = %e, "full-text index rollback failed");
+                    tracing::error!(shard = self.shared.shard_no, error = %e, "full-text index rollback failed; indexing stops until the node restarts (searches read the mail the index has not reached)");
+                    return false;
                 }
                 self.watermarks = self.shared.snapshot().watermarks.clone();
                 let requested = self.rebuilds.accounts();
@@ -290,6 +296,7 @@ impl Indexer {
             }
         }
         self.shared.set_pending(self.rebuilds.pending());
+        true
     }
 }
 
