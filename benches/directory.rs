@@ -41,6 +41,11 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The allocator `kotak serve` runs with, so the client side of each lookup
+/// costs here what it costs in a node.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Longest an import may take, and longest replication may lag after it.
 const IMPORT_LIMIT: Duration = Duration::from_secs(1800);
 const REPLICATION_LIMIT: Duration = Duration::from_secs(300);
@@ -86,32 +91,37 @@ async fn run() -> Result<(), String> {
     let mut imports = Vec::new();
     let embedded = setup::write_config(&work.path().join("embedded"), None)?;
     eprintln!("importing {n} accounts into the embedded directory...");
-    imports.push(("embedded", "one {ARGON2} hash", n, setup::import(&kotak, &bulk, &embedded, &[], IMPORT_LIMIT)?));
-    imports.push(("embedded", "plain (Argon2 at import)", storm_n, setup::import(&kotak, &storm_csv, &embedded, &[], IMPORT_LIMIT)?));
+    let none = setup::Slapds::default();
+    imports.push(("embedded", "one {ARGON2} hash", n, setup::import(&kotak, &bulk, &embedded, &none, IMPORT_LIMIT)?));
+    imports.push(("embedded", "plain (Argon2 at import)", storm_n, setup::import(&kotak, &storm_csv, &embedded, &none, IMPORT_LIMIT)?));
 
     eprintln!("starting slapd (provider + 2 consumers)...");
     let cluster = tokio::task::spawn_blocking(|| LdapCluster::start(2)).await.map_err(|e| e.to_string())?;
-    let roles = setup::slapd_pids(cluster.dir());
-    let pids: Vec<u32> = roles.iter().map(|(_, p)| *p).collect();
-    if pids.len() != 3 {
-        eprintln!("warning: found slapd pids {roles:?}, expected 3; slapd CPU figures are incomplete");
+    let slapds = setup::slapd_pids(cluster.dir());
+    let pids = slapds.all();
+    if slapds.provider.len() != 1 || slapds.consumers.len() != 2 {
+        eprintln!("warning: found slapd pids {slapds:?}, expected 1 + 2; slapd CPU figures are incomplete");
     }
     let ldap = setup::write_config(&work.path().join("ldap"), Some(&cluster))?;
     eprintln!("importing {n} accounts into LDAP...");
-    imports.push(("ldap", "one {ARGON2} hash", n, setup::import(&kotak, &bulk, &ldap, &pids, IMPORT_LIMIT)?));
-    imports.push(("ldap", "plain (Argon2 at import)", storm_n, setup::import(&kotak, &storm_csv, &ldap, &pids, IMPORT_LIMIT)?));
-    imports.push(("ldap", "{SSHA} per row", storm_n, setup::import(&kotak, &fast_csv, &ldap, &pids, IMPORT_LIMIT)?));
+    imports.push(("ldap", "one {ARGON2} hash", n, setup::import(&kotak, &bulk, &ldap, &slapds, IMPORT_LIMIT)?));
+    imports.push(("ldap", "plain (Argon2 at import)", storm_n, setup::import(&kotak, &storm_csv, &ldap, &slapds, IMPORT_LIMIT)?));
+    imports.push(("ldap", "{SSHA} per row", storm_n, setup::import(&kotak, &fast_csv, &ldap, &slapds, IMPORT_LIMIT)?));
     let lasts = [setup::bulk_address(n - 1), setup::storm_user(storm_n - 1).0, setup::fast_user(storm_n - 1).0];
     let lag = setup::wait_replicated(&cluster, &lasts, REPLICATION_LIMIT).await?;
 
     println!("\n## Provisioning: `kotak account import FILE --config CONF --json`\n");
-    println!("| backend | rows | passwords | created | skipped | seconds | accounts/s | kotak CPU s | slapd CPU s |");
+    println!("| backend | rows | passwords | created | skipped | seconds | accounts/s | kotak CPU s | slapd CPU s: provider / consumers |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for (backend, kind, rows, r) in &imports {
         println!(
             "| {backend} | {rows} | {kind} | {} | {} | {:.1} | {:.0} | {:.1} | {} |",
-            r.created, r.skipped, r.seconds, r.per_sec, r.kotak_cpu,
-            if *backend == "ldap" { format!("{:.1}", r.slapd_cpu) } else { "-".into() }
+            r.created,
+            r.skipped,
+            r.seconds,
+            r.per_sec,
+            r.kotak_cpu,
+            if *backend == "ldap" { format!("{:.1} / {:.1}", r.provider_cpu, r.consumers_cpu) } else { "-".into() }
         );
     }
     println!("\nconsumers had every import {lag:.1} s after the last one ended");
@@ -139,8 +149,15 @@ async fn run() -> Result<(), String> {
         let us = |q: f64| r.hist.value_at_quantile(q) as f64 / 1e3;
         println!(
             "| {path} | {} | {} | {:.0} | {:.1} | {:.1} | {:.0} | {} | {:.1} | {:.1} |",
-            r.concurrency, r.count, r.count as f64 / r.secs, us(0.5), us(0.99), r.hist.max() as f64 / 1e3, r.errors,
-            per(r.bench_cpu), per(r.slapd_cpu)
+            r.concurrency,
+            r.count,
+            r.count as f64 / r.secs,
+            us(0.5),
+            us(0.99),
+            r.hist.max() as f64 / 1e3,
+            r.errors,
+            per(r.bench_cpu),
+            per(r.slapd_cpu)
         );
     }
 
@@ -163,16 +180,26 @@ async fn run() -> Result<(), String> {
         let ms = |v: u64| v as f64 / 1e6;
         println!(
             "| {kind} | {:.0} | {} of {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {:.1} | {:.2} | {:.2} |",
-            s.offered_per_sec, s.by_window, s.logins, s.total_secs, ms(s.hist.value_at_quantile(0.5)),
-            ms(s.hist.value_at_quantile(0.99)), ms(s.hist.max()), s.failures, s.unfinished, s.late.as_secs_f64() * 1e3,
-            s.bench_cpu, s.slapd_cpu
+            s.offered_per_sec,
+            s.by_window,
+            s.logins,
+            s.total_secs,
+            ms(s.hist.value_at_quantile(0.5)),
+            ms(s.hist.value_at_quantile(0.99)),
+            ms(s.hist.max()),
+            s.failures,
+            s.unfinished,
+            s.late.as_secs_f64() * 1e3,
+            s.bench_cpu,
+            s.slapd_cpu
         );
     }
 
     let summary = json!({
         "accounts": n, "storm": storm_n, "cores": cores, "profile": profile,
         "imports": imports.iter().map(|(b, k, rows, r)| json!({"backend": b, "passwords": k, "rows": rows, "created": r.created,
-            "skipped": r.skipped, "seconds": r.seconds, "accounts_per_sec": r.per_sec, "kotak_cpu_s": r.kotak_cpu, "slapd_cpu_s": r.slapd_cpu})).collect::<Vec<_>>(),
+            "skipped": r.skipped, "seconds": r.seconds, "accounts_per_sec": r.per_sec, "kotak_cpu_s": r.kotak_cpu,
+            "provider_cpu_s": r.provider_cpu, "consumers_cpu_s": r.consumers_cpu})).collect::<Vec<_>>(),
         "lookups": lookup_rows.iter().map(|(p, r)| json!({"path": p, "tasks": r.concurrency, "count": r.count, "per_sec": r.count as f64 / r.secs,
             "p50_ns": r.hist.value_at_quantile(0.5), "p99_ns": r.hist.value_at_quantile(0.99), "errors": r.errors,
             "bench_cpu_s": r.bench_cpu, "slapd_cpu_s": r.slapd_cpu})).collect::<Vec<_>>(),

@@ -109,7 +109,7 @@ pub fn write_config(dir: &Path, cluster: Option<&LdapCluster>) -> Result<PathBuf
 }
 
 /// What one `kotak account import --json` run reported, with CPU seconds
-/// of the kotak process and of the slapds meanwhile.
+/// of the kotak process and of the slapd provider and consumers meanwhile.
 #[derive(Debug)]
 pub struct Imported {
     pub created: u64,
@@ -117,14 +117,16 @@ pub struct Imported {
     pub seconds: f64,
     pub per_sec: f64,
     pub kotak_cpu: f64,
-    pub slapd_cpu: f64,
+    pub provider_cpu: f64,
+    pub consumers_cpu: f64,
 }
 
 /// Runs `kotak account import CSV --config CONFIG --json`, killed after `limit`.
-pub fn import(kotak: &Path, csv: &Path, config: &Path, slapd: &[u32], limit: Duration) -> Result<Imported, String> {
+pub fn import(kotak: &Path, csv: &Path, config: &Path, slapd: &Slapds, limit: Duration) -> Result<Imported, String> {
     let log = csv.with_extension("import.log");
     let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-    let (children0, slapd0, start) = (children_cpu(), pids_cpu(slapd), Instant::now());
+    let (children0, provider0, consumers0) = (children_cpu(), pids_cpu(&slapd.provider), pids_cpu(&slapd.consumers));
+    let start = Instant::now();
     let mut child = Command::new(kotak)
         .args(["account", "import"])
         .arg(csv)
@@ -145,7 +147,8 @@ pub fn import(kotak: &Path, csv: &Path, config: &Path, slapd: &[u32], limit: Dur
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let (kotak_cpu, slapd_cpu) = (children_cpu() - children0, pids_cpu(slapd) - slapd0);
+    let kotak_cpu = children_cpu() - children0;
+    let (provider_cpu, consumers_cpu) = (pids_cpu(&slapd.provider) - provider0, pids_cpu(&slapd.consumers) - consumers0);
     let text = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = serde_json::from_str(text.trim())
         .map_err(|e| format!("import of {} printed no summary ({e}); see {}", csv.display(), log.display()))?;
@@ -161,7 +164,8 @@ pub fn import(kotak: &Path, csv: &Path, config: &Path, slapd: &[u32], limit: Dur
         seconds: num("seconds"),
         per_sec: num("accounts_per_sec"),
         kotak_cpu,
-        slapd_cpu,
+        provider_cpu,
+        consumers_cpu,
     })
 }
 
@@ -194,16 +198,19 @@ pub fn kotak_binary() -> Result<PathBuf, String> {
     let path = match std::env::var_os("KOTAK_BIN") {
         Some(p) => PathBuf::from(p),
         None => {
-            let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/kotak/target")
-            });
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/kotak/target"));
             target.join("release/kotak")
         }
     };
     if path.is_file() {
         Ok(path)
     } else {
-        Err(format!("no kotak binary at {}: build it (`. scripts/env.sh && cargo build --release -p kotak`) or set KOTAK_BIN", path.display()))
+        Err(format!(
+            "no kotak binary at {}: build it (`. scripts/env.sh && cargo build --release -p kotak`) or set KOTAK_BIN",
+            path.display()
+        ))
     }
 }
 
@@ -237,11 +244,26 @@ pub fn pids_cpu(pids: &[u32]) -> f64 {
     pids.iter().filter_map(ticks).sum::<f64>() / hz
 }
 
-/// The cluster's slapd processes (provider and consumers), found by their
-/// config path under the cluster's directory: the test kit keeps the pids.
-pub fn slapd_pids(cluster_dir: &Path) -> Vec<(String, u32)> {
+/// The pids of a cluster's slapds.
+#[derive(Debug, Default)]
+pub struct Slapds {
+    pub provider: Vec<u32>,
+    pub consumers: Vec<u32>,
+}
+
+impl Slapds {
+    /// Every pid.
+    pub fn all(&self) -> Vec<u32> {
+        self.provider.iter().chain(&self.consumers).copied().collect()
+    }
+}
+
+/// The cluster's slapd processes, found by their config path under the
+/// cluster's directory (`provider/slapd.conf`, `consumerN/slapd.conf`):
+/// the test kit keeps the pids to itself.
+pub fn slapd_pids(cluster_dir: &Path) -> Slapds {
     let dir = cluster_dir.to_string_lossy().into_owned();
-    let mut found = Vec::new();
+    let mut found = Slapds::default();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
@@ -250,10 +272,12 @@ pub fn slapd_pids(cluster_dir: &Path) -> Vec<(String, u32)> {
             continue;
         }
         if let Some(conf) = args.iter().find(|a| a.starts_with(&dir) && a.ends_with("slapd.conf")) {
-            let role = Path::new(conf).parent().and_then(Path::file_name).map_or("?".into(), |r| r.to_string_lossy().into_owned());
-            found.push((role, pid));
+            let role = Path::new(conf).parent().and_then(Path::file_name).map(|r| r.to_string_lossy().into_owned());
+            match role.as_deref() {
+                Some("provider") => found.provider.push(pid),
+                _ => found.consumers.push(pid),
+            }
         }
     }
-    found.sort();
     found
 }
