@@ -19,6 +19,9 @@ pub trait Backend: Send + Sync {
     /// What `address` (normal form, or `@domain` for a catch-all) names:
     /// an account's own address, one of its aliases, a list, or nothing.
     async fn entry(&self, address: &str) -> Result<Option<Entry>>;
+    /// What `address` names, read where changes are made (the LDAP master),
+    /// for a read-modify-write: a replica may not have the last change yet.
+    async fn entry_for_update(&self, address: &str) -> Result<Option<Entry>>;
     /// The account with this id.
     async fn account_by_id(&self, id: u32) -> Result<Option<Account>>;
     /// Whether we receive mail for `domain`.

@@ -326,7 +326,7 @@ impl Directory {
     /// backend (not the cache), or NotFound.
     async fn primary(&self, login: &str) -> Result<String> {
         let key = address::normalize(login)?;
-        match self.timed("lookup", self.backend.entry(&key)).await? {
+        match self.timed("lookup", self.backend.entry_for_update(&key)).await? {
             Some(Entry::Account(a)) | Some(Entry::Alias { account: a, .. }) => Ok(a.address),
             _ => Err(Error::NotFound(login.to_string())),
         }
@@ -401,9 +401,18 @@ impl Directory {
         }
     }
 
+    /// The list at `typed` as the master has it, to change it.
+    async fn list_for_update(&self, typed: &str) -> Result<MailList> {
+        let key = address::normalize(typed)?;
+        match self.timed("lookup", self.backend.entry_for_update(&key)).await? {
+            Some(Entry::List(l)) => Ok(l),
+            _ => Err(Error::NotFound(format!("list {typed}"))),
+        }
+    }
+
     /// Adds members to a list (already there: no change).
     pub async fn add_members(&self, typed: &str, members: &[String]) -> Result<MailList> {
-        let mut list = self.list(typed).await?;
+        let mut list = self.list_for_update(typed).await?;
         for m in normalize_all(members)? {
             if m == list.address {
                 return Err(Error::Refused(format!("list {typed} cannot contain itself")));
@@ -419,7 +428,7 @@ impl Directory {
 
     /// Removes members from a list; a member that is not there is an error.
     pub async fn delete_members(&self, typed: &str, members: &[String]) -> Result<MailList> {
-        let mut list = self.list(typed).await?;
+        let mut list = self.list_for_update(typed).await?;
         for m in normalize_all(members)? {
             let before = list.members.len();
             list.members.retain(|x| *x != m);

@@ -80,6 +80,10 @@ impl Backend for EmbeddedBackend {
         Ok(self.get::<MailList>(&keys::list(address))?.map(Entry::List))
     }
 
+    async fn entry_for_update(&self, address: &str) -> Result<Option<Entry>> {
+        self.entry(address).await
+    }
+
     async fn account_by_id(&self, id: u32) -> Result<Option<Account>> {
         match self.kv.get(&keys::account_id(id))? {
             Some(a) => self.get(&keys::account(&String::from_utf8_lossy(&a))),

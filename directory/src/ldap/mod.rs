@@ -163,6 +163,12 @@ impl Backend for LdapBackend {
         at_most_one(found, address)?.map(|e| classify(&e, address)).transpose()
     }
 
+    async fn entry_for_update(&self, address: &str) -> Result<Option<Entry>> {
+        let mut found = self.master_read(&self.tree.base, mapping::address_filter(address), mapping::ENTRY_ATTRS, address).await?;
+        found.retain(|e| names(e, address));
+        at_most_one(found, address)?.map(|e| classify(&e, address)).transpose()
+    }
+
     async fn account_by_id(&self, id: u32) -> Result<Option<Account>> {
         let what = format!("account id {id}");
         let mut found = self.read(&self.tree.accounts, mapping::id_filter(id), mapping::ACCOUNT_ATTRS, &what).await?;
