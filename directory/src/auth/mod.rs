@@ -102,7 +102,9 @@ impl Authenticator {
     pub async fn login(&self, user: &str, password: &[u8], peer: IpAddr, protocol: &'static str) -> Login {
         let now = Instant::now();
         let client = client_key(peer);
-        let account_key = user.trim().to_lowercase();
+        // The normal form, so spelling one account several ways (case,
+        // Unicode or A-label domain) does not multiply the guesses allowed.
+        let account_key = crate::address::normalize(user).unwrap_or_else(|_| user.trim().to_lowercase());
         if self.by_address.is_blocked(&client, now) || self.by_account.is_blocked(&account_key, now) {
             tracing::info!(%peer, user, protocol, "login refused: too many recent failures");
             tokio::time::sleep(self.config.failure_delay).await;
