@@ -1,7 +1,8 @@
 //! Kotak's IMAP front-end: IMAP4rev1 (RFC 3501) and, for clients that enable
 //! it, IMAP4rev2 (RFC 9051).
 //!
-//! Layers, bottom up: [`receiver`] frames bytes into complete commands (with
+//! Layers, bottom up (the first two in `kotak-imap-proto`, which the
+//! proxy shares): [`receiver`] frames bytes into complete commands (with
 //! a limit in every state, literals checked before any allocation);
 //! [`request`] parses them (imap-codec, plus the extension forms it lacks);
 //! the session state machine runs commands against the engine; [`server`]
@@ -11,8 +12,6 @@
 mod cmd;
 pub mod compress;
 pub mod fetch;
-pub mod receiver;
-pub mod request;
 pub mod search;
 pub mod seqset;
 pub mod server;
@@ -20,6 +19,6 @@ pub mod session;
 pub mod sort;
 pub mod utf7;
 mod view;
-pub mod wire;
 
+pub use kotak_imap_proto::{receiver, request, wire};
 pub use server::{serve, ImapConfig, TlsMode};

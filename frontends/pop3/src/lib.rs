@@ -4,7 +4,7 @@
 //!
 //! Layers, bottom up, each usable and testable without the one above:
 //! - `kotak_net::line` frames command lines and [`command`] parses them; [`reply`]
-//!   renders replies and [`transfer`] renders message bodies (CRLF,
+//!   renders replies (both in `kotak-pop3-proto`, which the proxy shares) and [`transfer`] renders message bodies (CRLF,
 //!   byte-stuffing, TOP). [`maildrop`] is a session's numbered snapshot of
 //!   INBOX with its deletion marks. All pure.
 //! - [`session`] is the protocol state machine: bytes in, replies out, with
@@ -14,14 +14,13 @@
 //! - [`server`] does the socket I/O: plain, STLS and implicit TLS, idle
 //!   timeout, shutdown. [`service`] holds what its listeners share.
 
-pub mod command;
 pub mod in_use;
 pub mod maildrop;
-pub mod reply;
 pub mod server;
 pub mod service;
 pub mod session;
 pub mod transfer;
 
+pub use kotak_pop3_proto::{command, reply};
 pub use server::{serve, Mode};
 pub use service::{Pop3Config, Pop3Service};

@@ -38,7 +38,7 @@ pub fn thread(ctx: &Context<'_>, view: &View, args: &ThreadArgs<'_>, out: &mut V
     }
     let hits = matching(ctx, view, &args.keys)?;
     let keys = sort_keys(ctx.account, view, &hits, true)?;
-    let threads = args.algorithm.threads(&keys, &all(&keys));
+    let threads = crate::sort::threads(args.algorithm, &keys, &all(&keys));
     out.extend_from_slice(b"* THREAD");
     if !threads.is_empty() {
         out.push(b' ');

@@ -6,56 +6,7 @@ use crate::fetch::source_route;
 use kotak_engine::mime::Address;
 use std::cmp::Ordering;
 
-/// One SORT key (RFC 5256 section 3, RFC 5957 section 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    /// INTERNALDATE.
-    Arrival,
-    /// Mailbox (local part) of the first `Cc:` address.
-    Cc,
-    /// Sent date: `Date:`, or INTERNALDATE when that is missing or broken.
-    Date,
-    /// Mailbox (local part) of the first `From:` address.
-    From,
-    /// RFC822.SIZE.
-    Size,
-    /// Base subject.
-    Subject,
-    /// Mailbox (local part) of the first `To:` address.
-    To,
-    /// Display name of the first `From:` address (RFC 5957).
-    DisplayFrom,
-    /// Display name of the first `To:` address (RFC 5957).
-    DisplayTo,
-}
-
-impl SortKey {
-    /// The key a SORT criterion atom names (any case), e.g. `subject`;
-    /// `None` for anything else (including `REVERSE`, which is a modifier).
-    pub fn from_name(name: &[u8]) -> Option<SortKey> {
-        const NAMES: [(&[u8], SortKey); 9] = [
-            (b"ARRIVAL", SortKey::Arrival),
-            (b"CC", SortKey::Cc),
-            (b"DATE", SortKey::Date),
-            (b"FROM", SortKey::From),
-            (b"SIZE", SortKey::Size),
-            (b"SUBJECT", SortKey::Subject),
-            (b"TO", SortKey::To),
-            (b"DISPLAYFROM", SortKey::DisplayFrom),
-            (b"DISPLAYTO", SortKey::DisplayTo),
-        ];
-        NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, key)| key)
-    }
-}
-
-/// One SORT criterion: a key, and whether REVERSE preceded it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SortCriterion {
-    /// Descending instead of ascending order for this key.
-    pub reverse: bool,
-    /// What to compare.
-    pub key: SortKey,
-}
+pub use kotak_imap_proto::sort_spec::{SortCriterion, SortKey};
 
 /// Orders the matching messages (indexes into `keys`, index = sequence
 /// number - 1; each must be in range) by the criteria, first criterion

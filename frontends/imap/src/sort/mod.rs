@@ -18,7 +18,8 @@ mod test_support;
 pub use base_subject::base_subject;
 pub use criteria::{sort, SortCriterion, SortKey};
 pub use references::thread_references;
-pub use thread::{thread_orderedsubject, write_threads, ThreadAlgorithm, ThreadNode};
+pub use thread::{thread_orderedsubject, threads, write_threads, ThreadNode};
+pub use kotak_imap_proto::sort_spec::ThreadAlgorithm;
 
 use kotak_engine::mime::{Address, Summary};
 use kotak_engine::MessageMeta;

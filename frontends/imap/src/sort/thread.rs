@@ -2,7 +2,7 @@
 //! (RFC 5256 section 3); REFERENCES is in [`super::references`].
 
 use super::base_subject::base_subject;
-use super::{casemap, thread_references, SortKeys};
+use super::{casemap, thread_references, SortKeys, ThreadAlgorithm};
 use std::io::Write;
 
 /// One node of a thread tree: a message (by view index) or, for a message
@@ -36,35 +36,11 @@ impl Drop for ThreadNode {
     }
 }
 
-/// A THREAD algorithm this server implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ThreadAlgorithm {
-    /// Groups by base subject only.
-    OrderedSubject,
-    /// Follows Message-ID, In-Reply-To and References, then merges by
-    /// base subject.
-    References,
-}
-
-impl ThreadAlgorithm {
-    /// The algorithm a THREAD command names (any case).
-    pub fn from_name(name: &[u8]) -> Option<ThreadAlgorithm> {
-        if name.eq_ignore_ascii_case(b"ORDEREDSUBJECT") {
-            Some(ThreadAlgorithm::OrderedSubject)
-        } else if name.eq_ignore_ascii_case(b"REFERENCES") {
-            Some(ThreadAlgorithm::References)
-        } else {
-            None
-        }
-    }
-
-    /// Threads the matching messages (indexes into `keys`) with this
-    /// algorithm.
-    pub fn threads(self, keys: &[SortKeys], matching: &[usize]) -> Vec<ThreadNode> {
-        match self {
-            ThreadAlgorithm::OrderedSubject => thread_orderedsubject(keys, matching),
-            ThreadAlgorithm::References => thread_references(keys, matching),
-        }
+/// Threads the matching messages (indexes into `keys`) with `algorithm`.
+pub fn threads(algorithm: ThreadAlgorithm, keys: &[SortKeys], matching: &[usize]) -> Vec<ThreadNode> {
+    match algorithm {
+        ThreadAlgorithm::OrderedSubject => thread_orderedsubject(keys, matching),
+        ThreadAlgorithm::References => thread_references(keys, matching),
     }
 }
 
@@ -200,10 +176,10 @@ mod tests {
             message("", &[], "HELLO (fwd)", 50),
             message("", &[], "alone", 60),
         ];
-        let threads = thread_orderedsubject(&keys, &all(&keys));
-        assert_eq!(render(&threads), "(2 (1)(5))(3 4)(6)");
-        let by_algorithm = ThreadAlgorithm::OrderedSubject.threads(&keys, &all(&keys));
-        assert_eq!(by_algorithm, threads);
+        let ordered = thread_orderedsubject(&keys, &all(&keys));
+        assert_eq!(render(&ordered), "(2 (1)(5))(3 4)(6)");
+        let by_algorithm = threads(ThreadAlgorithm::OrderedSubject, &keys, &all(&keys));
+        assert_eq!(by_algorithm, ordered);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::cursor::{Cursor, MessageSet, Parsed, Syntax};
 use chrono::NaiveDate;
-use kotak_engine::ModSeq;
+use crate::ModSeq;
 use std::borrow::Cow;
 
 /// Deepest nesting of NOT, OR and parentheses accepted, so that evaluating

@@ -3,7 +3,7 @@
 
 use super::cursor::{Cursor, Parsed, Syntax};
 use imap_types::sequence::SequenceSet;
-use kotak_engine::ModSeq;
+use crate::ModSeq;
 use std::borrow::Cow;
 
 /// SELECT's or EXAMINE's arguments.

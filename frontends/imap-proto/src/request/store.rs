@@ -3,7 +3,7 @@
 
 use super::cursor::{Cursor, MessageSet, Parsed, Syntax};
 use imap_types::flag::{Flag, StoreType};
-use kotak_engine::ModSeq;
+use crate::ModSeq;
 
 /// STORE's arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 use super::cursor::{Cursor, MessageSet, Parsed, Syntax};
 use imap_types::core::{AString, NonEmptyVec};
 use imap_types::fetch::{MessageDataItemName, Part, Section};
-use kotak_engine::ModSeq;
+use crate::ModSeq;
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 

@@ -1,7 +1,7 @@
 //! Replies to the client: `+OK` or `-ERR`, an optional RFC 2449 response
 //! code (the RFC 3206 ones and IN-USE), a text, and for multi-line replies
 //! the lines and the terminating `.`. Pure: values in, bytes out. Message
-//! bodies do not go through here but through [`crate::transfer`].
+//! bodies do not go through here but through `kotak-pop3`'s `transfer`.
 
 /// An extended response code, sent in brackets after `-ERR` (announced by
 /// RESP-CODES and AUTH-RESP-CODE in CAPA).

@@ -1,4 +1,4 @@
-//! Command parsing: one framed line (see [`crate::line`]), its line end
+//! Command parsing: one line as `kotak_net::line` frames it, its line end
 //! removed, in; one [`Command`] out. Keywords are case-insensitive;
 //! arguments are separated by spaces (runs of spaces and trailing spaces are
 //! tolerated, except in PASS, whose argument is the rest of the line as sent

@@ -4,7 +4,7 @@
 
 use super::cursor::{Cursor, Parsed, Syntax};
 use super::search::{keys, SearchKey};
-use crate::sort::{SortCriterion, SortKey, ThreadAlgorithm};
+use crate::sort_spec::{SortCriterion, SortKey, ThreadAlgorithm};
 use std::borrow::Cow;
 
 /// SORT's arguments.
