@@ -2,11 +2,12 @@
 # Installs what building and testing Kotak needs on Debian 12, when missing:
 # libclang for the RocksDB bindings, the real mail clients the tests drive,
 # and OpenLDAP (slapd, ldap-utils), whose servers the tests start themselves
-# (testkit/src/slapd.rs).
+# (testkit/src/slapd.rs), and memcached for the route cache's tests
+# (testkit/src/memcached.rs).
 set -euo pipefail
 
 need=()
-for pkg in libclang1-14 libclang-common-14-dev isync curl fetchmail openssl offlineimap3 slapd ldap-utils; do
+for pkg in libclang1-14 libclang-common-14-dev isync curl fetchmail openssl offlineimap3 slapd ldap-utils memcached; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -8,6 +8,7 @@ use crate::cache::TtlCache;
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountChange, Domain, Entry, MailList, NewAccount, PostPolicy};
 use crate::password;
+use crate::route::RouteCache;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -81,6 +82,9 @@ pub struct Directory {
     config: DirectoryConfig,
     entries: Arc<TtlCache<String, Entry>>,
     domains: Arc<TtlCache<String, Domain>>,
+    /// The routing roles' cache, whose routes this directory's account
+    /// changes forget (none: nothing to keep true).
+    route_cache: Option<Arc<dyn RouteCache>>,
 }
 
 impl Directory {
@@ -88,7 +92,29 @@ impl Directory {
     pub fn new(backend: Arc<dyn Backend>, config: DirectoryConfig) -> Self {
         let entries = Arc::new(TtlCache::new(config.positive_ttl, config.negative_ttl));
         let domains = Arc::new(TtlCache::new(config.positive_ttl, config.negative_ttl));
-        Directory { backend, config, entries, domains }
+        Directory { backend, config, entries, domains, route_cache: None }
+    }
+
+    /// The same directory, forgetting an account's route in `cache` after
+    /// each change of its home or status and after its deletion, so every
+    /// proxy and MTA sharing that cache sees a moved account's new home at
+    /// once.
+    pub fn with_route_cache(mut self, cache: Arc<dyn RouteCache>) -> Self {
+        self.route_cache = Some(cache);
+        self
+    }
+
+    /// Forgets what this directory's own cache holds for `account` (its
+    /// address and aliases), so the next lookup asks the backend; for a
+    /// route proved wrong ([`crate::Router::refresh`]).
+    pub fn forget_cached(&self, account: &Account) {
+        self.flush_account(account);
+    }
+
+    async fn forget_route(&self, account: &Account) {
+        if let Some(cache) = &self.route_cache {
+            cache.forget(account.id).await;
+        }
     }
 
     /// The backend's name (`embedded`, `ldap`).
@@ -311,6 +337,9 @@ impl Directory {
         let key = self.primary(login).await?;
         let account = self.timed("modify account", self.backend.modify_account(&key, change)).await?;
         self.flush_account(&account);
+        if change.home.is_some() || change.status.is_some() {
+            self.forget_route(&account).await;
+        }
         Ok(account)
     }
 
@@ -319,6 +348,7 @@ impl Directory {
         let key = self.primary(login).await?;
         let account = self.timed("delete account", self.backend.delete_account(&key)).await?;
         self.flush_account(&account);
+        self.forget_route(&account).await;
         Ok(account)
     }
 

@@ -21,6 +21,7 @@ mod error;
 pub mod ldap;
 pub mod model;
 pub mod password;
+pub mod route;
 pub mod sasl;
 
 pub use auth::{AuthConfig, Authenticator, Login};
@@ -30,3 +31,4 @@ pub use embedded::kv::{KvStore, MemoryKv};
 pub use embedded::EmbeddedBackend;
 pub use error::{Error, Result};
 pub use model::{Account, AccountChange, AccountId, AccountStatus, Domain, Entry, MailList, NewAccount, PostPolicy, Quota};
+pub use route::{LocalRouteCache, MemcachedRouteCache, RouteCache, RouteCacheConfig, Router};

@@ -15,8 +15,6 @@ pub enum SaslError {
     Malformed,
     /// The names are not UTF-8.
     NotUtf8,
-    /// The client asked to act as another user, which Kotak does not allow.
-    Impersonation,
 }
 
 impl SaslError {
@@ -27,7 +25,6 @@ impl SaslError {
             SaslError::BadBase64 => "Invalid base64 in authentication response",
             SaslError::Malformed => "Malformed PLAIN authentication response",
             SaslError::NotUtf8 => "User name is not UTF-8",
-            SaslError::Impersonation => "Cannot log in as another user",
         }
     }
 }
@@ -35,7 +32,10 @@ impl SaslError {
 /// A decoded PLAIN message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlainCredentials {
-    /// The login name.
+    /// The user to act as, when it is not the login name itself: only a
+    /// trusted proxy may ask for that ([`crate::Authenticator::login_plain`]).
+    pub act_as: Option<String>,
+    /// The login name (the authentication identity).
     pub user: String,
     /// The password, as sent (it may not be UTF-8; it then matches nothing).
     pub password: Vec<u8>,
@@ -51,8 +51,8 @@ pub fn decode_response(line: &[u8]) -> Result<Vec<u8>, SaslError> {
     }
 }
 
-/// Splits a decoded PLAIN message. An authorisation identity is accepted
-/// only when it is empty or names the same user.
+/// Splits a decoded PLAIN message. An authorisation identity that is empty
+/// or names the login user itself is no request to act as someone else.
 pub fn parse_plain(message: &[u8]) -> Result<PlainCredentials, SaslError> {
     let mut parts = message.split(|&b| b == 0);
     let (Some(authzid), Some(authcid), Some(password), None) = (parts.next(), parts.next(), parts.next(), parts.next())
@@ -64,10 +64,8 @@ pub fn parse_plain(message: &[u8]) -> Result<PlainCredentials, SaslError> {
     if user.is_empty() {
         return Err(SaslError::Malformed);
     }
-    if !authz.is_empty() && !authz.eq_ignore_ascii_case(user) {
-        return Err(SaslError::Impersonation);
-    }
-    Ok(PlainCredentials { user: user.to_string(), password: password.to_vec() })
+    let act_as = (!authz.is_empty() && !authz.eq_ignore_ascii_case(user)).then(|| authz.to_string());
+    Ok(PlainCredentials { act_as, user: user.to_string(), password: password.to_vec() })
 }
 
 /// [`decode_response`] then [`parse_plain`].
@@ -85,14 +83,15 @@ mod tests {
 
     #[test]
     fn plain_responses() {
-        let ok = |u: &str, p: &[u8]| Ok(PlainCredentials { user: u.into(), password: p.to_vec() });
+        let ok = |u: &str, p: &[u8]| Ok(PlainCredentials { act_as: None, user: u.into(), password: p.to_vec() });
+        let as_bob = Ok(PlainCredentials { act_as: Some("bob@x.test".into()), user: "ann@x.test".into(), password: b"pw".to_vec() });
         let cases: Vec<(Vec<u8>, Result<PlainCredentials, SaslError>)> = vec![
             (b64(b"\0ann@x.test\0pw"), ok("ann@x.test", b"pw")),
             (b64(b"ann@x.test\0ann@x.test\0pw"), ok("ann@x.test", b"pw")),
             (b64(b"ANN@x.test\0ann@x.test\0pw"), ok("ann@x.test", b"pw")),
             (b64(b"\0ann@x.test\0"), ok("ann@x.test", b"")),
             (b64(b"\0ann@x.test\0p\xffw"), ok("ann@x.test", b"p\xffw")),
-            (b64(b"bob@x.test\0ann@x.test\0pw"), Err(SaslError::Impersonation)),
+            (b64(b"bob@x.test\0ann@x.test\0pw"), as_bob),
             (b64(b"\0ann@x.test"), Err(SaslError::Malformed)),
             (b64(b"\0ann\0pw\0more"), Err(SaslError::Malformed)),
             (b64(b"\0\0pw"), Err(SaslError::Malformed)),

@@ -3,5 +3,7 @@
 //! software production talks to instead of mocks, and a mailbox node opened
 //! the way `kotak serve` opens one.
 
+pub mod line_client;
 pub mod mailnode;
+pub mod memcached;
 pub mod slapd;

@@ -32,6 +32,12 @@ impl TestNode {
     /// Opens the data directory of `config` with these login rules.
     pub fn open_with(config: NodeConfig, auth: AuthConfig) -> TestNode {
         let directory = kotak_engine::kv::open_embedded_directory(&config.data_dir, DirectoryConfig::default()).expect("open directory");
+        Self::sharing(config, directory, auth)
+    }
+
+    /// Opens the data directory of `config` as one of several nodes that
+    /// share `directory` (a site's topology on one machine).
+    pub fn sharing(config: NodeConfig, directory: Directory, auth: AuthConfig) -> TestNode {
         let node = Node::open(config).expect("open node");
         let auth = Authenticator::new(directory.clone(), auth);
         TestNode { node, directory, auth }

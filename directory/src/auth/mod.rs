@@ -4,12 +4,16 @@
 //! the throttles per client address and per account. IMAP, POP3 and the
 //! proxy all call [`Authenticator::login`], so they all get the same rules.
 
+pub mod proxy_trust;
 pub mod throttle;
 pub mod verified;
+
+pub use proxy_trust::{IpNetwork, ProxyTrust};
 
 use crate::directory::Directory;
 use crate::model::{Account, AccountStatus};
 use crate::password;
+use crate::sasl::PlainCredentials;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -34,6 +38,9 @@ pub struct AuthConfig {
     /// How long a verified password is remembered (Dovecot's
     /// auth_cache_ttl default is one hour).
     pub verified_ttl: Duration,
+    /// Routing proxies allowed to log in on users' behalf; `None`: no proxy
+    /// is trusted (a node reached by clients directly).
+    pub proxy: Option<ProxyTrust>,
 }
 
 impl Default for AuthConfig {
@@ -44,6 +51,7 @@ impl Default for AuthConfig {
             max_failures_per_account: 30,
             window: Duration::from_secs(5 * 60),
             verified_ttl: Duration::from_secs(3600),
+            proxy: None,
         }
     }
 }
@@ -63,6 +71,9 @@ pub enum Login {
     /// The directory did not answer: a temporary failure, never "wrong
     /// password".
     Unavailable,
+    /// A request to act as another user from someone who is not a trusted
+    /// proxy (RFC 5530 AUTHORIZATIONFAILED).
+    NotAuthorized,
 }
 
 /// Checks logins against a directory. One per process, shared by every
@@ -151,6 +162,46 @@ impl Authenticator {
                 Login::Failed
             }
         }
+    }
+
+    /// A SASL PLAIN login: the user's own ([`Authenticator::login`]), or a
+    /// trusted proxy's on behalf of the user it names (`act_as`). A proxy
+    /// login is accepted only from the configured networks with the
+    /// proxy's identity and secret; the proxy has checked the user's
+    /// password and throttles itself, so the node does not check it again.
+    pub async fn login_plain(&self, credentials: &PlainCredentials, peer: IpAddr, protocol: &'static str) -> Login {
+        let Some(act_as) = &credentials.act_as else {
+            return self.login(&credentials.user, &credentials.password, peer, protocol).await;
+        };
+        let trusted = self.config.proxy.as_ref().is_some_and(|t| t.accepts(peer, &credentials.user, &credentials.password));
+        if !trusted {
+            tracing::warn!(%peer, identity = credentials.user, act_as, protocol, "login as another user refused: not a trusted proxy");
+            self.by_address.failed(&client_key(peer), Instant::now());
+            tokio::time::sleep(self.config.failure_delay).await;
+            return Login::NotAuthorized;
+        }
+        match self.directory.account(act_as).await {
+            Ok(Some(a)) if a.status == AccountStatus::Active => {
+                tracing::debug!(%peer, account = %a.address, protocol, "proxied login");
+                Login::Success(a)
+            }
+            Ok(Some(a)) => Login::Disabled(a),
+            Ok(None) => {
+                tracing::info!(%peer, user = act_as, protocol, "proxied login for an unknown account");
+                Login::Failed
+            }
+            Err(e) => {
+                tracing::error!(%peer, user = act_as, protocol, error = %e, "proxied login could not be checked");
+                Login::Unavailable
+            }
+        }
+    }
+
+    /// Whether `peer` is a trusted proxy's address, whose word about the
+    /// real client's address (IMAP ID `x-originating-ip`, POP3 XCLIENT) is
+    /// believed.
+    pub fn trusts_proxy(&self, peer: IpAddr) -> bool {
+        self.config.proxy.as_ref().is_some_and(|t| t.trusts(peer))
     }
 
     /// Whether `password` is the account's, from the memory of verified

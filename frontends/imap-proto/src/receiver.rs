@@ -175,6 +175,14 @@ impl Receiver {
         }
     }
 
+    /// What the client sent beyond the last event, unframed: a proxy hands
+    /// it to the server it connects the client to (commands pipelined
+    /// after LOGIN). Call it only between commands.
+    pub fn into_unread(mut self) -> Vec<u8> {
+        self.input.drain(..self.pos);
+        self.input
+    }
+
     /// Makes the next line a raw line ([`Event::Line`]) instead of a command.
     /// Call it only between commands (right after an [`Event::Command`]).
     pub fn expect_line(&mut self) {

@@ -11,7 +11,8 @@ use crate::session::transport::{Tls, Transport};
 use crate::session::{Flow, Session, Sink};
 use kotak_directory::Authenticator;
 use kotak_engine::{ModSeq, Node};
-use kotak_net::tls::{ConnectionError, MaybeTlsStream, TlsAcceptor};
+use kotak_net::tls::{ConnectionError, MaybeTlsStream};
+pub use kotak_net::tls::TlsMode;
 use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -29,18 +30,6 @@ const KEEP_BUFFER: usize = 1024 * 1024;
 const SHRUNK_BUFFER: usize = 16 * 1024;
 /// How long closing a connection (TLS close_notify, TCP FIN) may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How a listener's connections are secured.
-#[derive(Debug, Clone, Default)]
-pub enum TlsMode {
-    /// Clear text only: STARTTLS is not offered.
-    #[default]
-    Off,
-    /// Port 143: clear text, upgraded by STARTTLS with this acceptor.
-    StartTls(TlsAcceptor),
-    /// Port 993 (imaps): TLS from the first byte.
-    Implicit(TlsAcceptor),
-}
 
 /// Settings of the IMAP listener.
 #[derive(Debug, Clone)]

@@ -35,6 +35,18 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
+/// How a listener's connections are secured.
+#[derive(Debug, Clone, Default)]
+pub enum TlsMode {
+    /// Clear text only: STARTTLS/STLS is not offered.
+    #[default]
+    Off,
+    /// Clear text, upgraded by STARTTLS (IMAP 143) or STLS (POP3 110) with this acceptor.
+    StartTls(TlsAcceptor),
+    /// TLS from the first byte (imaps 993, pop3s 995).
+    Implicit(TlsAcceptor),
+}
+
 /// How long a client may take to complete the TLS handshake unless configured otherwise.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 

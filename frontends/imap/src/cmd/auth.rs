@@ -65,18 +65,23 @@ pub async fn plain_response(ctx: &LoginContext<'_>, line: &[u8]) -> Result<Accou
 
 async fn check_plain(ctx: &LoginContext<'_>, decoded: Result<sasl::PlainCredentials, sasl::SaslError>) -> Result<Account, Done> {
     match decoded {
-        Ok(c) => verify(ctx, &c.user, &c.password).await,
-        Err(e @ sasl::SaslError::Impersonation) => Err(Done::no("AUTHORIZATIONFAILED", e.message())),
+        Ok(c) => open(ctx, ctx.auth.login_plain(&c, ctx.peer, "imap").await).await,
         Err(e) => Err(Done::bad(e.message())),
     }
 }
 
 async fn verify(ctx: &LoginContext<'_>, user: &str, password: &[u8]) -> Result<Account, Done> {
-    match ctx.auth.login(user, password, ctx.peer, "imap").await {
+    open(ctx, ctx.auth.login(user, password, ctx.peer, "imap").await).await
+}
+
+/// Opens the account of a successful login; the tagged reply otherwise.
+async fn open(ctx: &LoginContext<'_>, login: Login) -> Result<Account, Done> {
+    match login {
         Login::Success(record) => ctx.node.open_account(&record).await.map_err(|e| engine_error(&e)),
         Login::Failed => Err(Done::no("AUTHENTICATIONFAILED", "Authentication failed")),
         Login::Disabled(_) => Err(Done::no("CONTACTADMIN", "Account is disabled")),
         Login::Throttled => Err(Done::no("UNAVAILABLE", "Too many failed logins; try again later")),
         Login::Unavailable => Err(Done::no("UNAVAILABLE", "Authentication is unavailable; try again later")),
+        Login::NotAuthorized => Err(Done::no("AUTHORIZATIONFAILED", "Cannot log in as another user")),
     }
 }

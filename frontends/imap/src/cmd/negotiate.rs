@@ -25,6 +25,14 @@ pub fn id(params: &IdParams<'_>, out: &mut Vec<u8>) -> Done {
     Done::ok("ID completed")
 }
 
+/// The real client's address that a proxy names in its ID
+/// (`x-originating-ip`, as Dovecot's proxy sends it); the caller believes
+/// it only from a trusted proxy.
+pub fn originating_ip(params: &IdParams<'_>) -> Option<std::net::IpAddr> {
+    let (_, value) = params.iter().flatten().find(|(field, _)| field.eq_ignore_ascii_case(b"x-originating-ip"))?;
+    std::str::from_utf8(value.as_deref()?).ok()?.parse().ok()
+}
+
 /// NAMESPACE: one personal namespace, the root, with `/` as separator; no
 /// other users' or shared namespaces.
 pub fn namespace(out: &mut Vec<u8>) -> Done {

@@ -111,8 +111,12 @@ impl Pending {
 pub struct Session {
     node: Arc<Node>,
     auth: Arc<Authenticator>,
-    /// The client's address (logins are throttled and logged by it).
+    /// The connection's peer address (logins are throttled by it; proxies
+    /// are recognised by it).
     peer: IpAddr,
+    /// The client's real address, for the log: the peer's, or what a
+    /// trusted proxy says in its ID.
+    client: IpAddr,
     state: State,
     /// The command the next raw line belongs to.
     pending: Option<Pending>,
@@ -125,7 +129,7 @@ pub struct Session {
 impl Session {
     /// A new, not yet authenticated session.
     pub fn new(node: Arc<Node>, auth: Arc<Authenticator>, peer: IpAddr) -> Self {
-        Session { node, auth, peer, state: State::NotAuthenticated, pending: None, enabled: Enabled::default(), transport: Transport::default() }
+        Session { node, auth, peer, client: peer, state: State::NotAuthenticated, pending: None, enabled: Enabled::default(), transport: Transport::default() }
     }
 
     /// The same session on a connection described by `transport` (by
@@ -263,7 +267,12 @@ impl Session {
             // Any state (RFC 3501 6.1, RFC 2971).
             Body::Codec(C::Capability) => cmd::auth::capability(&self.capability_list(), sink.buffer()),
             Body::Codec(C::Noop) => Done::ok("NOOP completed"),
-            Body::Id(params) => cmd::negotiate::id(params, sink.buffer()),
+            Body::Id(params) => {
+                if let Some(client) = cmd::negotiate::originating_ip(params).filter(|_| self.auth.trusts_proxy(self.peer)) {
+                    self.client = client;
+                }
+                cmd::negotiate::id(params, sink.buffer())
+            }
             Body::Codec(C::Logout) => {
                 sink.buffer().extend_from_slice(b"* BYE Kotak IMAP server logging out\r\n");
                 self.state = State::Logout;
@@ -331,7 +340,7 @@ impl Session {
     }
 
     fn logged_in_as(&mut self, account: Account) -> Done {
-        tracing::info!(account = %account.address(), "imap login");
+        tracing::info!(account = %account.address(), client = %self.client, "imap login");
         self.state = State::Authenticated { account, view: None };
         Done::ok("Logged in").with_code(format!("CAPABILITY {}", self.capability_list()))
     }

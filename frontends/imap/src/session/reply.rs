@@ -107,9 +107,11 @@ pub fn engine_error(e: &Error) -> Done {
         Error::OverQuota => Done::no("OVERQUOTA", "Quota exceeded"),
         Error::Invalid(why) => Done::no("CANNOT", format!("Invalid argument: {why}")),
         Error::ShuttingDown => Done::no("UNAVAILABLE", "Server is shutting down"),
-        Error::WrongNode { .. } => {
+        Error::WrongNode { address, home } => {
             tracing::warn!(error = %e, "login to a node that is not the account's home");
-            Done::no("UNAVAILABLE", "This account is served by another node")
+            // RFC 2221: where the account is (node names are host names).
+            let referral = format!("REFERRAL imap://{};AUTH=*@{}/", url_escape(address), url_escape(home));
+            Done::no("UNAVAILABLE", format!("Account is served by {home}")).with_code(referral)
         }
         Error::Corrupt(_) => {
             tracing::error!(error = %e, "damaged data reported to client");
@@ -122,9 +124,28 @@ pub fn engine_error(e: &Error) -> Done {
     }
 }
 
+/// Percent-encodes what an IMAP URL (RFC 5092) may not carry as is.
+fn url_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,=".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_login_on_the_wrong_node_refers_to_the_home_node() {
+        let e = Error::WrongNode { address: "ann+x@b.test".into(), home: "node2".into() };
+        assert_eq!(line(&engine_error(&e), Some("a")), "a NO [REFERRAL imap://ann+x%40b.test;AUTH=*@node2/] Account is served by node2\r\n");
+    }
 
     fn line(done: &Done, tag: Option<&str>) -> String {
         let mut out = Vec::new();

@@ -60,16 +60,23 @@ impl Session {
     /// NUL password`, `=` for an empty one, or `*` to cancel.
     pub(super) async fn plain_response(&mut self, response: &[u8]) -> Outcome {
         match sasl::plain_response(response) {
-            Ok(c) => self.login(&c.user, &c.password).await,
-            Err(e @ sasl::SaslError::Impersonation) => Outcome::Reply(Reply::err_code(Code::Auth, e.message())),
+            Ok(c) => {
+                let login = self.service.auth.login_plain(&c, self.peer, "pop3").await;
+                self.open(login).await
+            }
             Err(e) => Outcome::Reply(Reply::err(e.message())),
         }
     }
 
-    /// Checks the credentials and, when they are right, opens the maildrop.
+    /// Checks USER/PASS credentials and, when they are right, opens the maildrop.
     async fn login(&mut self, user: &str, password: &[u8]) -> Outcome {
-        let service = self.service.clone();
-        match service.auth.login(user, password, self.peer, "pop3").await {
+        let login = self.service.auth.login(user, password, self.peer, "pop3").await;
+        self.open(login).await
+    }
+
+    /// Opens the maildrop of a successful login; the reply otherwise.
+    async fn open(&mut self, login: Login) -> Outcome {
+        match login {
             Login::Success(record) => self.open_maildrop(&record).await,
             Login::Failed => Outcome::Reply(Reply::err_code(Code::Auth, "Authentication failed")),
             Login::Disabled(_) => Outcome::Reply(Reply::err_code(Code::Auth, "Account is disabled")),
@@ -77,6 +84,7 @@ impl Session {
             Login::Unavailable => {
                 Outcome::Reply(Reply::err_code(Code::SysTemp, "Authentication is unavailable; try again later"))
             }
+            Login::NotAuthorized => Outcome::Reply(Reply::err_code(Code::Auth, "Cannot log in as another user")),
         }
     }
 
@@ -93,9 +101,15 @@ impl Session {
                 self.state = State::Transaction(Box::new(transaction));
                 Outcome::Reply(Reply::ok(format!("Logged in; maildrop has {count} messages ({octets} octets)")))
             }
+            Err(Error::WrongNode { home, .. }) => {
+                // A stale route: temporary for the client, and the proxy
+                // looks the home up again.
+                tracing::warn!(account = %record.address, home, "pop3 login on a node that is not the account's home");
+                Outcome::Reply(Reply::err_code(Code::SysTemp, format!("Account is served by {home}")))
+            }
             Err(e) => {
                 tracing::error!(account = %record.address, error = %e, "cannot open pop3 maildrop");
-                let code = if matches!(e, Error::Corrupt(_) | Error::WrongNode { .. }) { Code::SysPerm } else { Code::SysTemp };
+                let code = if matches!(e, Error::Corrupt(_)) { Code::SysPerm } else { Code::SysTemp };
                 Outcome::Reply(Reply::err_code(code, "Cannot open the maildrop"))
             }
         }

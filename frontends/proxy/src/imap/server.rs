@@ -1,0 +1,152 @@
+//! The client's socket before and after login: TLS (imaps or STARTTLS),
+//! framing with the same receiver as the nodes, the pre-login session, the
+//! login at the home node, then the splice.
+
+use super::session::{Session, Step};
+use super::upstream;
+use crate::client::{self, send, Client};
+use crate::splice::{splice, IMAP_NODE_LOST};
+use crate::{Proxy, TlsMode};
+use kotak_imap_proto::receiver::{Event, Limits, Receiver};
+use kotak_imap_proto::request;
+use kotak_net::tls::ConnectionError;
+use kotak_net::Shutdown;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Longest command line before login (LOGIN needs no more).
+const MAX_LINE: usize = 8 * 1024;
+
+/// Serves proxied IMAP (or imaps, by `tls`) on `listener` until `shutdown`.
+pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, tls: TlsMode, shutdown: Shutdown) {
+    client::serve(
+        listener,
+        proxy,
+        tls,
+        shutdown,
+        ["imap", "imaps"],
+        |client, proxy, tls| async move { connection(client, &proxy, &tls).await },
+    )
+    .await
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_line: MAX_LINE,
+        max_literal: MAX_LINE as u64,
+        max_command: 4 * MAX_LINE as u64,
+    }
+}
+
+async fn connection(client: Client, proxy: &Proxy, tls: &TlsMode) -> Result<(), ConnectionError> {
+    let Client {
+        mut stream,
+        tls: state,
+        peer,
+        mut signal,
+    } = client;
+    let mut session = Session::new(state, proxy.config.allow_plaintext_auth);
+    let mut out = session.greeting(&proxy.config.hostname);
+    let mut receiver = Receiver::new(limits());
+    loop {
+        while let Some(event) = receiver.poll() {
+            let step = match event {
+                Event::Command(mut bytes) => match request::parse(&mut bytes) {
+                    Ok(request) => session.handle(&request, &mut out),
+                    Err(failure) => {
+                        Session::parse_failed(failure.tag.as_deref(), &mut out);
+                        Step::Continue
+                    }
+                },
+                Event::Continue => {
+                    out.extend_from_slice(b"+ Ready for literal data\r\n");
+                    Step::Continue
+                }
+                Event::Line(line) => session.handle_line(&line, &mut out),
+                Event::Rejected(refusal) => {
+                    session.framing_refused(&refusal, false, &mut out);
+                    Step::Continue
+                }
+                Event::Fatal(refusal) => {
+                    session.framing_refused(&refusal, true, &mut out);
+                    Step::Close
+                }
+            };
+            match step {
+                Step::Continue => {}
+                Step::ReadLine => receiver.expect_line(),
+                Step::Close => {
+                    send(&mut stream, &mut out).await?;
+                    let _ = stream.shutdown().await;
+                    return Ok(());
+                }
+                Step::StartTls => {
+                    send(&mut stream, &mut out).await?;
+                    let TlsMode::StartTls(acceptor) = tls else {
+                        return Ok(());
+                    };
+                    stream = acceptor.starttls(stream).await?;
+                    session.tls_started();
+                    // What was pipelined after STARTTLS came in clear text.
+                    receiver = Receiver::new(limits());
+                    break;
+                }
+                Step::Login { tag, credentials } => {
+                    send(&mut stream, &mut out).await?;
+                    let trust = &proxy.config.credentials;
+                    let routed = proxy
+                        .login_and_route(
+                            &credentials,
+                            peer.ip(),
+                            "imap",
+                            |node| node.imap,
+                            |address, account| async move {
+                                upstream::login(address, &account.address, peer, trust).await
+                            },
+                        )
+                        .await;
+                    match routed {
+                        Ok(routed) => {
+                            let node = routed.session;
+                            out.extend_from_slice(tag.as_bytes());
+                            out.push(b' ');
+                            out.extend_from_slice(&node.ok);
+                            out.extend_from_slice(&node.leftover);
+                            send(&mut stream, &mut out).await?;
+                            let unread = receiver.into_unread();
+                            tokio::select! {
+                                ended = splice(stream, node.stream, unread, Some(IMAP_NODE_LOST)) => {
+                                    tracing::debug!(account = %routed.account.address, ?ended, "proxied imap session ended");
+                                }
+                                _ = signal.wait() => {}
+                            }
+                            return Ok(());
+                        }
+                        Err(why) => Session::refused(&mut out, &tag, &why),
+                    }
+                }
+            }
+        }
+        send(&mut stream, &mut out).await?;
+        let deadline = tokio::time::Instant::now() + proxy.config.preauth_timeout;
+        let read = tokio::select! {
+            read = tokio::time::timeout_at(deadline, stream.read_buf(receiver.read_buffer())) => read,
+            _ = signal.wait() => {
+                out.extend_from_slice(b"* BYE Server shutting down\r\n");
+                send(&mut stream, &mut out).await?;
+                return Ok(());
+            }
+        };
+        match read {
+            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(n)) => receiver.read_done(n),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => {
+                out.extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
+                send(&mut stream, &mut out).await?;
+                return Ok(());
+            }
+        }
+    }
+}

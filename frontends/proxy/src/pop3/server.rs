@@ -1,0 +1,138 @@
+//! The client's socket before and after login: TLS (pop3s or STLS), line
+//! framing (`kotak_net::line`, as the nodes frame POP3), the pre-login
+//! session, the login at the home node, then the splice.
+
+use super::session::{Session, Step};
+use super::upstream;
+use crate::client::{self, send, Client};
+use crate::splice::splice;
+use crate::{Proxy, TlsMode};
+use kotak_net::line::{content, Framed, LineEnds, LineFramer};
+use kotak_net::tls::ConnectionError;
+use kotak_net::Shutdown;
+use kotak_pop3_proto::reply::Reply;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Longest command line (RFC 2449: 255 octets; AUTH responses are longer).
+const MAX_LINE: usize = 4 * 1024;
+
+/// Serves proxied POP3 (or pop3s, by `tls`) on `listener` until `shutdown`.
+pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, tls: TlsMode, shutdown: Shutdown) {
+    client::serve(
+        listener,
+        proxy,
+        tls,
+        shutdown,
+        ["pop3", "pop3s"],
+        |client, proxy, tls| async move { connection(client, &proxy, &tls).await },
+    )
+    .await
+}
+
+async fn connection(client: Client, proxy: &Proxy, tls: &TlsMode) -> Result<(), ConnectionError> {
+    let Client {
+        mut stream,
+        tls: state,
+        peer,
+        mut signal,
+    } = client;
+    let mut session = Session::new(state, proxy.config.allow_plaintext_auth);
+    let mut out = Vec::new();
+    Session::greeting(&proxy.config.hostname).write(&mut out);
+    let mut framer = LineFramer::new(MAX_LINE, LineEnds::Lf);
+    let mut input: Vec<u8> = Vec::with_capacity(512);
+    loop {
+        loop {
+            let step = match framer.next(&input) {
+                Framed::Incomplete => break,
+                Framed::Line(n) => {
+                    let line: Vec<u8> = input.drain(..n).collect();
+                    session.handle(content(&line), &mut out)
+                }
+                Framed::Overlong { len, first } => {
+                    input.drain(..len);
+                    if first {
+                        Reply::err("Line too long").write(&mut out);
+                    }
+                    Step::Continue
+                }
+                Framed::BareLineEnd => {
+                    Reply::err("Bad line end").write(&mut out);
+                    Step::Close
+                }
+            };
+            match step {
+                Step::Continue => {}
+                Step::Close => {
+                    send(&mut stream, &mut out).await?;
+                    let _ = stream.shutdown().await;
+                    return Ok(());
+                }
+                Step::StartTls => {
+                    send(&mut stream, &mut out).await?;
+                    let TlsMode::StartTls(acceptor) = tls else {
+                        return Ok(());
+                    };
+                    stream = acceptor.starttls(stream).await?;
+                    session.tls_started();
+                    // What was pipelined after STLS came in clear text.
+                    input.clear();
+                    break;
+                }
+                Step::Login(credentials) => {
+                    send(&mut stream, &mut out).await?;
+                    let trust = &proxy.config.credentials;
+                    let routed = proxy
+                        .login_and_route(
+                            &credentials,
+                            peer.ip(),
+                            "pop3",
+                            |node| node.pop3,
+                            |address, account| async move {
+                                upstream::login(address, &account.address, trust).await
+                            },
+                        )
+                        .await;
+                    match routed {
+                        Ok(routed) => {
+                            let node = routed.session;
+                            out.extend_from_slice(&node.ok);
+                            out.extend_from_slice(&node.leftover);
+                            send(&mut stream, &mut out).await?;
+                            tokio::select! {
+                                ended = splice(stream, node.stream, input, None) => {
+                                    tracing::debug!(account = %routed.account.address, ?ended, "proxied pop3 session ended");
+                                }
+                                _ = signal.wait() => {}
+                            }
+                            return Ok(());
+                        }
+                        Err(why) => Session::refused(&mut out, &why),
+                    }
+                }
+            }
+        }
+        send(&mut stream, &mut out).await?;
+        let deadline = tokio::time::Instant::now() + proxy.config.preauth_timeout;
+        let read = tokio::select! {
+            read = tokio::time::timeout_at(deadline, stream.read_buf(&mut input)) => read,
+            _ = signal.wait() => {
+                Reply::err("[SYS/TEMP] Server shutting down").write(&mut out);
+                send(&mut stream, &mut out).await?;
+                return Ok(());
+            }
+        };
+        match read {
+            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => {
+                Reply::err("Autologout; idle for too long").write(&mut out);
+                send(&mut stream, &mut out).await?;
+                return Ok(());
+            }
+        }
+    }
+}
