@@ -55,6 +55,8 @@ where
     let upstream = async {
         note_client(&unread);
         node_write.write_all(&unread).await?;
+        // Not kept for the life of the session.
+        drop(unread);
         copy(&mut client_read, &mut node_write, note_client).await??;
         // The client is done sending; the node sees the end and closes.
         let _ = node_write.shutdown().await;

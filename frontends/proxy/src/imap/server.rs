@@ -113,7 +113,9 @@ async fn connection(client: Client, proxy: &Proxy, tls: &TlsMode) -> Result<(), 
                             out.push(b' ');
                             out.extend_from_slice(&node.ok);
                             out.extend_from_slice(&node.leftover);
-                            send(&mut stream, &mut out).await?;
+send(&mut stream, &mut out).await?;
+                            // The session holds no reply buffer from here on.
+                            drop(std::mem::take(&mut out));
                             let unread = receiver.into_unread();
                             tokio::select! {
                                 ended = splice(stream, node.stream, unread, Some(IMAP_NODE_LOST)) => {

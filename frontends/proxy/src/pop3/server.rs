@@ -100,7 +100,9 @@ async fn connection(client: Client, proxy: &Proxy, tls: &TlsMode) -> Result<(), 
                             let node = routed.session;
                             out.extend_from_slice(&node.ok);
                             out.extend_from_slice(&node.leftover);
-                            send(&mut stream, &mut out).await?;
+send(&mut stream, &mut out).await?;
+                            // The session holds no reply buffer from here on.
+                            drop(std::mem::take(&mut out));
                             tokio::select! {
                                 ended = splice(stream, node.stream, input, None) => {
                                     tracing::debug!(account = %routed.account.address, ?ended, "proxied pop3 session ended");

@@ -184,3 +184,43 @@ fn reply(out: &mut Vec<u8>, reply: Reply) -> Step {
     reply.write(out);
     Step::Continue
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login(user: &str, password: &[u8]) -> Step {
+        Step::Login(PlainCredentials { act_as: None, user: user.into(), password: password.to_vec() })
+    }
+
+    #[test]
+    fn authorization_state() {
+        // Lines of one session, the reply each gets and the step after it.
+        let cases: &[(Tls, bool, &[&str], &str, Step)] = &[
+            (Tls::Offered, true, &["CAPA"], "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN\r\nSTLS\r\n", Step::Continue),
+            (Tls::Offered, false, &["USER ann"], "-ERR Plaintext", Step::Continue),
+            (Tls::Offered, true, &["STLS"], "+OK", Step::StartTls),
+            (Tls::Active, true, &["STLS"], "-ERR", Step::Continue),
+            (Tls::Active, true, &["PASS pw"], "-ERR Send USER first", Step::Continue),
+            (Tls::Active, true, &["USER ann@x.test", "PASS p w"], "+OK Send PASS\r\n", login("ann@x.test", b"p w")),
+            (Tls::Active, true, &["USER ann@x.test", "STAT", "PASS pw"], "+OK Send PASS\r\n-ERR Log in first", Step::Continue),
+            (Tls::Active, true, &["AUTH PLAIN AGFubkB4LnRlc3QAcHc="], "", login("ann@x.test", b"pw")),
+            (Tls::Active, true, &["AUTH PLAIN", "AGFubkB4LnRlc3QAcHc="], "+ \r\n", login("ann@x.test", b"pw")),
+            (Tls::Active, true, &["AUTH PLAIN", "*"], "+ \r\n-ERR Authentication cancelled", Step::Continue),
+            (Tls::Active, true, &["AUTH CRAM-MD5"], "-ERR Unsupported", Step::Continue),
+            (Tls::Active, true, &["QUIT"], "+OK", Step::Close),
+            (Tls::Active, true, &["XYZZY"], "-ERR Unknown command", Step::Continue),
+        ];
+        for (tls, plaintext, lines, want, step) in cases {
+            let mut session = Session::new(*tls, *plaintext);
+            let mut out = Vec::new();
+            let mut last = Step::Continue;
+            for line in *lines {
+                last = session.handle(line.as_bytes(), &mut out);
+            }
+            let out = String::from_utf8(out).unwrap();
+            assert!(out.starts_with(want), "{lines:?}: {out:?}");
+            assert_eq!(&last, step, "{lines:?}");
+        }
+    }
+}
