@@ -43,6 +43,15 @@ pub enum Command {
     },
     /// `UIDL [msg]`.
     Uidl(Option<u32>),
+    /// `XCLIENT ADDR=ip [PORT=n]`: a proxy telling the server who its
+    /// client really is (as Postfix's and Dovecot's XCLIENT); the server
+    /// believes it only from a trusted proxy.
+    Xclient {
+        /// The client's address.
+        addr: std::net::IpAddr,
+        /// The client's port, when given.
+        port: Option<u16>,
+    },
 }
 
 /// The arguments of `AUTH mechanism [initial-response]`.
@@ -74,6 +83,9 @@ pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
         Some(space) => (&line[..space], &line[space + 1..]),
         None => (line, &line[line.len()..]),
     };
+    if keyword.eq_ignore_ascii_case(b"XCLIENT") {
+        return xclient(rest);
+    }
     if keyword.len() > 4 {
         return Err(CommandError::Unknown);
     }
@@ -140,6 +152,23 @@ fn auth(args: &[&[u8]]) -> Result<Command, CommandError> {
     Ok(Command::Auth(Some(AuthRequest { mechanism, initial: initial.map(str::to_string) })))
 }
 
+fn xclient(rest: &[u8]) -> Result<Command, CommandError> {
+    let usage = "XCLIENT ADDR=ip [PORT=n]";
+    let (mut addr, mut port) = (None, None);
+    for attribute in rest.split(|&b| b == b' ').filter(|a| !a.is_empty()) {
+        let text = printable(attribute).ok_or(CommandError::Syntax(usage))?;
+        let (name, value) = text.split_once('=').ok_or(CommandError::Syntax(usage))?;
+        match name.to_ascii_uppercase().as_str() {
+            "ADDR" => addr = Some(value.parse().map_err(|_| CommandError::Syntax(usage))?),
+            "PORT" => port = Some(value.parse().map_err(|_| CommandError::Syntax(usage))?),
+            // Other attributes (HELO, NAME, ...) say nothing POP3 uses.
+            _ => {}
+        }
+    }
+    let addr = addr.ok_or(CommandError::Syntax(usage))?;
+    Ok(Command::Xclient { addr, port })
+}
+
 fn optional_number(args: &[&[u8]], usage: &'static str) -> Result<Option<u32>, CommandError> {
     match args {
         [] => Ok(None),
@@ -182,6 +211,11 @@ mod tests {
         use CommandError::*;
         vec![
             ("USER alice@x.test\r\n", Ok(Command::User("alice@x.test".into()))),
+            ("XCLIENT ADDR=192.0.2.7 PORT=4321\r\n", Ok(Command::Xclient { addr: "192.0.2.7".parse().unwrap(), port: Some(4321) })),
+            ("xclient addr=2001:db8::1 NAME=x\r\n", Ok(Command::Xclient { addr: "2001:db8::1".parse().unwrap(), port: None })),
+            ("XCLIENT PORT=1\r\n", Err(Syntax("XCLIENT ADDR=ip [PORT=n]"))),
+            ("XCLIENT ADDR=nonsense\r\n", Err(Syntax("XCLIENT ADDR=ip [PORT=n]"))),
+            ("XCLIENTS ADDR=192.0.2.7\r\n", Err(Unknown)),
             ("user  alice@x.test \r\n", Ok(Command::User("alice@x.test".into()))),
             ("USER\r\n", Err(Syntax("USER name"))),
             ("USER a b\r\n", Err(Syntax("USER name"))),

@@ -33,6 +33,11 @@ impl Session {
                 _ => Outcome::Refused(Reply::err("Send USER first")),
             },
             Command::Auth(None) => Outcome::Reply(Reply::multiline("Mechanisms follow", vec!["PLAIN".into()])),
+            Command::Xclient { addr, .. } if self.service.auth.trusts_proxy(self.peer) => {
+                self.client = addr;
+                Outcome::Reply(Reply::ok("Client address noted"))
+            }
+            Command::Xclient { .. } => Outcome::Refused(Reply::err("XCLIENT is for trusted proxies only")),
             Command::Auth(Some(request)) => self.auth(request).await,
             Command::Stls => match &self.tls {
                 Tls::Offered(acceptor) => Outcome::StartTls(Reply::ok("Begin TLS negotiation"), acceptor.clone()),
@@ -97,7 +102,7 @@ impl Session {
         match Transaction::open(&self.service.node, record, lock).await {
             Ok(transaction) => {
                 let (count, octets) = transaction.stat();
-                tracing::info!(account = %record.address, messages = count, octets, "pop3 login");
+                tracing::info!(account = %record.address, client = %self.client, messages = count, octets, "pop3 login");
                 self.state = State::Transaction(Box::new(transaction));
                 Outcome::Reply(Reply::ok(format!("Logged in; maildrop has {count} messages ({octets} octets)")))
             }

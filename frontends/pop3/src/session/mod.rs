@@ -89,7 +89,12 @@ enum Outcome {
 /// A POP3 session on one connection.
 pub struct Session {
     service: Arc<Pop3Service>,
+    /// The connection's peer (logins are throttled by it; proxies are
+    /// recognised by it).
     peer: IpAddr,
+    /// The client's real address, for the log: the peer's, or what a
+    /// trusted proxy says with XCLIENT.
+    client: IpAddr,
     tls: Tls,
     framer: LineFramer,
     state: State,
@@ -106,6 +111,7 @@ impl Session {
         Session {
             service,
             peer,
+            client: peer,
             tls,
             framer,
             state: State::Authorization(Pending::Nothing),

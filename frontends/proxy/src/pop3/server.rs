@@ -91,7 +91,7 @@ async fn connection(client: Client, proxy: &Proxy, tls: &TlsMode) -> Result<(), 
                             "pop3",
                             |node| node.pop3,
                             |address, account| async move {
-                                upstream::login(address, &account.address, trust).await
+                                upstream::login(address, &account.address, peer, trust).await
                             },
                         )
                         .await;

@@ -1,6 +1,7 @@
 //! Logging in at the home node on the user's behalf: the node's greeting,
-//! then AUTH PLAIN with the proxy's identity and secret and the user as
-//! the authorisation identity.
+//! then XCLIENT naming the real client (believed by nodes only from
+//! trusted proxies) and AUTH PLAIN with the proxy's identity and secret
+//! and the user as the authorisation identity.
 
 use crate::route::NodeLogin;
 use crate::upstream::{connect, plain_as, LineReader};
@@ -19,10 +20,11 @@ pub struct NodeSession {
     pub leftover: Vec<u8>,
 }
 
-/// Logs `user` in at the node at `address`.
+/// Logs `user` in at the node at `address` for the client at `client`.
 pub async fn login(
     address: SocketAddr,
     user: &str,
+    client: SocketAddr,
     trust: &ProxyTrust,
 ) -> std::io::Result<NodeLogin<NodeSession>> {
     let mut reader = LineReader::new(connect(address).await?);
@@ -33,8 +35,13 @@ pub async fn login(
             String::from_utf8_lossy(&greeting).trim_end()
         )));
     }
-    let command = format!("AUTH PLAIN {}\r\n", plain_as(user, trust));
-    reader.stream().write_all(command.as_bytes()).await?;
+    // Pipelined: who the client is (for the node's log), then the login.
+    let commands = format!("XCLIENT ADDR={} PORT={}\r\nAUTH PLAIN {}\r\n", client.ip(), client.port(), plain_as(user, trust));
+    reader.stream().write_all(commands.as_bytes()).await?;
+    let noted = reader.line().await?;
+    if !noted.starts_with(b"+OK") {
+        return Ok(NodeLogin::Failed(format!("XCLIENT answered {:?}", String::from_utf8_lossy(&noted).trim_end())));
+    }
     let answer = reader.line().await?;
     if answer.starts_with(b"+OK") {
         let (stream, leftover) = reader.into_parts();
