@@ -3,11 +3,12 @@
 # libclang for the RocksDB bindings, the real mail clients the tests drive,
 # and OpenLDAP (slapd, ldap-utils), whose servers the tests start themselves
 # (testkit/src/slapd.rs), and memcached for the route cache's tests
-# (testkit/src/memcached.rs).
+# (testkit/src/memcached.rs), and iproute2 for the multi-node topology test
+# (tools/kotak/tests/topology.rs: network namespaces).
 set -euo pipefail
 
 need=()
-for pkg in libclang1-14 libclang-common-14-dev isync curl fetchmail openssl offlineimap3 slapd ldap-utils memcached; do
+for pkg in libclang1-14 libclang-common-14-dev isync curl fetchmail openssl offlineimap3 slapd ldap-utils memcached iproute2; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -115,12 +115,8 @@ pub async fn execute(services: &Services, req: Request) -> Reply {
             Ok(status) => Reply::with_index(status),
             Err(e) => Reply::failure(e),
         },
-        Request::IndexStatus => match services.node() {
-            Ok(node) => Reply::with_index(IndexStatus {
-                plan: ReindexPlan::default(),
-                progress: node.index_progress(),
-                index_bytes: node.index_bytes(),
-            }),
+        Request::IndexStatus => match services.nodes() {
+            Ok(nodes) => Reply::with_index(index_status(&nodes, ReindexPlan::default())),
             Err(e) => Reply::failure(e),
         },
     }
@@ -141,14 +137,37 @@ async fn queue_reindex(services: &Services, scope: ReindexScope) -> Result<Index
         ReindexScope::Account(_) => ReindexScope::Account(accounts[0].address.clone()),
         other => other,
     };
-    let node = services.node()?;
+    // One account is rebuilt by its home node; a shard or everything by
+    // every node of the process.
+    let nodes = match &scope {
+        ReindexScope::Account(_) => {
+            let home = &accounts[0].home;
+            vec![services.node_for(home)?.ok_or_else(|| format!("{} lives on node {home}, not here", accounts[0].address))?]
+        }
+        _ => services.nodes()?,
+    };
     tokio::task::spawn_blocking(move || {
-        let progress = node.index_progress();
-        let plan = node.reindex(&scope, &accounts).map_err(|e| e.to_string())?;
-        Ok(IndexStatus { plan, progress, index_bytes: node.index_bytes() })
+        let before = index_status(&nodes, ReindexPlan::default());
+        let mut plan = ReindexPlan::default();
+        for node in &nodes {
+            let p = node.reindex(&scope, &accounts).map_err(|e| e.to_string())?;
+            plan.accounts += p.accounts;
+            plan.messages += p.messages;
+            plan.mail_bytes += p.mail_bytes;
+        }
+        Ok(IndexStatus { plan, ..before })
     })
     .await
     .map_err(|e| format!("reindex task failed: {e}"))?
+}
+
+/// The index figures of `nodes`, summed, with `plan`.
+fn index_status(nodes: &[std::sync::Arc<kotak_engine::Node>], plan: ReindexPlan) -> IndexStatus {
+    IndexStatus {
+        plan,
+        progress: nodes.iter().map(|n| n.index_progress()).fold(IndexProgress::default(), |a, b| a + b),
+        index_bytes: nodes.iter().map(|n| n.index_bytes()).sum(),
+    }
 }
 
 /// Serves the admin socket until the task is dropped.

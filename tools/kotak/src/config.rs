@@ -1,8 +1,15 @@
-//! The node configuration file (TOML) and how command-line flags override it.
+//! The configuration file (TOML) and how command-line flags override it.
+//! A `[proxy]` table makes the process a routing proxy; without one it is
+//! a mailbox node.
+
+mod proxy;
+
+pub use proxy::{ProxyFileConfig, ProxyTrustFileConfig};
 
 use crate::NodeArgs;
 use kotak_directory::ldap::LdapConfig;
-use kotak_directory::{AuthConfig, DirectoryConfig};
+use kotak_directory::{AuthConfig, DirectoryConfig, RouteCacheConfig};
+use kotak_proxy::ProxyConfig;
 use kotak_engine::{Limits, NodeConfig};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -34,8 +41,13 @@ pub struct FileConfig {
     pub plaintext_auth: Option<bool>,
     /// Where accounts are kept.
     pub directory: DirectoryFileConfig,
-    /// How logins are delayed and throttled.
+    /// How logins are delayed and throttled, and which proxies are trusted.
     pub auth: AuthFileConfig,
+    /// Present: this process is a routing proxy in front of these nodes.
+    pub proxy: Option<ProxyFileConfig>,
+    /// Where routes (account -> home node) are kept; nodes flush them on
+    /// admin changes when it names memcached servers.
+    pub route_cache: Option<RouteCacheConfig>,
 }
 
 /// The `[directory]` table.
@@ -66,6 +78,8 @@ pub struct AuthFileConfig {
     pub max_failures_per_account: Option<u32>,
     /// The window both limits count in, seconds (default 300).
     pub window_secs: Option<u64>,
+    /// The routing proxy's identity and secret (`[auth.proxy]`).
+    pub proxy: Option<ProxyTrustFileConfig>,
 }
 
 /// Which directory backend, resolved.
@@ -115,8 +129,12 @@ pub struct Resolved {
     pub plaintext_auth: bool,
     /// The directory.
     pub directory: DirectorySettings,
-    /// Login rules.
+    /// Login rules; on a node, with the proxies it trusts.
     pub auth: AuthConfig,
+    /// The routing proxy's settings when this process is one.
+    pub proxy: Option<ProxyConfig>,
+    /// The `[route_cache]` table, when given.
+    pub route_cache: Option<RouteCacheConfig>,
 }
 
 fn directory_settings(file: DirectoryFileConfig) -> Result<DirectorySettings, String> {
@@ -143,26 +161,31 @@ fn directory_settings(file: DirectoryFileConfig) -> Result<DirectorySettings, St
     Ok(DirectorySettings { backend, settings })
 }
 
-fn auth_settings(file: AuthFileConfig) -> AuthConfig {
+/// The login rules; `trust` is what `[auth.proxy]` says (a node's trust,
+/// or the credentials a proxy presents, which its own logins do not take).
+fn auth_settings(file: &AuthFileConfig, trust: Option<kotak_directory::auth::ProxyTrust>) -> AuthConfig {
     let d = AuthConfig::default();
     AuthConfig {
         failure_delay: file.failure_delay_ms.map_or(d.failure_delay, Duration::from_millis),
         max_failures_per_address: file.max_failures_per_address.unwrap_or(d.max_failures_per_address),
         max_failures_per_account: file.max_failures_per_account.unwrap_or(d.max_failures_per_account),
         window: file.window_secs.map_or(d.window, Duration::from_secs),
+        proxy: trust,
         ..d
     }
 }
 
+/// Reads a TOML file into `T`; without a file, `T`'s defaults.
+pub fn read_toml<T: serde::de::DeserializeOwned + Default>(path: Option<&std::path::Path>) -> Result<T, String> {
+    let Some(p) = path else { return Ok(T::default()) };
+    let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+}
+
 /// Reads the config file (if any) and applies the flags.
 pub fn resolve(args: &NodeArgs) -> Result<Resolved, String> {
-    let file: FileConfig = match &args.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
-        }
-        None => FileConfig::default(),
-    };
+    let file: FileConfig = read_toml(args.config.as_deref())?;
+    let trust = file.auth.proxy.as_ref().map(ProxyTrustFileConfig::resolve).transpose()?;
     let data_dir = args
         .data_dir
         .clone()
@@ -182,14 +205,32 @@ pub fn resolve(args: &NodeArgs) -> Result<Resolved, String> {
     if let Some(s) = file.tls.handshake_timeout_secs {
         tls.handshake_timeout = std::time::Duration::from_secs(s);
     }
+    let max_connections = file.max_connections.unwrap_or(10_000);
+    let plaintext_auth = file.plaintext_auth.unwrap_or(true);
+    let (auth, proxy) = match file.proxy {
+        // A proxy presents the trust's credentials; it accepts no proxy logins itself.
+        Some(p) => {
+            let credentials = trust.ok_or("[proxy] needs [auth.proxy] with the secret the nodes trust (secret or secret_file)")?;
+            let proxy = p.resolve(&hostname, max_connections, plaintext_auth, credentials);
+            (auth_settings(&file.auth, None), Some(proxy))
+        }
+        None => {
+            if trust.as_ref().is_some_and(|t| t.networks.is_empty()) {
+                tracing::warn!("[auth.proxy] names no networks: this node accepts no proxy logins");
+            }
+            (auth_settings(&file.auth, trust), None)
+        }
+    };
     Ok(Resolved {
         node,
         listen: file.listen,
-        max_connections: file.max_connections.unwrap_or(10_000),
+        max_connections,
         hostname,
         tls,
-        plaintext_auth: file.plaintext_auth.unwrap_or(true),
+        plaintext_auth,
         directory: directory_settings(file.directory)?,
-        auth: auth_settings(file.auth),
+        auth,
+        proxy,
+        route_cache: file.route_cache,
     })
 }

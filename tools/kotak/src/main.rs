@@ -1,5 +1,6 @@
-//! `kotak`: the one binary. Every role of a mailbox node (`serve`), the
-//! account admin commands and the load generator live here.
+//! `kotak`: the one binary. Every role (`serve`: a mailbox node or a
+//! routing proxy; `up`: a whole topology in one process), the account
+//! admin commands and the load generator live here.
 
 mod admin;
 mod bench;
@@ -8,8 +9,10 @@ mod import;
 mod provision;
 mod provision_cmd;
 mod reindex;
+mod roles;
 mod serve;
 mod services;
+mod up;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -34,9 +37,21 @@ pub struct NodeArgs {
     data_dir: Option<PathBuf>,
 }
 
+/// Where `kotak up` finds its topology and keeps its data.
+#[derive(clap::Args, Clone, Debug)]
+pub struct UpArgs {
+    /// Topology file (TOML; every key optional).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory (overrides the file's `data_dir`; default `./kotak-up`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Runs a mailbox node with the listed protocol listeners.
+    /// Runs a mailbox node or, with a `[proxy]` table, a routing proxy,
+    /// with the listed protocol listeners.
     Serve {
         #[command(flatten)]
         node: NodeArgs,
@@ -44,6 +59,9 @@ enum Command {
         #[arg(long = "listen", value_name = "PROTO=ADDR")]
         listen: Vec<String>,
     },
+    /// Runs the whole topology on this machine: directory, mailbox nodes
+    /// and the routing proxy, with demo accounts.
+    Up(UpArgs),
     /// Manages domains in the directory.
     Domain {
         #[command(subcommand)]
@@ -85,7 +103,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // A server logs what it does; an admin command prints its result and
     // only warnings, unless RUST_LOG asks for more.
-    let default_level = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
+    let default_level = if matches!(cli.command, Command::Serve { .. } | Command::Up(_)) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into()),
@@ -103,6 +121,7 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async move {
         let done = match cli.command {
             Command::Serve { node, listen } => serve::run(node, listen).await,
+            Command::Up(args) => up::run(args).await,
             Command::Domain { action } => provision_cmd::domain(action).await,
             Command::Account { action } => provision_cmd::account(action).await,
             Command::Alias { action } => provision_cmd::alias(action).await,

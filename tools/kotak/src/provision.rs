@@ -23,7 +23,8 @@ pub enum Op {
         address: String,
         password_hash: String,
         name: Option<String>,
-        /// Home node; this node when omitted.
+        /// Home node; when omitted, this process's node (of several, the
+        /// one with the fewest accounts).
         node: Option<String>,
         quota: Quota,
     },
@@ -86,7 +87,10 @@ pub async fn execute(services: &Services, op: Op) -> Result<Vec<String>, String>
         }
         Op::DomainList => dir.domains().await.map_err(e)?.into_iter().map(|d| format!("{}\t{}", d.typed_name, d.name)).collect(),
         Op::AccountAdd { address, password_hash, name, node, quota } => {
-            let home = node.unwrap_or_else(|| services.node_name().to_string());
+            let home = match node {
+                Some(n) => n,
+                None => services.default_home().await?,
+            };
             let new = NewAccount { address, password_hash, display_name: name, home, quota };
             let a = dir.add_account(new).await.map_err(e)?;
             tracing::info!(account = %a.address, id = a.id, home = %a.home, "account created");
@@ -96,13 +100,13 @@ pub async fn execute(services: &Services, op: Op) -> Result<Vec<String>, String>
             let a = dir.account(&address).await.map_err(e)?.ok_or_else(|| format!("no such account: {address}"))?;
             // Mail first: a crash in between leaves an account with an
             // empty mailbox, never mail that no account owns.
-            let here = a.home == services.node_name();
-            if here {
-                services.node()?.delete_account(&a).await.map_err(|e| e.to_string())?;
+            let home = services.node_for(&a.home)?;
+            if let Some(node) = &home {
+                node.delete_account(&a).await.map_err(|e| e.to_string())?;
             }
             dir.delete_account(&a.address).await.map_err(e)?;
             let mut lines = vec![format!("deleted {}", a.typed_address)];
-            if !here {
+            if home.is_none() {
                 lines.push(format!("its mail on node {} is not deleted from here", a.home));
             }
             lines
@@ -134,8 +138,7 @@ pub async fn execute(services: &Services, op: Op) -> Result<Vec<String>, String>
                 format!("password scheme: {}", scheme_name(&a.password_hash)),
             ];
             lines.extend(a.aliases.iter().map(|al| format!("alias: {al}")));
-            if a.home == services.node_name() {
-                let node = services.node()?;
+            if let Some(node) = services.node_for(&a.home)? {
                 let usage = node.account(&a).and_then(|acct| acct.usage()).map_err(|e| e.to_string())?;
                 lines.push(format!("shard: {}", node.shard_of(a.id)));
                 lines.push(format!("usage: {} messages, {} bytes", usage.messages, usage.storage));

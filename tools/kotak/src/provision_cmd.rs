@@ -49,7 +49,8 @@ pub enum AccountAction {
         /// Display name.
         #[arg(long)]
         name: Option<String>,
-        /// Home node (default: the node of this data directory).
+        /// Home node (default: the node of this data directory; under
+        /// `kotak up`, the node with the fewest accounts).
         #[arg(long)]
         node: Option<String>,
         /// Most bytes of mail (0: unlimited).
@@ -211,7 +212,8 @@ fn limit(n: u64) -> Option<u64> {
     (n > 0).then_some(n)
 }
 
-fn random_password() -> String {
+/// A random password of 16 unambiguous letters and digits (about 93 bits).
+pub fn random_password() -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::thread_rng();

@@ -138,14 +138,15 @@ pub async fn run(args: ReindexArgs) -> Result<ExitCode, String> {
         }
         None => {
             let services = crate::services::open(&cfg).await?;
-            let node = services.node()?;
-            let via = Via::Local(services);
+            // Opened now, so a data directory that cannot be is an error before anything is queued.
+            services.nodes()?;
+            let via = Via::Local(services.clone());
             let outcome = async {
                 let queued = via.index(queue).await?;
                 follow(&via, queued, args.json).await
             }
             .await;
-            node.shutdown();
+            services.shutdown();
             outcome?
         }
     };
