@@ -256,7 +256,7 @@ impl Account {
         let result = (|| {
             self.check_quota(1, size as u64)?;
             let mut mbrec = self.mailbox_record(INBOX_ID)?.ok_or(Error::NoSuchMailbox)?;
-            let new = MessageMeta { uid: 0, flags: Flags::default(), modseq: 0, internal_date: date, size, blob };
+            let new = MessageMeta { uid: 0, flags: Flags::default(), modseq: 0, internal_date: date, size, blob, save_date: None };
             let uid = self.add_message(&mut tx, INBOX_ID, &mut mbrec, &new);
             tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, INBOX_ID), records::encode(&mbrec));
             tx.batch.put(Cf::Account, keys::account(self.id), records::encode(&tx.state));
@@ -267,7 +267,7 @@ impl Account {
     }
 
     /// Stages a new message record in `mb` like `like` (its body, flags,
-    /// date and size; the UID and MODSEQ are new), adding a reference to the
+    /// date and size; the UID, MODSEQ and save date are new), adding a reference to the
     /// body; updates the mailbox counters and keyword list in `mbrec`.
     pub(crate) fn add_message(&self, tx: &mut Txn, mb: MailboxId, mbrec: &mut MailboxInfo, like: &MessageMeta) -> Uid {
         let MessageMeta { blob, ref flags, internal_date, size, .. } = *like;
@@ -282,7 +282,8 @@ impl Account {
             mbrec.unseen += 1;
         }
         mbrec.add_keywords(&flags);
-        let rec = MessageMeta { uid, blob, flags, modseq, internal_date, size };
+        let save_date = Some(chrono::Utc::now().timestamp());
+        let rec = MessageMeta { uid, blob, flags, modseq, internal_date, size, save_date };
         tx.batch.put(Cf::Message, keys::message(self.id, mb, uid), records::encode(&rec));
         tx.batch.merge(Cf::BlobRef, keys::blob(blob), 1i64.to_be_bytes().to_vec());
         self.node.note_arrival(self.id, mb, uid);

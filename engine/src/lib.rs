@@ -34,5 +34,5 @@ pub use kotak_directory::Quota;
 pub use error::{Error, Result};
 pub use node::{Node, ReindexPlan, ReindexScope};
 pub use message_list::MessageList;
-pub use message_ops::Stored;
+pub use message_ops::{AppendedBatch, NewMessage, Stored};
 pub use types::*;

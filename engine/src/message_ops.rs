@@ -6,6 +6,27 @@ use crate::keys::{self, Cf};
 use crate::records;
 use crate::types::{Appended, Change, Copied, Flags, MailboxId, MailboxInfo, MessageMeta, ModSeq, StoreOp, Uid};
 
+/// One message of [`Account::append_batch`].
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    /// The message as sent.
+    pub raw: &'a [u8],
+    /// Its initial flags.
+    pub flags: Flags,
+    /// Its internal date (seconds since the epoch); now when `None`.
+    pub internal_date: Option<i64>,
+}
+
+/// What [`Account::append_batch`] stored: the mailbox's UIDVALIDITY and the
+/// messages' UIDs, in order (consecutive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedBatch {
+    /// UIDVALIDITY of the target mailbox.
+    pub uidvalidity: u32,
+    /// The UIDs the messages got, in the order given.
+    pub uids: Vec<Uid>,
+}
+
 /// What a flag update did.
 #[derive(Debug, Clone, Default)]
 pub struct Stored {
@@ -25,24 +46,44 @@ impl Account {
 
     /// Stores a new message in `mb`; returns once it is durable.
     pub async fn append(&self, mb: MailboxId, raw: &[u8], flags: Flags, internal_date: Option<i64>) -> Result<Appended> {
-        if raw.len() as u64 > self.node.limits().max_message_size {
+        let batch = self.append_batch(mb, &[NewMessage { raw, flags, internal_date }]).await?;
+        Ok(Appended { uidvalidity: batch.uidvalidity, uid: batch.uids[0] })
+    }
+
+    /// Stores several messages in `mb`, all or none (MULTIAPPEND, RFC
+    /// 3502): one account lock, one quota check, one durable commit, so
+    /// their UIDs are consecutive. Returns once they are durable.
+    pub async fn append_batch(&self, mb: MailboxId, messages: &[NewMessage<'_>]) -> Result<AppendedBatch> {
+        let max = self.node.limits().max_message_size;
+        if messages.iter().any(|m| m.raw.len() as u64 > max) {
             return Err(Error::TooLarge);
         }
-        let summary = records::encode(&crate::mime::summarize(raw, self.node.limits()));
-        let stored = crate::blob::encode(raw)?;
-        let date = internal_date.unwrap_or_else(|| chrono::Utc::now().timestamp());
+        let now = chrono::Utc::now().timestamp();
+        let mut staged = Vec::with_capacity(messages.len());
+        for m in messages {
+            let summary = records::encode(&crate::mime::summarize(m.raw, self.node.limits()));
+            staged.push((summary, crate::blob::encode(m.raw)?));
+        }
+        let bytes = messages.iter().map(|m| m.raw.len() as u64).sum();
         let _g = self.lock().await;
         let mut mbrec = self.selectable(mb)?;
-        self.check_quota(1, raw.len() as u64)?;
+        self.check_quota(messages.len() as u64, bytes)?;
         let mut tx = self.begin()?;
-        let blob = self.shard().new_blob_id();
-        tx.batch.put(Cf::Blob, keys::blob(blob), stored);
-        tx.batch.put(Cf::Summary, keys::blob(blob), summary);
-        let new = MessageMeta { uid: 0, flags, modseq: 0, internal_date: date, size: raw.len() as u32, blob };
-        let uid = self.add_message(&mut tx, mb, &mut mbrec, &new);
+        let mut uids = Vec::with_capacity(messages.len());
+        for (m, (summary, stored)) in messages.iter().zip(staged) {
+            let blob = self.shard().new_blob_id();
+            tx.batch.put(Cf::Blob, keys::blob(blob), stored);
+            tx.batch.put(Cf::Summary, keys::blob(blob), summary);
+            let date = m.internal_date.unwrap_or(now);
+            let new = MessageMeta { uid: 0, flags: m.flags.clone(), modseq: 0, internal_date: date, size: m.raw.len() as u32, blob, save_date: None };
+            uids.push(self.add_message(&mut tx, mb, &mut mbrec, &new));
+        }
+        if uids.is_empty() {
+            return Ok(AppendedBatch { uidvalidity: mbrec.uidvalidity, uids });
+        }
         tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, mb), records::encode(&mbrec));
         self.commit(tx).await?;
-        Ok(Appended { uidvalidity: mbrec.uidvalidity, uid })
+        Ok(AppendedBatch { uidvalidity: mbrec.uidvalidity, uids })
     }
 
     /// Changes the flags of the listed messages (missing UIDs are skipped).

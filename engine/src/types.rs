@@ -106,6 +106,20 @@ pub struct MessageMeta {
     pub size: u32,
     /// Which stored body this message refers to.
     pub blob: BlobId,
+    /// When the message was saved into this mailbox (APPEND, delivery,
+    /// COPY, MOVE), seconds since the Unix epoch; set by the engine when it
+    /// adds the record, whatever the caller passes. Records written before
+    /// save dates existed end where it would start, and read as `None`.
+    #[serde(default, deserialize_with = "absent_as_default")]
+    pub save_date: Option<i64>,
+}
+
+impl MessageMeta {
+    /// The save date (RFC 8514), or for a record written before save dates
+    /// were kept, the internal date: the closest date the record has.
+    pub fn saved_at(&self) -> i64 {
+        self.save_date.unwrap_or(self.internal_date)
+    }
 }
 
 /// A mailbox's state as STATUS and SELECT report it; also its stored record.
@@ -138,7 +152,7 @@ pub struct MailboxInfo {
     /// grows, as Dovecot's does; it is written in the same batch as the
     /// change that brings a new keyword. Records written before the list
     /// existed end where it would start, and read as an empty list.
-    #[serde(default, deserialize_with = "keywords_or_none")]
+    #[serde(default, deserialize_with = "absent_as_default")]
     pub keywords: Vec<String>,
 }
 
@@ -156,10 +170,10 @@ impl MailboxInfo {
     }
 }
 
-/// The keyword list of a mailbox record, or none when the record ends
-/// before it (written by a version without the list).
-fn keywords_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    Ok(Vec::<String>::deserialize(d).unwrap_or_default())
+/// A trailing field of a record, or its default when the record ends before
+/// it (written by a version without the field).
+fn absent_as_default<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    Ok(T::deserialize(d).unwrap_or_default())
 }
 
 /// One entry of an account's change log, keyed by its MODSEQ.
@@ -250,5 +264,29 @@ mod tests {
         assert_eq!(read.keywords, ["$Label2", "Work", "$Junk"]);
         let again: MailboxInfo = crate::records::decode(&crate::records::encode(&read)).unwrap();
         assert_eq!(again, read);
+    }
+
+    /// A message record as versions before save dates wrote it.
+    #[derive(Serialize)]
+    struct MessageMetaWithoutSaveDate {
+        uid: Uid,
+        flags: Flags,
+        modseq: ModSeq,
+        internal_date: i64,
+        size: u32,
+        blob: BlobId,
+    }
+
+    #[test]
+    fn message_records_keep_save_dates_and_old_ones_read_the_internal_date() {
+        let flags = Flags { system: Flags::SEEN, keywords: vec!["$Work".into()] };
+        let old = MessageMetaWithoutSaveDate { uid: 4, flags: flags.clone(), modseq: 9, internal_date: 1_000, size: 77, blob: 12 };
+        let read: MessageMeta = crate::records::decode(&crate::records::encode(&old)).unwrap();
+        let want = MessageMeta { uid: 4, flags, modseq: 9, internal_date: 1_000, size: 77, blob: 12, save_date: None };
+        assert_eq!(read, want);
+        assert_eq!(read.saved_at(), 1_000);
+        let new = MessageMeta { save_date: Some(2_000), ..want };
+        let again: MessageMeta = crate::records::decode(&crate::records::encode(&new)).unwrap();
+        assert_eq!((again.saved_at(), again), (2_000, new));
     }
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use kotak_engine::{Change, Error, Flags, Node, NodeConfig, StoreOp};
+use kotak_engine::{Change, Error, Flags, NewMessage, Node, NodeConfig, StoreOp};
 use std::sync::Arc;
 
 fn open(dir: &std::path::Path) -> Arc<Node> {
@@ -153,6 +153,27 @@ async fn move_is_one_write_and_shares_the_body() {
     let changes: Vec<Change> = a.changes_since(before).unwrap().into_iter().map(|(_, c)| c).collect();
     assert_eq!(changes, vec![Change::Added { mailbox: archive.id, uid: 1 }, Change::Expunged { mailbox: 1, uid: 1 }]);
     assert_eq!(a.mailbox("INBOX").unwrap().unwrap().messages, 0);
+}
+
+#[tokio::test]
+async fn a_batch_append_is_one_write_all_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::open(NodeConfig { shards: Some(2), limits: kotak_engine::Limits { max_message_size: 100, ..Default::default() }, ..NodeConfig::new(dir.path()) }).unwrap();
+    let rec = common::add_account(&node, "a@x.test").await;
+    let a = node.account(&rec).unwrap();
+    let raws = [msg(1), msg(2), msg(3)];
+    let batch: Vec<NewMessage> = raws.iter().map(|raw| NewMessage { raw, flags: Flags::default(), internal_date: Some(7) }).collect();
+    let before = a.highest_modseq().unwrap();
+    let stored = a.append_batch(1, &batch).await.unwrap();
+    assert_eq!(stored.uids, vec![1, 2, 3]);
+    assert_eq!(a.highest_modseq().unwrap(), before + 3);
+    let m = a.messages(1).unwrap();
+    assert_eq!((a.read_raw(&m[2]).unwrap(), m[2].internal_date), (msg(3), 7));
+    let big = vec![b'x'; 101];
+    let mixed = [NewMessage { raw: &raws[0], flags: Flags::default(), internal_date: None }, NewMessage { raw: &big, flags: Flags::default(), internal_date: None }];
+    assert!(matches!(a.append_batch(1, &mixed).await, Err(Error::TooLarge)));
+    assert!(matches!(a.append_batch(99, &batch).await, Err(Error::NoSuchMailbox)));
+    assert_eq!(a.messages(1).unwrap().len(), 3);
 }
 
 #[tokio::test]

@@ -227,6 +227,13 @@ fn open_or_create(dir: &Path, fields: &Fields, shard_no: usize) -> Result<Index>
     let opened = if dir.join("meta.json").exists() {
         match Index::open_in_dir(dir).and_then(|index| check(index, fields)) {
             Ok(index) => Some(index),
+            Err(tantivy::TantivyError::SchemaError(_)) => {
+                // Planned: a new version indexes differently (its tokenizer
+                // name is part of the schema).
+                tracing::info!(shard = shard_no, dir = %dir.display(), "full-text index made by another version; rebuilding it from the store");
+                std::fs::remove_dir_all(dir)?;
+                None
+            }
             Err(e) => {
                 tracing::warn!(shard = shard_no, dir = %dir.display(), error = %e, "full-text index is damaged; rebuilding it from the store");
                 std::fs::remove_dir_all(dir)?;

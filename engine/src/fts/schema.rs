@@ -19,8 +19,11 @@ use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextO
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
 
-/// Name under which [`GramTokenizer`] is registered with the index.
-pub(crate) const TOKENIZER: &str = "kotak_grams";
+/// Name under which [`GramTokenizer`] is registered with the index. It is
+/// part of the schema, so an index made with another name is rebuilt from
+/// the store when opened: the name changes whenever the normal form of
+/// [`super::words`] does ("casemap": the i;unicode-casemap folding).
+pub(crate) const TOKENIZER: &str = "kotak_grams_casemap";
 
 /// `kind` of a message document.
 const KIND_MESSAGE: u64 = 0;

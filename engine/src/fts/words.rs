@@ -5,10 +5,17 @@
 //! IMAP SEARCH strings are case-insensitive substrings (RFC 3501 and 9051,
 //! 6.4.4). Both the searched text and the search string are
 //! [normalised](normalise) the same way and a string matches when its
-//! normal form occurs anywhere in the text's: letters are lower-cased,
-//! diacritics removed (each character's canonical decomposition without
-//! its combining marks: `Café` -> `cafe`, `İ` -> `i`), and every run of
+//! normal form occurs anywhere in the text's: each character is replaced by
+//! its compatibility decomposition (`ﬁ` -> `fi`, `ǆ` -> `dž`, `Ａ` -> `A`),
+//! combining marks are removed (`Café` -> `cafe`, `İ` -> `i`), letters are
+//! case-folded through their upper case (so `ς`, `σ` and `Σ` agree, as do
+//! `ı` and `i`, `ſ` and `s`; `ß` stays apart from `ss`), and every run of
 //! whitespace (line breaks and header folding included) becomes one space.
+//!
+//! Two strings equal under i;unicode-casemap (RFC 5051: titlecase, then
+//! decompose) are equal here too, which is what IMAP's I18NLEVEL=1
+//! (RFC 5255) asks of SEARCH; this form is coarser only in ignoring
+//! diacritics on both sides, as Dovecot's full-text search does.
 //! Normalisation maps each character on its own (only whitespace runs are
 //! joined), so the normal form of a substring is a substring of the normal
 //! form.
@@ -19,7 +26,7 @@
 //! a shorter one where some gram starts with it (the text is padded with
 //! [`SEPARATOR`]s so that its last characters start grams too).
 
-use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
 /// Length of the pieces the index stores, in characters.
 pub const GRAM: usize = 3;
@@ -65,11 +72,15 @@ pub fn normalise_into(text: &str, out: &mut String) {
                 out.push(c.to_ascii_lowercase());
                 continue;
             }
-            decompose_canonical(c, |d| {
+            decompose_compatible(c, |d| {
+                if d.is_whitespace() {
+                    space = true;
+                    return;
+                }
                 if is_combining_mark(d) {
                     return;
                 }
-                for lower in d.to_lowercase() {
+                for lower in simple_uppercase(d).to_lowercase() {
                     if !is_combining_mark(lower) {
                         if std::mem::take(&mut space) {
                             out.push(' ');
@@ -83,6 +94,38 @@ pub fn normalise_into(text: &str, out: &mut String) {
     if space {
         out.push(' ');
     }
+}
+
+/// The character's upper case where that is one character (`ς` -> `Σ`,
+/// `ı` -> `I`), else the character itself (`ß`, whose upper case is `SS`).
+/// Apart from the digraphs that compatibility decomposition has already
+/// split and Georgian (see [`casemap`]), this is the titlecase mapping that
+/// i;unicode-casemap applies.
+fn simple_uppercase(c: char) -> char {
+    let mut upper = c.to_uppercase();
+    match (upper.next(), upper.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// A string in i;unicode-casemap's "titlecased canonicalized" form (RFC
+/// 5051), whose octets SORT compares: every character decomposed (with
+/// compatibility decompositions) and titlecased, diacritics kept.
+pub fn casemap(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_uppercase();
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        decompose_compatible(c, |d| {
+            // Georgian Mkhedruli letters have an upper case (Mtavruli) but
+            // are their own titlecase.
+            let title = if ('\u{10d0}'..='\u{10ff}').contains(&d) { d } else { simple_uppercase(d) };
+            decompose_compatible(title, |t| out.push(t));
+        });
+    }
+    out
 }
 
 /// ASCII whitespace, including the vertical tab that
@@ -159,10 +202,34 @@ mod tests {
             ("  x  ", " x "),
             ("日本語", "日本語"),
             ("", ""),
+            // What i;unicode-casemap equates (RFC 5051, RFC 5255).
+            ("ǅ Ǆ ǆ dž", "dz dz dz dz"),
+            ("ﬁle Ｆｕｌｌ x²", "file full x2"),
+            ("ΣΊΣΥΦΟΣ σίσυφος ςσ", "σισυφοσ σισυφοσ σσ"),
+            ("ıI ſS µΜ K", "ii ss μμ k"),
+            ("ẞ ß SS", "ß ß ss"),
+            ("a\u{2003}\u{a8}b", "a b"),
         ];
         for (text, want) in cases {
             assert_eq!(normalise(text), *want, "{text:?}");
         }
+    }
+
+    #[test]
+    fn unicode_casemap_form() {
+        let cases: &[(&str, &str)] = &[
+            ("subject", "SUBJECT"),
+            ("ǆungla ǅ Ǆ", "DZ\u{30c}UNGLA DZ\u{30c} DZ\u{30c}"),
+            ("café", "CAFE\u{301}"),
+            ("ß ﬁ ς ı", "ß FI Σ I"),
+            ("ა Ა", "ა Ა"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(casemap(text), *want, "{text:?}");
+            assert_eq!(casemap(want), *want, "{want:?} is stable");
+        }
+        assert!(casemap("cafe") < casemap("Café"));
+        assert_ne!(casemap("ß"), casemap("ss"));
     }
 
     #[test]

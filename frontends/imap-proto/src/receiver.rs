@@ -446,6 +446,8 @@ mod tests {
             (b"a1 LOGIN {3+}\r\nbob pw\r\na2 NOOP\r\n", vec![cmd("a1 LOGIN {3+}\r\nbob pw\r\n"), cmd("a2 NOOP\r\n")]),
             (b"a1 APPEND x {5}\r\n{9}\r\n\r\n", vec![Event::Continue, cmd("a1 APPEND x {5}\r\n{9}\r\n\r\n")]),
             (b"a1 APPEND x {0}\r\n\r\n", vec![Event::Continue, cmd("a1 APPEND x {0}\r\n\r\n")]),
+            (b"a1 APPEND x ~{3}\r\na\0b\r\n", vec![Event::Continue, cmd("a1 APPEND x ~{3}\r\na\0b\r\n")]),
+            (b"a1 APPEND x {1}\r\na ~{2+}\r\n\0b\r\n", vec![Event::Continue, cmd("a1 APPEND x {1}\r\na ~{2+}\r\n\0b\r\n")]),
             (b"a1 APPEND x {101}\r\na2 NOOP\r\n", vec![rejected(Some("a1"), Reason::LiteralTooLarge), cmd("a2 NOOP\r\n")]),
             (
                 b"a1 APPEND x {10000000000}\r\na2 NOOP\r\n",

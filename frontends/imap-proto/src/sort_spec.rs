@@ -63,6 +63,9 @@ pub enum ThreadAlgorithm {
     /// Follows Message-ID, In-Reply-To and References, then merges by
     /// base subject.
     References,
+    /// REFS (draft-ietf-morg-inthread): REFERENCES without the subject
+    /// merging, threads ordered by their newest message.
+    Refs,
 }
 
 impl ThreadAlgorithm {
@@ -72,6 +75,8 @@ impl ThreadAlgorithm {
             Some(ThreadAlgorithm::OrderedSubject)
         } else if name.eq_ignore_ascii_case(b"REFERENCES") {
             Some(ThreadAlgorithm::References)
+        } else if name.eq_ignore_ascii_case(b"REFS") {
+            Some(ThreadAlgorithm::Refs)
         } else {
             None
         }

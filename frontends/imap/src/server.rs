@@ -244,15 +244,22 @@ async fn wait(
     }
 }
 
+/// How many messages of the largest size one command may carry after
+/// login: a MULTIAPPEND (RFC 3502) holds all its messages in memory until
+/// they are stored together, so its total is capped at this many times the
+/// message size limit (and at `MAX_APPEND_MESSAGES` messages).
+const COMMAND_MESSAGES: u64 = 4;
+
 /// The receiver's limits. Before login a literal may be no longer than a
 /// line (LOGIN needs no more), so strangers cannot make the server buffer
-/// messages.
+/// messages; after it, one literal may be a whole message and a command
+/// [`COMMAND_MESSAGES`] of them.
 fn limits(config: &ImapConfig, max_message: u64, authenticated: bool) -> Limits {
-    let max_literal = if authenticated { max_message } else { config.max_line as u64 };
+    let (max_literal, literals) = if authenticated { (max_message, COMMAND_MESSAGES) } else { (config.max_line as u64, 1) };
     Limits {
         max_line: config.max_line,
         max_literal,
-        max_command: max_literal.saturating_add(16 * config.max_line as u64),
+        max_command: max_literal.saturating_mul(literals).saturating_add(16 * config.max_line as u64),
     }
 }
 

@@ -98,7 +98,7 @@ async fn threads() {
     for (i, (command, want)) in cases.iter().enumerate() {
         assert_eq!(c.ok(&format!("t{i}"), command).await, vec![want.to_string()], "{command}");
     }
-    assert!(c.tagged("b1", "THREAD REFS UTF-8 ALL").await.starts_with("b1 BAD"));
+    assert!(c.tagged("b1", "THREAD REF UTF-8 ALL").await.starts_with("b1 BAD"));
     assert!(c.tagged("b2", "THREAD REFERENCES KOI8-R ALL").await.starts_with("b2 NO [BADCHARSET"));
     server.stop().await;
 }

@@ -103,7 +103,7 @@ mod tests {
     use kotak_engine::Flags;
 
     fn meta(uid: Uid, size: u32) -> MessageMeta {
-        MessageMeta { uid, flags: Flags::default(), modseq: 1, internal_date: 0, size, blob: u64::from(uid) }
+        MessageMeta { uid, flags: Flags::default(), modseq: 1, internal_date: 0, size, blob: u64::from(uid), save_date: None }
     }
 
     fn drop3() -> Maildrop {

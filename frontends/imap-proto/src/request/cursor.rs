@@ -44,6 +44,10 @@ pub struct Cursor<'a> {
     pos: usize,
     /// Literals read so far.
     literals: usize,
+    /// Whether literal data is checked for NUL bytes (not while the
+    /// receiver asks whether to request the next literal, which would read
+    /// every earlier literal again each time).
+    check_nul: bool,
 }
 
 /// Bytes that end an atom (RFC 3501 atom-specials, minus the ones a given
@@ -63,7 +67,13 @@ fn is_list_char(c: u8) -> bool {
 impl<'a> Cursor<'a> {
     /// A cursor at the start of `input`.
     pub fn new(input: &'a [u8]) -> Self {
-        Cursor { input, pos: 0, literals: 0 }
+        Cursor { input, pos: 0, literals: 0, check_nul: true }
+    }
+
+    /// A cursor that takes literal data unread, for deciding whether a
+    /// command makes sense so far: its cost does not grow with the data.
+    pub fn for_framing(input: &'a [u8]) -> Self {
+        Cursor { check_nul: false, ..Cursor::new(input) }
     }
 
     /// The offset of the next unread byte.
@@ -300,6 +310,24 @@ impl<'a> Cursor<'a> {
     /// `{n}CRLF` or `{n+}CRLF` followed by n bytes, none of them NUL
     /// (RFC 3501 CHAR8); at most [`MAX_LITERALS`] per command.
     fn literal(&mut self) -> Parsed<&'a [u8]> {
+        let data = self.literal_data()?;
+        if self.check_nul && data.contains(&0) {
+            return Err(Syntax::Invalid);
+        }
+        Ok(data)
+    }
+
+    /// A literal, or a `literal8` (`~{n}`, RFC 3516) whose bytes may
+    /// include NUL; says which it was.
+    pub fn literal_or_literal8(&mut self) -> Parsed<(&'a [u8], bool)> {
+        if self.eat(b'~') {
+            return self.literal_data().map(|data| (data, true));
+        }
+        self.literal().map(|data| (data, false))
+    }
+
+    /// The data of `{n}CRLF` or `{n+}CRLF` followed by n bytes.
+    fn literal_data(&mut self) -> Parsed<&'a [u8]> {
         self.literals += 1;
         if self.literals > MAX_LITERALS {
             return Err(Syntax::Invalid);
@@ -316,9 +344,6 @@ impl<'a> Cursor<'a> {
             return Err(Syntax::Incomplete);
         }
         let data = &self.input[self.pos..end];
-        if data.contains(&0) {
-            return Err(Syntax::Invalid);
-        }
         self.pos = end;
         Ok(data)
     }

@@ -1,5 +1,6 @@
 //! FETCH's arguments (RFC 3501 6.4.5): the message set, the data items
-//! (macros expanded), RFC 9051's BINARY items, RFC 7162's MODSEQ item and
+//! (macros expanded), RFC 9051's BINARY items, RFC 7162's MODSEQ item,
+//! RFC 8514's SAVEDATE item and
 //! the CHANGEDSINCE and VANISHED modifiers. Body sections are built as
 //! imap-types values, which the renderer in [`crate::fetch`] takes.
 
@@ -17,6 +18,8 @@ pub enum FetchAtt<'a> {
     Item(MessageDataItemName<'a>),
     /// `MODSEQ` (RFC 7162).
     ModSeq,
+    /// `SAVEDATE` (RFC 8514): when the message was saved into the mailbox.
+    SaveDate,
     /// `BINARY[part]<partial>` or `BINARY.PEEK[...]` (RFC 9051): the part
     /// with its transfer encoding undone.
     Binary {
@@ -120,6 +123,7 @@ fn fetch_att<'a>(c: &mut Cursor<'a>) -> Parsed<FetchAtt<'a>> {
         b"BODYSTRUCTURE" => N::BodyStructure,
         b"UID" => N::Uid,
         b"MODSEQ" => return Ok(FetchAtt::ModSeq),
+        b"SAVEDATE" => return Ok(FetchAtt::SaveDate),
         b"BODY" if c.peek() == Ok(b'[') => body_ext(c, false)?,
         b"BODY" => N::Body,
         b"BODY.PEEK" => body_ext(c, true)?,
@@ -137,6 +141,15 @@ fn fetch_att<'a>(c: &mut Cursor<'a>) -> Parsed<FetchAtt<'a>> {
 fn body_ext<'a>(c: &mut Cursor<'a>, peek: bool) -> Parsed<MessageDataItemName<'a>> {
     let section = section(c)?;
     Ok(MessageDataItemName::BodyExt { section, partial: partial(c)?, peek })
+}
+
+/// A section spec as an IMAP URL's `;SECTION=` gives it (`1.MIME`,
+/// `HEADER.FIELDS (From)`), given in brackets (`[1.MIME]`); `None` when it
+/// does not parse.
+pub fn section_spec(bracketed: &[u8]) -> Option<Section<'_>> {
+    let mut c = Cursor::new(bracketed);
+    let section = section(&mut c).ok()??;
+    (c.pos() == bracketed.len()).then_some(section)
 }
 
 /// `"[" [section-spec] "]"`: `None` for the whole message.
@@ -277,7 +290,7 @@ mod tests {
     fn extension_items_and_modifiers() {
         let one = NonZeroU32::new(1).expect("non-zero");
         let two = NonZeroU32::new(2).expect("non-zero");
-        let args = parse(" 1:* (UID MODSEQ BINARY.PEEK[1.2]<0.2> BINARY[] BINARY.SIZE[2]) (CHANGEDSINCE 12345 VANISHED)\r\n", true)
+        let args = parse(" 1:* (UID MODSEQ BINARY.PEEK[1.2]<0.2> BINARY[] BINARY.SIZE[2] savedate) (CHANGEDSINCE 12345 VANISHED)\r\n", true)
             .expect("parses");
         assert_eq!(
             args.items,
@@ -287,6 +300,7 @@ mod tests {
                 FetchAtt::Binary { part: vec![one, two], partial: Some((0, two)), peek: true },
                 FetchAtt::Binary { part: vec![], partial: None, peek: false },
                 FetchAtt::BinarySize(vec![two]),
+                FetchAtt::SaveDate,
             ]
         );
         assert_eq!((args.changed_since, args.vanished, args.uid), (Some(12345), true, true));

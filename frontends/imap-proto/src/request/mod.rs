@@ -8,12 +8,14 @@
 //! FETCH with MODSEQ, BINARY and the CHANGEDSINCE and VANISHED modifiers,
 //! STORE with UNCHANGEDSINCE, SEARCH with RETURN options and the MODSEQ
 //! key, SORT, THREAD, and COPY and MOVE (so that every message set may be
-//! `$`). Which parser a command goes to is decided from its first words.
+//! `$`), and APPEND with MULTIAPPEND, CATENATE and BINARY literals. Which
+//! parser a command goes to is decided from its first words.
 //!
 //! IMAP4rev2 lets quoted strings hold UTF-8, which imap-codec 1.0 refuses;
 //! before a command goes to imap-codec, such strings are rewritten as the
 //! equivalent literals (module `utf8`).
 
+mod append;
 mod cursor;
 mod extended;
 mod fetch;
@@ -24,11 +26,12 @@ mod sort;
 mod store;
 mod utf8;
 
+pub use append::{AppendArgs, AppendMessage, Part};
 use crate::receiver::find_tag;
 use cursor::{Cursor, Parsed, Syntax};
 pub use cursor::MessageSet;
 pub use extended::{IdParams, StatusItem};
-pub use fetch::{FetchArgs, FetchAtt};
+pub use fetch::{section_spec, FetchArgs, FetchAtt};
 use imap_codec::decode::{CommandDecodeError, Decoder};
 use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::core::Tag;
@@ -92,6 +95,8 @@ pub enum Body<'a> {
     },
     /// LIST, basic or extended (RFC 5258).
     List(ListArgs<'a>),
+    /// APPEND, with one message or several (RFC 3502).
+    Append(AppendArgs<'a>),
     /// STATUS.
     Status {
         /// The name as sent.
@@ -130,7 +135,7 @@ pub fn parse(cmd: &mut Vec<u8>) -> Result<Request<'_>, ParseFailure> {
     let failure = || ParseFailure { tag: find_tag(cmd) };
     match route {
         Route::Codec => codec(cmd).ok_or_else(failure),
-        Route::Extension => extension(cmd).map_err(|_| failure()),
+        Route::Extension => extension(Cursor::new(cmd)).map_err(|_| failure()),
     }
 }
 
@@ -143,7 +148,7 @@ pub fn wants_literal(cmd: &[u8]) -> bool {
             let cmd = rewritten.as_deref().unwrap_or(cmd);
             matches!(CommandCodec::new().decode(cmd), Err(CommandDecodeError::LiteralFound { .. }))
         }
-        Route::Extension => extension(cmd) == Err(Syntax::Incomplete),
+        Route::Extension => extension(Cursor::for_framing(cmd)) == Err(Syntax::Incomplete),
     }
 }
 
@@ -163,7 +168,7 @@ fn route(cmd: &[u8]) -> Route {
     let ours = if uid {
         is("EXPUNGE") || with_uid.into_iter().any(is)
     } else {
-        ["ID", "NAMESPACE", "LIST", "CREATE", "STATUS", "SELECT", "EXAMINE"].into_iter().chain(with_uid).any(is)
+        ["ID", "NAMESPACE", "LIST", "CREATE", "STATUS", "SELECT", "EXAMINE", "APPEND"].into_iter().chain(with_uid).any(is)
     };
     if ours {
         Route::Extension
@@ -179,8 +184,7 @@ fn codec(cmd: &[u8]) -> Option<Request<'_>> {
     }
 }
 
-fn extension(cmd: &[u8]) -> Parsed<Request<'_>> {
-    let mut c = Cursor::new(cmd);
+fn extension(mut c: Cursor<'_>) -> Parsed<Request<'_>> {
     let tag = Tag::try_from(c.tag()?).map_err(|_| Syntax::Invalid)?;
     c.sp()?;
     let uid = c.keyword("UID");
@@ -204,6 +208,7 @@ fn extension(cmd: &[u8]) -> Parsed<Request<'_>> {
         (false, b"LIST") => Body::List(list::list(&mut c)?),
         (false, b"CREATE") => extended::create(&mut c)?,
         (false, b"STATUS") => extended::status(&mut c)?,
+        (false, b"APPEND") => Body::Append(append::append(&mut c)?),
         _ => return Err(Syntax::Invalid),
     };
     c.end()?;

@@ -1,5 +1,6 @@
 //! Search criteria as SEARCH, SORT and THREAD take them (RFC 3501 6.4.4,
-//! with RFC 7162's MODSEQ key and RFC 5182's `$`), and SEARCH's own
+//! with RFC 7162's MODSEQ key, RFC 5182's `$`, RFC 5032's OLDER and
+//! YOUNGER and RFC 8514's save date keys), and SEARCH's own
 //! arguments: RETURN options (RFC 4731, RFC 5182's SAVE) and CHARSET.
 //! Each function starts right before the space that precedes its part.
 
@@ -76,6 +77,18 @@ pub enum SearchKey<'a> {
     SentOn(NaiveDate),
     /// `Date:` on or after the day.
     SentSince(NaiveDate),
+    /// Internal date at least this many seconds before the search (RFC 5032).
+    Older(u32),
+    /// Internal date at most this many seconds before the search (RFC 5032).
+    Younger(u32),
+    /// Save date before the day (RFC 8514).
+    SavedBefore(NaiveDate),
+    /// Save date on the day (RFC 8514).
+    SavedOn(NaiveDate),
+    /// Save date on or after the day (RFC 8514).
+    SavedSince(NaiveDate),
+    /// The mailbox keeps save dates (RFC 8514).
+    SaveDateSupported,
     /// RFC822.SIZE larger than this.
     Larger(u64),
     /// RFC822.SIZE smaller than this.
@@ -237,6 +250,7 @@ fn key<'a>(c: &mut Cursor<'a>, depth: usize) -> Parsed<SearchKey<'a>> {
         b"UNDRAFT" => Some(SearchKey::Undraft),
         b"UNFLAGGED" => Some(SearchKey::Unflagged),
         b"UNSEEN" => Some(SearchKey::Unseen),
+        b"SAVEDATESUPPORTED" => Some(SearchKey::SaveDateSupported),
         _ => None,
     };
     if let Some(simple) = simple {
@@ -264,6 +278,11 @@ fn key<'a>(c: &mut Cursor<'a>, depth: usize) -> Parsed<SearchKey<'a>> {
         b"SENTBEFORE" => SearchKey::SentBefore(date(c)?),
         b"SENTON" => SearchKey::SentOn(date(c)?),
         b"SENTSINCE" => SearchKey::SentSince(date(c)?),
+        b"OLDER" => SearchKey::Older(c.nz_number()?),
+        b"YOUNGER" => SearchKey::Younger(c.nz_number()?),
+        b"SAVEDBEFORE" => SearchKey::SavedBefore(date(c)?),
+        b"SAVEDON" => SearchKey::SavedOn(date(c)?),
+        b"SAVEDSINCE" => SearchKey::SavedSince(date(c)?),
         b"LARGER" => SearchKey::Larger(c.number64()?),
         b"SMALLER" => SearchKey::Smaller(c.number64()?),
         b"UID" => SearchKey::Uid(c.message_set()?),
@@ -359,6 +378,11 @@ mod tests {
             (" HEADER X-Spam \"\"\r\n", Ok(vec![K::Header(b("X-Spam"), b(""))])),
             (" SINCE 1-Feb-1994 BEFORE \"07-feb-2022\"\r\n", Ok(vec![K::Since(day(1994, 2, 1)), K::Before(day(2022, 2, 7))])),
             (" SENTON 29-Feb-2024\r\n", Ok(vec![K::SentOn(day(2024, 2, 29))])),
+            (" OLDER 3600 younger 1\r\n", Ok(vec![K::Older(3600), K::Younger(1)])),
+            (
+                " SAVEDBEFORE 1-Feb-1994 SAVEDON \"2-Mar-2022\" savedsince 3-Mar-2022 SAVEDATESUPPORTED\r\n",
+                Ok(vec![K::SavedBefore(day(1994, 2, 1)), K::SavedOn(day(2022, 3, 2)), K::SavedSince(day(2022, 3, 3)), K::SaveDateSupported]),
+            ),
             (" LARGER 100 SMALLER 5000000000\r\n", Ok(vec![K::Larger(100), K::Smaller(5_000_000_000)])),
             (" 1:3,5 UID 4:* $\r\n", Ok(vec![K::Messages(set("1:3,5")), K::Uid(set("4:*")), K::Messages(MessageSet::Saved)])),
             (" UID $\r\n", Ok(vec![K::Uid(MessageSet::Saved)])),
@@ -375,6 +399,10 @@ mod tests {
             (" FROB\r\n", Err(Syntax::Invalid)),
             (" ()\r\n", Err(Syntax::Invalid)),
             (" SINCE 30-Feb-2022\r\n", Err(Syntax::Invalid)),
+            (" OLDER 0\r\n", Err(Syntax::Invalid)),
+            (" YOUNGER\r\n", Err(Syntax::Invalid)),
+            (" YOUNGER -5\r\n", Err(Syntax::Invalid)),
+            (" SAVEDON 1-Feb\r\n", Err(Syntax::Invalid)),
             (" SINCE 1-Foo-2022\r\n", Err(Syntax::Invalid)),
             (" SINCE 123-Feb-2022\r\n", Err(Syntax::Invalid)),
             (" SINCE 1-Feb-22\r\n", Err(Syntax::Invalid)),

@@ -103,7 +103,8 @@ mod tests {
         let args = threaded(" REFERENCES UTF-8 ALL\r\n").expect("parses");
         assert_eq!((args.algorithm, args.uid, args.keys), (ThreadAlgorithm::References, true, vec![SearchKey::All]));
         assert_eq!(threaded(" orderedsubject us-ascii SEEN\r\n").expect("parses").algorithm, ThreadAlgorithm::OrderedSubject);
-        for bad in [" REFS UTF-8 ALL\r\n", " REFERENCES UTF-8\r\n", " (REFERENCES) UTF-8 ALL\r\n"] {
+        assert_eq!(threaded(" refs UTF-8 ALL\r\n").expect("parses").algorithm, ThreadAlgorithm::Refs);
+        for bad in [" REF UTF-8 ALL\r\n", " REFERENCES UTF-8\r\n", " (REFERENCES) UTF-8 ALL\r\n"] {
             assert!(threaded(bad).is_err(), "{bad:?}");
         }
     }

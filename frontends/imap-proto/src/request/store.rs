@@ -67,7 +67,7 @@ pub fn store<'a>(c: &mut Cursor<'a>, uid: bool) -> Parsed<StoreArgs<'a>> {
 }
 
 /// `"\" atom` (a system or extension flag) or a keyword atom.
-fn flag<'a>(c: &mut Cursor<'a>) -> Parsed<Flag<'a>> {
+pub fn flag<'a>(c: &mut Cursor<'a>) -> Parsed<Flag<'a>> {
     let start = c.pos();
     c.eat(b'\\');
     c.atom()?;

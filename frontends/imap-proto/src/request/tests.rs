@@ -131,6 +131,20 @@ fn commands_table() {
         ("a SEARCH RETURN (MIN) FROB\r\n", Expect::Fail),
         ("a SEARCH ALL\r\n", Expect::Body(Body::Search(SearchArgs { options: None, charset: None, keys: vec![SearchKey::All], uid: false }))),
         ("a SEARCH MODSEQ 5 $\r\n", Expect::Parses),
+        (
+            "a UID SEARCH RETURN (COUNT) YOUNGER 259200 OLDER 60 SUBJECT {2}\r\nhi\r\n",
+            Expect::Body(Body::Search(SearchArgs {
+                options: Some(SearchReturn { count: true, ..SearchReturn::default() }),
+                charset: None,
+                keys: vec![SearchKey::Younger(259_200), SearchKey::Older(60), SearchKey::Subject(b("hi"))],
+                uid: true,
+            })),
+        ),
+        ("a SEARCH OLDER 0\r\n", Expect::Fail),
+        ("a SEARCH SAVEDSINCE 1-Jan-2024 NOT SAVEDATESUPPORTED\r\n", Expect::Parses),
+        ("a SORT (DATE) UTF-8 YOUNGER 60 SAVEDON 1-Jan-2024\r\n", Expect::Parses),
+        ("a THREAD REFS UTF-8 OLDER 60\r\n", Expect::Parses),
+        ("a UID FETCH 1:* (SAVEDATE UID)\r\n", Expect::Parses),
         ("a UID FETCH 1 FLAGS\r\n", Expect::Parses),
         ("a FETCH $ (FLAGS MODSEQ) (CHANGEDSINCE 5)\r\n", Expect::Parses),
         ("a UID FETCH 1:* FLAGS (CHANGEDSINCE 5 VANISHED)\r\n", Expect::Parses),
@@ -154,6 +168,20 @@ fn commands_table() {
         ("a THREAD FOO UTF-8 ALL\r\n", Expect::Fail),
         ("a STATUS INBOX (HIGHESTMODSEQ SIZE DELETED DELETED-STORAGE)\r\n", Expect::Parses),
         ("a UID EXPUNGE $\r\n", Expect::Body(Body::UidExpunge(MessageSet::Saved))),
+        ("a APPEND saved-messages (\\Seen) {3}\r\nabc\r\n", Expect::Parses),
+        ("a APPEND saved-messages (\\Seen) {3}\r\nabc (\\Seen) \" 7-Feb-1994 22:43:04 -0800\" {2+}\r\nhi\r\n", Expect::Parses),
+        ("a APPEND x ~{3}\r\na\0b\r\n", Expect::Parses),
+        (
+            "a APPEND Drafts (\\Seen \\Draft $MDNSent) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" \
+             TEXT {4}\r\n\r\n-- URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME\" TEXT ~{2}\r\n\r\n)\r\n",
+            Expect::Parses,
+        ),
+        ("a APPEND x CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=2/;PARTIAL=0.10\") {1}\r\nb\r\n", Expect::Parses),
+        ("a APPEND x\r\n", Expect::Fail),
+        ("a APPEND x {1}\r\n\0\r\n", Expect::Fail),
+        ("a APPEND x (\\Seen) \"30-Feb-1994 22:43:04 -0800\" {1+}\r\na\r\n", Expect::Fail),
+        ("a APPEND x {1}\r\na (\\Seen\r\n", Expect::Fail),
+        ("a APPEND x CATENATE (BLOB {1+}\r\na)\r\n", Expect::Fail),
         ("a NOOP\r\n", Expect::Body(Body::Codec(CommandBody::Noop))),
         ("a FROB\r\n", Expect::Fail),
         ("a EXPUNGE 1\r\n", Expect::Fail),
@@ -187,6 +215,11 @@ fn literals_are_requested_only_when_the_command_makes_sense() {
     assert!(wants_literal(b"a RENAME \"\xc3\xa9\" {5}\r\n"));
     assert!(!wants_literal(b"a SORT (BOGUS) UTF-8 SUBJECT {5}\r\n"));
     assert!(wants_literal(b"a LOGIN {5}\r\n"));
+    assert!(wants_literal(b"a APPEND x (\\Seen) {5}\r\n"));
+    assert!(wants_literal(b"a APPEND x {1}\r\na \"07-Feb-1994 21:52:25 -0800\" ~{5}\r\n"));
+    assert!(wants_literal(b"a APPEND x CATENATE (URL \"/INBOX;UID=1\" TEXT {5}\r\n"));
+    assert!(!wants_literal(b"a APPEND x CATENATE (BLOB {5}\r\n"));
+    assert!(!wants_literal(b"a APPEND x (\\Seen) \"yesterday\" {5}\r\n"));
     assert!(!wants_literal(b"a LIST (BOGUS) \"\" {5}\r\n"));
     assert!(!wants_literal(b"a NAMESPACE {5}\r\n"));
     assert!(!wants_literal(b"a SEARCH RETURN (PARTIAL) SUBJECT {5}\r\n"));

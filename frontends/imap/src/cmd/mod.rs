@@ -7,6 +7,7 @@
 
 pub mod append;
 pub mod auth;
+pub mod catenate;
 pub mod compress;
 pub mod copy;
 pub mod expunge;
@@ -149,9 +150,7 @@ pub async fn dispatch<S: Sink>(ctx: &mut Context<'_>, view: &mut Selected, body:
         Body::List(args) => list::list(ctx, view.as_deref(), args, sink.buffer())?,
         Body::Codec(C::Lsub { reference, mailbox_wildcard }) => list::lsub(account, naming, reference, mailbox_wildcard, sink.buffer())?,
         Body::Status { mailbox, items } => mailbox::status(ctx, view.as_deref(), mailbox, items, sink.buffer())?,
-        Body::Codec(C::Append { mailbox, flags, date, message }) => {
-            append::append(account, naming, mailbox, flags, date.as_ref(), message.data()).await?
-        }
+        Body::Append(args) => append::append(ctx, view.as_ref().map(|v| v.mailbox()), args).await?,
         Body::Codec(C::GetQuota { root }) => quota::get_quota(account, root, sink.buffer())?,
         Body::Codec(C::GetQuotaRoot { mailbox }) => quota::get_quota_root(account, naming, mailbox, sink.buffer())?,
         Body::Codec(C::SetQuota { .. }) => quota::set_quota(),

@@ -6,7 +6,7 @@
 mod binary;
 mod bodystructure;
 mod envelope;
-mod section;
+pub(crate) mod section;
 #[cfg(test)]
 pub(crate) mod testdata;
 
@@ -138,6 +138,12 @@ fn write_att(out: &mut Vec<u8>, src: &FetchSource<'_>, att: &FetchAtt<'_>, recen
     match att {
         FetchAtt::Item(item) => write_item(out, src, item, recent)?,
         FetchAtt::ModSeq => out.extend_from_slice(format!("MODSEQ ({})", src.meta().modseq).as_bytes()),
+        FetchAtt::SaveDate => {
+            // RFC 8514 allows NIL only for a mailbox that cannot keep save
+            // dates; every mailbox here can (see `MessageMeta::saved_at`).
+            out.extend_from_slice(b"SAVEDATE ");
+            wire::string(out, internal_date(src.meta().saved_at()).as_bytes());
+        }
         FetchAtt::Binary { part, partial, .. } => {
             let data = binary::decoded(src.raw()?, src.summary()?, part)?;
             binary::write_name(out, "BINARY", part);
@@ -198,7 +204,9 @@ fn write_item(out: &mut Vec<u8>, src: &FetchSource<'_>, item: &MessageDataItemNa
                 section::write_section_spec(out, section);
             }
             out.push(b']');
-            write_data(out, &data, *partial, wire::string);
+            // A message appended as a literal8 (RFC 3516) may hold NULs,
+            // which only a literal8 may carry.
+            write_data(out, &data, *partial, binary::write_value);
         }
     }
     Ok(())
@@ -397,6 +405,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn save_dates_and_old_records_without_one() {
+        let mut mb = sample().await;
+        mb.messages[0].save_date = None;
+        mb.messages[1].save_date = Some(1_646_195_400);
+        let old = format!("* 1 FETCH (SAVEDATE \"{}\")\r\n", internal_date(mb.messages[0].internal_date));
+        assert_eq!(render_raw(&mb, 0, "SAVEDATE", Extras::default()), old);
+        assert_eq!(render_raw(&mb, 1, "(SAVEDATE)", Extras::default()), "* 2 FETCH (SAVEDATE \"02-Mar-2022 04:30:00 +0000\")\r\n");
+    }
+
+    #[tokio::test]
     async fn extras_modseq_and_binary() {
         let mb = sample().await;
         let modseq = |i: usize| mb.messages[i].modseq;
@@ -435,7 +453,7 @@ mod tests {
 
     #[test]
     fn meta_responses() {
-        let meta = MessageMeta { uid: 7, flags: flags(Flags::SEEN, &["$Junk"]), modseq: 42, internal_date: 0, size: 1, blob: 1 };
+        let meta = MessageMeta { uid: 7, flags: flags(Flags::SEEN, &["$Junk"]), modseq: 42, internal_date: 0, size: 1, blob: 1, save_date: None };
         let cases = [
             (Extras { flags: true, ..Extras::default() }, "* 3 FETCH (FLAGS (\\Seen $Junk))\r\n"),
             (Extras { uid: true, flags: true, modseq: true, recent: true }, "* 3 FETCH (UID 7 FLAGS (\\Seen $Junk \\Recent) MODSEQ (42))\r\n"),

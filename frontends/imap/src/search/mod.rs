@@ -1,5 +1,6 @@
-//! SEARCH: every RFC 3501 search key, RFC 7162's MODSEQ and RFC 5182's
-//! `$`, evaluated against the selected view.
+//! SEARCH: every RFC 3501 search key, RFC 7162's MODSEQ, RFC 5182's `$`,
+//! RFC 5032's OLDER and YOUNGER (against the time the search starts) and
+//! RFC 8514's save date keys, evaluated against the selected view.
 //!
 //! FROM, TO, CC, BCC, SUBJECT, BODY and TEXT are answered for the whole
 //! view at once by the engine's full-text search (case-insensitive
@@ -51,6 +52,7 @@ fn evaluate(ctx: &SearchContext<'_>, keys: &[SearchKey<'_>]) -> Result<Vec<usize
     let ordered = cheapest_first(keys.iter());
     let largest_uid = ctx.messages.last().map_or(0, |m| m.uid);
     let text_hits = TextHits::find(ctx, keys)?;
+    let now = chrono::Utc::now().timestamp();
     // A full-text key every match must satisfy limits the candidates to its
     // hits, so the work follows the matches rather than the mailbox.
     let candidates: Box<dyn Iterator<Item = usize>> = match text_hits.narrowest(keys) {
@@ -64,6 +66,7 @@ fn evaluate(ctx: &SearchContext<'_>, keys: &[SearchKey<'_>]) -> Result<Vec<usize
             ctx,
             seq: index as u32 + 1,
             largest_uid,
+            now,
             src: FetchSource::new(ctx.account, meta),
             headers: OnceCell::new(),
             text_hits: &text_hits,
@@ -192,6 +195,8 @@ struct Candidate<'c> {
     ctx: &'c SearchContext<'c>,
     seq: u32,
     largest_uid: u32,
+    /// When the search started, for OLDER and YOUNGER.
+    now: i64,
     src: FetchSource<'c>,
     headers: OnceCell<HeaderText>,
     text_hits: &'c TextHits<'c>,
@@ -240,9 +245,18 @@ impl Candidate<'_> {
             SearchKey::Old => !recent,
             SearchKey::Larger(n) => u64::from(meta.size) > *n,
             SearchKey::Smaller(n) => u64::from(meta.size) < *n,
-            SearchKey::Before(d) => internal_day(meta) < *d,
-            SearchKey::On(d) => internal_day(meta) == *d,
-            SearchKey::Since(d) => internal_day(meta) >= *d,
+            SearchKey::Before(d) => utc_day(meta.internal_date) < *d,
+            SearchKey::On(d) => utc_day(meta.internal_date) == *d,
+            SearchKey::Since(d) => utc_day(meta.internal_date) >= *d,
+            // Both bounds include the boundary second, as in Dovecot.
+            SearchKey::Older(secs) => meta.internal_date <= self.now - i64::from(*secs),
+            SearchKey::Younger(secs) => meta.internal_date >= self.now - i64::from(*secs),
+            SearchKey::SavedBefore(d) => utc_day(meta.saved_at()) < *d,
+            SearchKey::SavedOn(d) => utc_day(meta.saved_at()) == *d,
+            SearchKey::SavedSince(d) => utc_day(meta.saved_at()) >= *d,
+            // Every mailbox keeps save dates (older records read as their
+            // internal date, see `MessageMeta::saved_at`).
+            SearchKey::SaveDateSupported => true,
             SearchKey::SentBefore(d) => self.sent_day()?.is_some_and(|s| s < *d),
             SearchKey::SentOn(d) => self.sent_day()?.is_some_and(|s| s == *d),
             SearchKey::SentSince(d) => self.sent_day()?.is_some_and(|s| s >= *d),
@@ -284,9 +298,9 @@ impl Candidate<'_> {
     }
 }
 
-/// The UTC calendar day of a message's internal date.
-fn internal_day(meta: &MessageMeta) -> NaiveDate {
-    chrono::DateTime::from_timestamp(meta.internal_date, 0).unwrap_or_default().date_naive()
+/// The UTC calendar day of a time in seconds since the epoch.
+fn utc_day(secs: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default().date_naive()
 }
 
 /// A search string as the normalised text it is compared as.
@@ -406,6 +420,32 @@ mod tests {
         ];
         for (criteria, want) in cases {
             assert_eq!(run(&mb, &criteria).expect("search"), want, "{criteria}");
+        }
+    }
+
+    #[tokio::test]
+    async fn relative_and_save_dates() {
+        let mut mb = sample().await;
+        let now = chrono::Utc::now().timestamp();
+        mb.messages[0].internal_date = now - 7200;
+        // A record written before save dates: saved when it arrived.
+        mb.messages[0].save_date = None;
+        mb.messages[1].internal_date = now - 60;
+        mb.messages[1].save_date = Some(1_646_195_400);
+        let cases: Vec<(&str, &[usize])> = vec![
+            ("OLDER 3600", &[0, 2]),
+            ("YOUNGER 3600", &[1]),
+            ("OLDER 30", &[0, 1, 2]),
+            ("YOUNGER 3600 OLDER 30", &[1]),
+            ("NOT YOUNGER 100000", &[2]),
+            ("SAVEDON 2-Mar-2022", &[1]),
+            ("SAVEDBEFORE 3-Mar-2022", &[1]),
+            ("SAVEDSINCE 3-Mar-2022", &[0, 2]),
+            ("SAVEDATESUPPORTED", &[0, 1, 2]),
+            ("NOT SAVEDATESUPPORTED", &[]),
+        ];
+        for (criteria, want) in cases {
+            assert_eq!(run(&mb, criteria).expect("search"), want, "{criteria}");
         }
     }
 

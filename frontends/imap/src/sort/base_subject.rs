@@ -22,7 +22,7 @@ pub(crate) struct BaseSubject {
 
 /// The RFC 5256 base subject of a raw `Subject:` value: RFC 2047 words
 /// decoded to UTF-8, white space collapsed, reply and forward markers
-/// removed. Compare base subjects with i;ascii-casemap.
+/// removed. Compare base subjects with i;unicode-casemap.
 pub fn base_subject(raw_subject: &str) -> String {
     BaseSubject::extract(raw_subject).text
 }

@@ -28,7 +28,7 @@ pub fn sort(keys: &[SortKeys], matching: &[usize], criteria: &[SortCriterion]) -
 }
 
 /// One message's value for one key, computed once per SORT so comparisons
-/// are cheap. Strings are in i;ascii-casemap form.
+/// are cheap. Strings are in i;unicode-casemap form.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Value {
     Number(i64),
@@ -139,7 +139,7 @@ mod tests {
     }
 
     #[test]
-    fn subject_uses_the_base_subject_and_ascii_casemap() {
+    fn subject_uses_the_base_subject_and_casemap() {
         let keys = with_subjects(&["Re: beta", "alpha", "[list] Fwd: ALPHA", "", "Beta (fwd)", "=?utf-8?q?gamma?="]);
         assert_eq!(by(&[(false, SortKey::Subject)], &keys), [3, 1, 2, 0, 4, 5]);
         assert_eq!(by(&[(true, SortKey::Subject)], &keys), [5, 0, 4, 1, 2, 3]);
@@ -148,10 +148,13 @@ mod tests {
     }
 
     #[test]
-    fn casemap_only_folds_ascii() {
-        // "é" (0xC3 0xA9) sorts after every ASCII letter; "b" equals "B".
-        let keys = with_subjects(&["é", "b", "B", "a"]);
-        assert_eq!(by(&[(false, SortKey::Subject)], &keys), [3, 1, 2, 0]);
+    fn casemap_is_unicode_casemap() {
+        // "b" equals "B"; "é" is "E" and its accent, so it sorts right
+        // after "e"; the digraph "ǆ" is "DŽ", whichever case it is in.
+        let keys = with_subjects(&["é", "F", "e", "ǆ", "Ǆa", "d", "B", "b"]);
+        assert_eq!(by(&[(false, SortKey::Subject)], &keys), [6, 7, 5, 3, 4, 2, 0, 1]);
+        let keys = with_subjects(&["Ǆ", "ǅ", "ǆ", "dž"]);
+        assert_eq!(by(&[(true, SortKey::Subject)], &keys), [0, 1, 2, 3]);
     }
 
     #[test]

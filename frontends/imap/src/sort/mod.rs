@@ -1,5 +1,5 @@
 //! SORT (RFC 5256, with RFC 5957's DISPLAYFROM and DISPLAYTO) and THREAD
-//! (RFC 5256: ORDEREDSUBJECT and REFERENCES), as pure functions.
+//! (RFC 5256: ORDEREDSUBJECT and REFERENCES; REFS), as pure functions.
 //!
 //! Everything here works from [`SortKeys`], a per-message record the
 //! session fills from the engine's stored summary, so sorting and threading
@@ -10,6 +10,7 @@
 mod base_subject;
 mod criteria;
 mod references;
+mod refs;
 mod thread;
 
 #[cfg(test)]
@@ -18,6 +19,7 @@ mod test_support;
 pub use base_subject::base_subject;
 pub use criteria::{sort, SortCriterion, SortKey};
 pub use references::thread_references;
+pub use refs::thread_refs;
 pub use thread::{thread_orderedsubject, threads, write_threads, ThreadNode};
 pub use kotak_imap_proto::sort_spec::ThreadAlgorithm;
 
@@ -81,10 +83,11 @@ impl SortKeys {
     }
 }
 
-/// A string in the form the i;ascii-casemap collation compares: ASCII
-/// letters upper-cased, everything else as octets.
+/// A string in the form the i;unicode-casemap collation compares (RFC
+/// 5051, as I18NLEVEL=1 asks of SORT and THREAD): titlecased and
+/// decomposed, so `ǆ`, `ǅ` and `Ǆ` sort together, as do `b` and `B`.
 fn casemap(s: &str) -> String {
-    s.to_ascii_uppercase()
+    kotak_engine::fts::words::casemap(s)
 }
 
 #[cfg(test)]
@@ -99,7 +102,7 @@ mod tests {
 Subject: Re: =?utf-8?q?hi?=\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <1@x>\r\n\
 In-Reply-To: <0@x>\r\nReferences: <a@x>\r\n <0@x>\r\n\r\nbody\r\n";
         let summary = summarize(raw, &Limits::default());
-        let meta = MessageMeta { uid: 7, flags: Flags::default(), modseq: 1, internal_date: 42, size: 99, blob: 1 };
+        let meta = MessageMeta { uid: 7, flags: Flags::default(), modseq: 1, internal_date: 42, size: 99, blob: 1, save_date: None };
         let keys = SortKeys::from_summary(&meta, &summary);
         assert_eq!(keys.size, 99);
         assert_eq!(keys.arrival, 42);

@@ -17,9 +17,7 @@ use std::collections::{HashMap, HashSet};
 /// matching ones becomes a dummy, kept only where it holds siblings
 /// together at the top level.
 pub fn thread_references(keys: &[SortKeys], matching: &[usize]) -> Vec<ThreadNode> {
-    let mut forest = Forest { keys, nodes: Vec::with_capacity(matching.len()) };
-    let roots = forest.link_references(matching);
-    let roots = forest.prune_dummies(roots);
+    let (mut forest, roots) = Forest::linked(keys, matching);
     let roots = forest.sort_top_level(roots);
     let roots = forest.merge_by_subject(roots);
     let roots = forest.sort_all(roots);
@@ -27,7 +25,7 @@ pub fn thread_references(keys: &[SortKeys], matching: &[usize]) -> Vec<ThreadNod
 }
 
 /// A node's position in [`Forest::nodes`].
-type NodeId = usize;
+pub(super) type NodeId = usize;
 
 /// A message, or a dummy standing for a referenced message that is absent.
 struct Node {
@@ -40,21 +38,30 @@ struct Node {
 }
 
 /// The nodes of one THREAD run.
-struct Forest<'a> {
+pub(super) struct Forest<'a> {
     keys: &'a [SortKeys],
     nodes: Vec<Node>,
 }
 
 /// What step 5 needs to know about a top-level thread's subject.
 struct ThreadSubject {
-    /// The base subject in i;ascii-casemap form.
+    /// The base subject in i;unicode-casemap form.
     key: String,
     /// Whether the head message's subject was marked as a reply or forward
     /// (never for a dummy).
     is_reply: bool,
 }
 
-impl Forest<'_> {
+impl<'a> Forest<'a> {
+    /// Steps 1 to 3 for the matching messages (indexes into `keys`): the
+    /// forest and its top-level nodes, not yet in any order.
+    pub(super) fn linked(keys: &'a [SortKeys], matching: &[usize]) -> (Forest<'a>, Vec<NodeId>) {
+        let mut forest = Forest { keys, nodes: Vec::with_capacity(matching.len()) };
+        let roots = forest.link_references(matching);
+        let roots = forest.prune_dummies(roots);
+        (forest, roots)
+    }
+
     /// Steps 1 and 2: links messages along their references and returns the
     /// nodes left without a parent.
     fn link_references(&mut self, matching: &[usize]) -> Vec<NodeId> {
@@ -191,7 +198,7 @@ impl Forest<'_> {
 
     /// Step 6: orders every set of siblings by sent date, deepest first so
     /// a dummy is placed by its oldest child.
-    fn sort_all(&mut self, mut roots: Vec<NodeId>) -> Vec<NodeId> {
+    pub(super) fn sort_all(&mut self, mut roots: Vec<NodeId>) -> Vec<NodeId> {
         for node in self.post_order(&roots) {
             self.sort_children(node);
         }
@@ -200,7 +207,7 @@ impl Forest<'_> {
     }
 
     /// The finished threads, in the shape THREAD responses are written from.
-    fn into_threads(self, roots: &[NodeId]) -> Vec<ThreadNode> {
+    pub(super) fn into_threads(self, roots: &[NodeId]) -> Vec<ThreadNode> {
         let mut built: Vec<Option<ThreadNode>> = (0..self.nodes.len()).map(|_| None).collect();
         for node in self.post_order(roots) {
             let children = self.nodes[node].children.iter().filter_map(|&child| built[child].take()).collect();
@@ -212,6 +219,11 @@ impl Forest<'_> {
     fn add(&mut self, message: Option<usize>) -> NodeId {
         self.nodes.push(Node { message, parent: None, children: Vec::new() });
         self.nodes.len() - 1
+    }
+
+    /// The message of a node: its view index, `None` for a dummy.
+    pub(super) fn message(&self, node: NodeId) -> Option<usize> {
+        self.nodes[node].message
     }
 
     fn is_dummy(&self, node: NodeId) -> bool {
@@ -254,7 +266,7 @@ impl Forest<'_> {
     }
 
     /// The nodes under `roots`, every node after its children.
-    fn post_order(&self, roots: &[NodeId]) -> Vec<NodeId> {
+    pub(super) fn post_order(&self, roots: &[NodeId]) -> Vec<NodeId> {
         let mut order = Vec::with_capacity(self.nodes.len());
         let mut stack: Vec<(NodeId, bool)> = roots.iter().rev().map(|&root| (root, false)).collect();
         while let Some((node, children_done)) = stack.pop() {

@@ -2,7 +2,7 @@
 //! (RFC 5256 section 3); REFERENCES is in [`super::references`].
 
 use super::base_subject::base_subject;
-use super::{casemap, thread_references, SortKeys, ThreadAlgorithm};
+use super::{casemap, thread_references, thread_refs, SortKeys, ThreadAlgorithm};
 use std::io::Write;
 
 /// One node of a thread tree: a message (by view index) or, for a message
@@ -41,6 +41,7 @@ pub fn threads(algorithm: ThreadAlgorithm, keys: &[SortKeys], matching: &[usize]
     match algorithm {
         ThreadAlgorithm::OrderedSubject => thread_orderedsubject(keys, matching),
         ThreadAlgorithm::References => thread_references(keys, matching),
+        ThreadAlgorithm::Refs => thread_refs(keys, matching),
     }
 }
 
@@ -163,7 +164,8 @@ mod tests {
     fn algorithm_names() {
         assert_eq!(ThreadAlgorithm::from_name(b"orderedsubject"), Some(ThreadAlgorithm::OrderedSubject));
         assert_eq!(ThreadAlgorithm::from_name(b"REFERENCES"), Some(ThreadAlgorithm::References));
-        assert_eq!(ThreadAlgorithm::from_name(b"REFS"), None);
+        assert_eq!(ThreadAlgorithm::from_name(b"Refs"), Some(ThreadAlgorithm::Refs));
+        assert_eq!(ThreadAlgorithm::from_name(b"REF"), None);
     }
 
     #[test]
