@@ -170,3 +170,27 @@ def test_wrong_password_through_the_proxy(up):
     c.starttls(ssl_context=insecure())
     with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
         c.login(address, "not the password")
+
+
+def test_compress_through_the_proxy(up):
+    """COMPRESS=DEFLATE (RFC 4978) is the node's: after its OK both
+    directions are raw DEFLATE end to end, the proxy only copies bytes."""
+    import zlib
+
+    address, password, _ = up.accounts[2]
+    with socket.create_connection(("127.0.0.1", up.port("proxy", "imap")), timeout=20) as s:
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(f'a LOGIN "{address}" "{password}"\r\n'.encode())
+        login = f.readline()
+        assert login.startswith(b"a OK [CAPABILITY") and b"COMPRESS=DEFLATE" in login, login
+        s.sendall(b"c COMPRESS DEFLATE\r\n")
+        assert f.readline().startswith(b"c OK")
+        out, into = zlib.compressobj(wbits=-15), zlib.decompressobj(wbits=-15)
+        s.sendall(out.compress(b"s SELECT INBOX\r\n") + out.flush(zlib.Z_SYNC_FLUSH))
+        text = b""
+        while b"\r\ns OK" not in text:
+            data = s.recv(65536)
+            assert data, f"closed before the SELECT answer: {text!r}"
+            text += into.decompress(data)
+        assert b"* 1 EXISTS" in text or b" EXISTS" in text, text
