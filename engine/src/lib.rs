@@ -24,6 +24,7 @@ pub mod message_list;
 pub mod message_ops;
 pub mod mime;
 mod node;
+pub mod preview;
 mod records;
 mod shard;
 pub mod types;

@@ -2,6 +2,8 @@
 //! MIME structure with byte offsets, so reading a message's structure or one
 //! of its parts never re-parses the body.
 //!
+//! The preview text ([`crate::preview`]) is computed with it.
+//!
 //! Part boundaries are found here with explicit limits (depth, part count,
 //! header size); header fields are decoded by `mail-parser`. A message beyond
 //! the limits still gets a summary: the part where a limit hit is described as
@@ -25,6 +27,11 @@ pub struct Summary {
     pub references: Vec<String>,
     /// True when a parser limit cut the structure short.
     pub truncated: bool,
+    /// The preview text (RFC 8970, [`crate::preview`]), empty when the
+    /// message has no text. `None` in summaries stored before previews
+    /// were kept: their record ends where this field would start.
+    #[serde(default, deserialize_with = "crate::types::absent_as_default")]
+    pub preview: Option<String>,
 }
 
 /// The RFC 5322 header fields IMAP's ENVELOPE reports, as raw (undecoded)
@@ -139,7 +146,8 @@ pub fn summarize(raw: &[u8], limits: &Limits) -> Summary {
     let mut walker = Walker { raw, limits, parts: 0, truncated: false };
     let (root, envelope, sent_date) = walker.entity(0, raw.len(), 0, ("text", "plain"));
     let references = references(&raw[..root.body_start as usize]);
-    Summary { envelope: envelope.unwrap_or_default(), root, sent_date, references, truncated: walker.truncated }
+    let preview = Some(crate::preview::preview(raw, &root));
+    Summary { envelope: envelope.unwrap_or_default(), root, sent_date, references, truncated: walker.truncated, preview }
 }
 
 struct Walker<'a> {
@@ -476,6 +484,20 @@ mod tests {
             assert_eq!(children[0].lines, 1, "pad {pad}");
             assert_eq!(s.root.lines, 9, "pad {pad}");
         }
+    }
+
+    #[test]
+    fn summaries_keep_the_preview_and_old_ones_still_read() {
+        let s = sum("Subject: x\r\n\r\nHello  there\r\n");
+        assert_eq!(s.preview.as_deref(), Some("Hello there"));
+        let again: Summary = crate::records::decode(&crate::records::encode(&s)).expect("decodes");
+        assert_eq!(again, s);
+        // A summary written before previews ends where the field starts
+        // (an absent `Option` is one zero byte).
+        let mut old = crate::records::encode(&Summary { preview: None, ..s.clone() });
+        assert_eq!(old.pop(), Some(0));
+        let read: Summary = crate::records::decode(&old).expect("old summary decodes");
+        assert_eq!(read, Summary { preview: None, ..s });
     }
 
     #[test]

@@ -172,7 +172,7 @@ impl MailboxInfo {
 
 /// A trailing field of a record, or its default when the record ends before
 /// it (written by a version without the field).
-fn absent_as_default<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+pub(crate) fn absent_as_default<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
     Ok(T::deserialize(d).unwrap_or_default())
 }
 

@@ -180,10 +180,10 @@ async fn connection(tcp: TcpStream, node: Arc<Node>, auth: Arc<Authenticator>, c
         let timeout = if session.is_authenticated() { config.idle_timeout } else { config.preauth_timeout };
         let deadline = Instant::now() + timeout;
         let n = loop {
-            match wait(&mut out.stream, receiver.read_buffer(), deadline, &mut signal, session.idle_watch()).await {
+            match wait(&mut out.stream, receiver.read_buffer(), deadline, &mut signal, session.change_watch()).await {
                 Wake::Read(read) => break read?,
                 Wake::Changed => {
-                    session.idle_update(&mut out.buffer);
+                    session.change_update(&mut out.buffer);
                     out.flush().await?;
                 }
                 Wake::Shutdown => {
@@ -208,7 +208,7 @@ async fn connection(tcp: TcpStream, node: Arc<Node>, auth: Arc<Authenticator>, c
 enum Wake {
     /// The client sent something (or closed, or failed).
     Read(io::Result<usize>),
-    /// The account changed while the session is in IDLE.
+    /// The account changed while the session is in IDLE or has NOTIFY set.
     Changed,
     /// The server is shutting down.
     Shutdown,
@@ -216,22 +216,22 @@ enum Wake {
     TimedOut,
 }
 
-/// Waits for client input, shutdown, the deadline, or (during IDLE) a
-/// change of the account. Every branch is cancel-safe.
+/// Waits for client input, shutdown, the deadline, or (during IDLE, or
+/// with NOTIFY set) a change of the account. Every branch is cancel-safe.
 async fn wait(
     reader: &mut Stream,
     buf: &mut Vec<u8>,
     deadline: Instant,
     signal: &mut ShutdownSignal,
-    idle: Option<&mut watch::Receiver<ModSeq>>,
+    changes: Option<&mut watch::Receiver<ModSeq>>,
 ) -> Wake {
     let changed = async {
-        if let Some(watch) = idle {
+        if let Some(watch) = changes {
             if watch.changed().await.is_ok() {
                 return;
             }
         }
-        // Not idling, or a closed channel that never changes again.
+        // Nothing to watch, or a closed channel that never changes again.
         std::future::pending::<()>().await
     };
     tokio::select! {

@@ -21,6 +21,7 @@
 //! so no later session sees it as recent; a read-only one (EXAMINE) sees
 //! as recent what no session has claimed yet and claims nothing (6.3.2).
 
+use crate::cmd::context::Contexts;
 use crate::cmd::flags;
 use crate::fetch::{self, Extras};
 use crate::seqset;
@@ -62,6 +63,8 @@ pub struct View {
     unannounced: Vec<String>,
     /// The result a SEARCH saved for `$` (RFC 5182), as ascending UIDs.
     saved: Vec<Uid>,
+    /// The searches whose changes are reported (RFC 5267 UPDATE).
+    contexts: Contexts,
 }
 
 impl View {
@@ -93,6 +96,7 @@ impl View {
             keywords,
             unannounced: Vec::new(),
             saved: Vec::new(),
+            contexts: Contexts::default(),
         };
         let top = view.messages.last().map_or(0, |m| m.uid + 1).max(info.uidnext);
         view.claim_recent(account, top);
@@ -204,6 +208,16 @@ impl View {
         &self.saved
     }
 
+    /// The searches whose changes are reported.
+    pub fn contexts(&self) -> &Contexts {
+        &self.contexts
+    }
+
+    /// The searches whose changes are reported, to add or cancel one.
+    pub fn contexts_mut(&mut self) -> &mut Contexts {
+        &mut self.contexts
+    }
+
     /// Remembers a SEARCH result for `$`.
     pub fn save(&mut self, mut uids: Vec<Uid>) {
         uids.sort_unstable();
@@ -248,10 +262,16 @@ impl View {
     /// Follows the change log and writes the untagged responses for what
     /// changed: new keywords (`FLAGS`, `PERMANENTFLAGS`), flag changes
     /// (`FETCH`), then expunges as `expunges` says, then new messages
-    /// (`EXISTS`, and `RECENT` for IMAP4rev1 clients).
+    /// (`EXISTS`, and `RECENT` for IMAP4rev1 clients); updating search
+    /// contexts report removals before the expunges, additions last.
     pub fn refresh(&mut self, account: &Account, enabled: Enabled, expunges: Expunges, out: &mut Vec<u8>) -> Result<()> {
-        if account.highest_modseq()? > self.modseq {
-            self.apply_changes(account, enabled, out)?;
+        let changed = account.highest_modseq()? > self.modseq && self.apply_changes(account, enabled, out)?;
+        let mut additions = None;
+        if changed && !self.contexts.is_empty() {
+            let mut contexts = std::mem::take(&mut self.contexts);
+            let found = contexts.refresh(account, self, out);
+            self.contexts = contexts;
+            additions = Some(found?);
         }
         if !self.gone.is_empty() {
             match expunges {
@@ -268,6 +288,9 @@ impl View {
             if enabled.recent() {
                 out.extend_from_slice(format!("* {} RECENT\r\n", self.recent_count()).as_bytes());
             }
+        }
+        if let Some(additions) = additions {
+            additions.write(self, out);
         }
         Ok(())
     }
@@ -292,8 +315,10 @@ impl View {
         Extras { uid: enabled.uid_in_updates(), flags: true, modseq: enabled.condstore, recent: enabled.recent() && self.is_recent(uid) }
     }
 
-    fn apply_changes(&mut self, account: &Account, enabled: Enabled, out: &mut Vec<u8>) -> Result<()> {
+    /// Applies the change log; whether a change was this mailbox's.
+    fn apply_changes(&mut self, account: &Account, enabled: Enabled, out: &mut Vec<u8>) -> Result<bool> {
         let changes = account.changes_since(self.modseq)?;
+        let highest = self.highest;
         let (mut added, mut flagged) = (BTreeSet::new(), BTreeSet::new());
         for (modseq, change) in changes {
             self.modseq = self.modseq.max(modseq);
@@ -356,7 +381,7 @@ impl View {
         if let Some(newest) = self.messages.last().map(|m| m.uid) {
             self.claim_recent(account, newest + 1);
         }
-        Ok(())
+        Ok(self.highest > highest)
     }
 
     /// Reports every expunged message: one `VANISHED` with their UIDs for

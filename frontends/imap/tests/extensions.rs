@@ -190,7 +190,7 @@ async fn esearch() {
     assert_eq!(c.ok("s3", "SEARCH RETURN (COUNT) DELETED").await, vec!["* ESEARCH (TAG \"s3\") COUNT 0"]);
     assert_eq!(c.ok("s4", "SEARCH RETURN (MIN ALL) DELETED").await, vec!["* ESEARCH (TAG \"s4\")"]);
     assert_eq!(c.ok("s5", "SEARCH RETURN (MAX) CHARSET UTF-8 SUBJECT m1").await, vec!["* ESEARCH (TAG \"s5\") MAX 2"]);
-    assert!(c.tagged("s6", "SEARCH RETURN (PARTIAL 1:5) ALL").await.starts_with("s6 BAD"));
+    assert!(c.tagged("s6", "SEARCH RETURN (PARTIAL 1:5 ALL) ALL").await.starts_with("s6 BAD"));
     assert!(c.tagged("s7", "SEARCH RETURN (COUNT) CHARSET KOI8-R ALL").await.starts_with("s7 NO [BADCHARSET"));
     // A literal in the criteria is requested as usual.
     c.send(b"s8 SEARCH RETURN (COUNT) SUBJECT {2}\r\n").await;

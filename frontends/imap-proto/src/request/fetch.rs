@@ -1,7 +1,7 @@
 //! FETCH's arguments (RFC 3501 6.4.5): the message set, the data items
 //! (macros expanded), RFC 9051's BINARY items, RFC 7162's MODSEQ item,
-//! RFC 8514's SAVEDATE item and
-//! the CHANGEDSINCE and VANISHED modifiers. Body sections are built as
+//! RFC 8514's SAVEDATE item, RFC 8970's PREVIEW item (and the SNIPPET item
+//! of its drafts) and the CHANGEDSINCE and VANISHED modifiers. Body sections are built as
 //! imap-types values, which the renderer in [`crate::fetch`] takes.
 
 use super::cursor::{Cursor, MessageSet, Parsed, Syntax};
@@ -32,6 +32,14 @@ pub enum FetchAtt<'a> {
     },
     /// `BINARY.SIZE[part]`: the size of the decoded part.
     BinarySize(Vec<NonZeroU32>),
+    /// `PREVIEW [(LAZY)]` (RFC 8970), or Dovecot's older `SNIPPET
+    /// [(FUZZY)]`: the start of the message's text.
+    Preview {
+        /// `LAZY`: `NIL` rather than a slow preview.
+        lazy: bool,
+        /// Asked as `SNIPPET`, so answered as `SNIPPET (FUZZY "...")`.
+        snippet: bool,
+    },
 }
 
 /// FETCH's arguments.
@@ -109,7 +117,7 @@ fn macro_or_att<'a>(c: &mut Cursor<'a>) -> Parsed<Vec<FetchAtt<'a>>> {
 }
 
 /// One data item.
-fn fetch_att<'a>(c: &mut Cursor<'a>) -> Parsed<FetchAtt<'a>> {
+pub(super) fn fetch_att<'a>(c: &mut Cursor<'a>) -> Parsed<FetchAtt<'a>> {
     use MessageDataItemName as N;
     let name = c.word()?.to_ascii_uppercase();
     let item = match name.as_slice() {
@@ -132,9 +140,32 @@ fn fetch_att<'a>(c: &mut Cursor<'a>) -> Parsed<FetchAtt<'a>> {
             return Ok(FetchAtt::Binary { part, partial: partial(c)?, peek: name.as_slice() == b"BINARY.PEEK" });
         }
         b"BINARY.SIZE" => return Ok(FetchAtt::BinarySize(binary_section(c)?)),
+        b"PREVIEW" => return Ok(FetchAtt::Preview { lazy: preview_modifiers(c, &["LAZY"]), snippet: false }),
+        b"SNIPPET" => return Ok(FetchAtt::Preview { lazy: preview_modifiers(c, &["LAZY", "LAZY=FUZZY", "FUZZY"]), snippet: true }),
         _ => return Err(Syntax::Invalid),
     };
     Ok(FetchAtt::Item(item))
+}
+
+/// `[SP "(" preview-mod *(SP preview-mod) ")"]` after PREVIEW or SNIPPET,
+/// each one of `known`: whether `LAZY` (or `LAZY=FUZZY`) is among them.
+/// Nothing is consumed unless such a list comes next, so that a list of
+/// fetch modifiers (`FETCH 1 PREVIEW (CHANGEDSINCE 5)`) is left alone.
+fn preview_modifiers(c: &mut Cursor<'_>, known: &[&str]) -> bool {
+    let mut probe = c.clone();
+    let parsed = probe.sp().and_then(|()| {
+        probe.list(false, |c| {
+            let atom = c.atom()?;
+            known.iter().find(|k| atom.eq_ignore_ascii_case(k.as_bytes())).ok_or(Syntax::Invalid)
+        })
+    });
+    match parsed {
+        Ok(modifiers) => {
+            *c = probe;
+            modifiers.iter().any(|m| m.starts_with("LAZY"))
+        }
+        Err(_) => false,
+    }
 }
 
 /// `section [partial]` of BODY[...] and BODY.PEEK[...].
@@ -308,6 +339,29 @@ mod tests {
         assert_eq!(parse(" $ FLAGS\r\n", false).expect("parses").set, MessageSet::Saved);
         assert!(!parse(" 1 FLAGS\r\n", false).expect("parses").uses_modseq());
         assert!(parse(" 1 MODSEQ\r\n", false).expect("parses").uses_modseq());
+    }
+
+    #[test]
+    fn preview_items_and_their_modifiers() {
+        let preview = |lazy, snippet| FetchAtt::Preview { lazy, snippet };
+        let cases = [
+            (" 1 PREVIEW\r\n", vec![preview(false, false)], None),
+            (" 1 (RFC822.SIZE preview)\r\n", vec![FetchAtt::Item(MessageDataItemName::Rfc822Size), preview(false, false)], None),
+            (" 1:4 (PREVIEW (LAZY))\r\n", vec![preview(true, false)], None),
+            (" 1 PREVIEW (lazy)\r\n", vec![preview(true, false)], None),
+            (" 1 (PREVIEW (LAZY) UID)\r\n", vec![preview(true, false), FetchAtt::Item(MessageDataItemName::Uid)], None),
+            (" 1 PREVIEW (CHANGEDSINCE 5)\r\n", vec![preview(false, false)], Some(5)),
+            (" 1 PREVIEW (LAZY) (CHANGEDSINCE 5)\r\n", vec![preview(true, false)], Some(5)),
+            (" 1 (SNIPPET (FUZZY))\r\n", vec![preview(false, true)], None),
+            (" 1 (SNIPPET (LAZY=FUZZY) SNIPPET)\r\n", vec![preview(true, true), preview(false, true)], None),
+        ];
+        for (input, items, changed_since) in cases {
+            let args = parse(input, false).unwrap_or_else(|e| panic!("{input:?}: {e:?}"));
+            assert_eq!((args.items, args.changed_since), (items, changed_since), "{input:?}");
+        }
+        for input in [" 1 (PREVIEW (FUZZY))\r\n", " 1 (PREVIEW (LAZY FOO))\r\n", " 1 PREVIEW (LAZY\r\n", " 1 (PREVIEW ())\r\n", " 1 PREVIEW.PEEK\r\n"] {
+            assert_eq!(parse(input, false).err(), Some(Syntax::Invalid), "{input:?}");
+        }
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! the extension items, SELECT and EXAMINE with CONDSTORE and QRESYNC,
 //! FETCH with MODSEQ, BINARY and the CHANGEDSINCE and VANISHED modifiers,
 //! STORE with UNCHANGEDSINCE, SEARCH with RETURN options and the MODSEQ
-//! key, SORT, THREAD, and COPY and MOVE (so that every message set may be
-//! `$`), and APPEND with MULTIAPPEND, CATENATE and BINARY literals. Which
-//! parser a command goes to is decided from its first words.
+//! key, SORT with RETURN options, THREAD, CANCELUPDATE, COPY and MOVE
+//! (so that every message set may be `$`), APPEND with MULTIAPPEND, CATENATE and BINARY literals, and
+//! NOTIFY. Which parser a command goes to is decided from its first words.
 //!
 //! IMAP4rev2 lets quoted strings hold UTF-8, which imap-codec 1.0 refuses;
 //! before a command goes to imap-codec, such strings are rewritten as the
@@ -20,6 +20,7 @@ mod cursor;
 mod extended;
 mod fetch;
 mod list;
+mod notify;
 mod search;
 mod select;
 mod sort;
@@ -37,7 +38,8 @@ use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::core::Tag;
 use imap_codec::CommandCodec;
 pub use list::{ListArgs, Returns, Selection};
-pub use search::{SearchArgs, SearchKey, SearchReturn};
+pub use notify::{fetch_items, EventGroup, MailboxFilter, NotifyArgs, NotifyEvent};
+pub use search::{PartialRange, SearchArgs, SearchKey, SearchReturn};
 pub use select::{Qresync, SelectArgs};
 pub use sort::{SortArgs, ThreadArgs};
 use std::borrow::Cow;
@@ -82,6 +84,8 @@ pub enum Body<'a> {
     },
     /// UID EXPUNGE (RFC 4315).
     UidExpunge(MessageSet),
+    /// CANCELUPDATE (RFC 5267): the tags of the searches whose updates end.
+    CancelUpdate(Vec<Cow<'a, [u8]>>),
     /// ID (RFC 2971).
     Id(IdParams<'a>),
     /// NAMESPACE (RFC 2342).
@@ -97,6 +101,8 @@ pub enum Body<'a> {
     List(ListArgs<'a>),
     /// APPEND, with one message or several (RFC 3502).
     Append(AppendArgs<'a>),
+    /// NOTIFY (RFC 5465).
+    Notify(NotifyArgs<'a>),
     /// STATUS.
     Status {
         /// The name as sent.
@@ -168,7 +174,7 @@ fn route(cmd: &[u8]) -> Route {
     let ours = if uid {
         is("EXPUNGE") || with_uid.into_iter().any(is)
     } else {
-        ["ID", "NAMESPACE", "LIST", "CREATE", "STATUS", "SELECT", "EXAMINE", "APPEND"].into_iter().chain(with_uid).any(is)
+        ["ID", "NAMESPACE", "LIST", "CREATE", "STATUS", "SELECT", "EXAMINE", "APPEND", "NOTIFY", "CANCELUPDATE"].into_iter().chain(with_uid).any(is)
     };
     if ours {
         Route::Extension
@@ -209,6 +215,8 @@ fn extension(mut c: Cursor<'_>) -> Parsed<Request<'_>> {
         (false, b"CREATE") => extended::create(&mut c)?,
         (false, b"STATUS") => extended::status(&mut c)?,
         (false, b"APPEND") => Body::Append(append::append(&mut c)?),
+        (false, b"CANCELUPDATE") => Body::CancelUpdate(search::cancel_update(&mut c)?),
+        (false, b"NOTIFY") => Body::Notify(notify::notify(&mut c)?),
         _ => return Err(Syntax::Invalid),
     };
     c.end()?;

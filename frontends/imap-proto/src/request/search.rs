@@ -46,9 +46,9 @@ pub enum SearchKey<'a> {
     /// `\Seen` not set.
     Unseen,
     /// The keyword is set.
-    Keyword(&'a str),
+    Keyword(Cow<'a, str>),
     /// The keyword is not set.
-    Unkeyword(&'a str),
+    Unkeyword(Cow<'a, str>),
     /// `Bcc:` contains the string.
     Bcc(Cow<'a, [u8]>),
     /// The body contains the string.
@@ -132,10 +132,63 @@ impl SearchKey<'_> {
             _ => false,
         }
     }
+
+    /// The same key owning its strings, so that it can outlive the
+    /// command (an updating search context keeps its keys, RFC 5267).
+    pub fn into_owned(self) -> SearchKey<'static> {
+        use SearchKey as K;
+        let own = |s: Cow<'_, [u8]>| Cow::Owned(s.into_owned());
+        match self {
+            K::All => K::All,
+            K::Answered => K::Answered,
+            K::Deleted => K::Deleted,
+            K::Draft => K::Draft,
+            K::Flagged => K::Flagged,
+            K::New => K::New,
+            K::Old => K::Old,
+            K::Recent => K::Recent,
+            K::Seen => K::Seen,
+            K::Unanswered => K::Unanswered,
+            K::Undeleted => K::Undeleted,
+            K::Undraft => K::Undraft,
+            K::Unflagged => K::Unflagged,
+            K::Unseen => K::Unseen,
+            K::Keyword(k) => K::Keyword(Cow::Owned(k.into_owned())),
+            K::Unkeyword(k) => K::Unkeyword(Cow::Owned(k.into_owned())),
+            K::Bcc(s) => K::Bcc(own(s)),
+            K::Body(s) => K::Body(own(s)),
+            K::Cc(s) => K::Cc(own(s)),
+            K::From(s) => K::From(own(s)),
+            K::Subject(s) => K::Subject(own(s)),
+            K::Text(s) => K::Text(own(s)),
+            K::To(s) => K::To(own(s)),
+            K::Header(field, s) => K::Header(own(field), own(s)),
+            K::Before(d) => K::Before(d),
+            K::On(d) => K::On(d),
+            K::Since(d) => K::Since(d),
+            K::SentBefore(d) => K::SentBefore(d),
+            K::SentOn(d) => K::SentOn(d),
+            K::SentSince(d) => K::SentSince(d),
+            K::Older(n) => K::Older(n),
+            K::Younger(n) => K::Younger(n),
+            K::SavedBefore(d) => K::SavedBefore(d),
+            K::SavedOn(d) => K::SavedOn(d),
+            K::SavedSince(d) => K::SavedSince(d),
+            K::SaveDateSupported => K::SaveDateSupported,
+            K::Larger(n) => K::Larger(n),
+            K::Smaller(n) => K::Smaller(n),
+            K::Messages(set) => K::Messages(set),
+            K::Uid(set) => K::Uid(set),
+            K::ModSeq(m) => K::ModSeq(m),
+            K::Not(k) => K::Not(Box::new(k.into_owned())),
+            K::Or(a, b) => K::Or(Box::new(a.into_owned()), Box::new(b.into_owned())),
+            K::And(keys) => K::And(keys.into_iter().map(SearchKey::into_owned).collect()),
+        }
+    }
 }
 
-/// What `SEARCH RETURN (...)` asks for (RFC 4731, RFC 5182); `RETURN ()`
-/// means ALL.
+/// What `SEARCH RETURN (...)` and `SORT RETURN (...)` ask for (RFC 4731,
+/// RFC 5182, RFC 5267, RFC 9394); `RETURN ()` means ALL.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SearchReturn {
     /// The lowest matching number.
@@ -148,12 +201,51 @@ pub struct SearchReturn {
     pub count: bool,
     /// Remember the result for `$` (SEARCHRES).
     pub save: bool,
+    /// Only the results at these positions (RFC 5267 4.4, RFC 9394).
+    pub partial: Option<PartialRange>,
+    /// Keep the result and report its changes (RFC 5267 4.3).
+    pub update: bool,
+    /// The hint that the search will be repeated (RFC 5267 4.2).
+    pub context: bool,
 }
 
 impl SearchReturn {
     /// Whether an ESEARCH response is wanted: SAVE alone suppresses it.
     pub fn answers(&self) -> bool {
-        self.min || self.max || self.all || self.count
+        self.min || self.max || self.all || self.count || self.partial.is_some() || self.update || self.context
+    }
+}
+
+/// The positions PARTIAL asks for, `low <= high`, 1 being the first
+/// result, or the last one when `from_end` (RFC 9394's `-1:-100`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialRange {
+    /// The first position asked for (counted from the end when `from_end`).
+    pub low: u32,
+    /// The last position asked for, `low` or more.
+    pub high: u32,
+    /// Positions count back from the last result.
+    pub from_end: bool,
+}
+
+impl PartialRange {
+    /// The indexes (0-based, ascending) of a result of `len` entries that
+    /// the range covers; empty when it lies beyond the result.
+    pub fn slice(&self, len: usize) -> std::ops::Range<usize> {
+        let (low, high) = (self.low as usize, (self.high as usize).min(len));
+        match self.from_end {
+            false if low <= len => low - 1..high,
+            true if low <= len => len - high..len - low + 1,
+            _ => 0..0,
+        }
+    }
+}
+
+impl std::fmt::Display for PartialRange {
+    /// `low:high`, or `-low:-high`, as ESEARCH repeats it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.from_end { "-" } else { "" };
+        write!(f, "{sign}{}:{sign}{}", self.low, self.high)
     }
 }
 
@@ -189,27 +281,65 @@ pub fn search<'a>(c: &mut Cursor<'a>, uid: bool) -> Parsed<SearchArgs<'a>> {
     Ok(SearchArgs { options, charset, keys: keys(c)?, uid })
 }
 
-/// `SP "RETURN" SP "(" [opt *(SP opt)] ")"`; `RETURN ()` means ALL.
-fn search_return(c: &mut Cursor<'_>) -> Parsed<SearchReturn> {
+/// `SP "RETURN" SP "(" [opt *(SP opt)] ")"`; `RETURN ()` means ALL. One
+/// PARTIAL or one ALL at most (RFC 5267 4.4).
+pub fn search_return(c: &mut Cursor<'_>) -> Parsed<SearchReturn> {
     c.sp()?;
     c.atom()?;
     c.sp()?;
     let mut wanted = SearchReturn::default();
     let options = c.list(true, |c| {
-        match c.atom()?.to_ascii_uppercase().as_slice() {
-            b"MIN" => wanted.min = true,
-            b"MAX" => wanted.max = true,
-            b"ALL" => wanted.all = true,
-            b"COUNT" => wanted.count = true,
-            b"SAVE" => wanted.save = true,
+        let flag = match c.atom()?.to_ascii_uppercase().as_slice() {
+            b"MIN" => &mut wanted.min,
+            b"MAX" => &mut wanted.max,
+            b"ALL" => &mut wanted.all,
+            b"COUNT" => &mut wanted.count,
+            b"SAVE" => &mut wanted.save,
+            b"UPDATE" => &mut wanted.update,
+            b"CONTEXT" => &mut wanted.context,
+            b"PARTIAL" if wanted.partial.is_none() => {
+                c.sp()?;
+                wanted.partial = Some(partial_range(c)?);
+                return Ok(());
+            }
             _ => return Err(Syntax::Invalid),
-        }
+        };
+        *flag = true;
         Ok(())
     })?;
+    if wanted.all && wanted.partial.is_some() {
+        return Err(Syntax::Invalid);
+    }
     if options.is_empty() {
         wanted.all = true;
     }
     Ok(wanted)
+}
+
+/// `nz-number ":" nz-number` or `"-" nz-number ":" "-" nz-number` (RFC
+/// 9394); either end may come first.
+fn partial_range(c: &mut Cursor<'_>) -> Parsed<PartialRange> {
+    let from_end = c.eat(b'-');
+    let first = c.nz_number()?;
+    c.expect(b':')?;
+    if from_end {
+        c.expect(b'-')?;
+    }
+    let second = c.nz_number()?;
+    Ok(PartialRange { low: first.min(second), high: first.max(second), from_end })
+}
+
+/// CANCELUPDATE's arguments (RFC 5267 4.3.5): `1*(SP quoted)`, the tags
+/// of the searches whose updates end.
+pub fn cancel_update<'a>(c: &mut Cursor<'a>) -> Parsed<Vec<Cow<'a, [u8]>>> {
+    let mut tags = Vec::new();
+    loop {
+        c.sp()?;
+        tags.push(c.string()?);
+        if c.at_end() {
+            return Ok(tags);
+        }
+    }
 }
 
 /// `1*(SP search-key)`, up to the end of the command.
@@ -298,8 +428,8 @@ fn key<'a>(c: &mut Cursor<'a>, depth: usize) -> Parsed<SearchKey<'a>> {
 }
 
 /// A flag keyword: an atom (as such, ASCII).
-fn keyword<'a>(c: &mut Cursor<'a>) -> Parsed<&'a str> {
-    std::str::from_utf8(c.atom()?).map_err(|_| Syntax::Invalid)
+fn keyword<'a>(c: &mut Cursor<'a>) -> Parsed<Cow<'a, str>> {
+    std::str::from_utf8(c.atom()?).map(Cow::Borrowed).map_err(|_| Syntax::Invalid)
 }
 
 /// `[entry-name SP entry-type-req SP] mod-sequence-valzer`; the entry
@@ -373,7 +503,7 @@ mod tests {
         let cases: Vec<(&str, Parsed<Vec<SearchKey<'static>>>)> = vec![
             (" ALL\r\n", Ok(vec![K::All])),
             (" unseen deleted\r\n", Ok(vec![K::Unseen, K::Deleted])),
-            (" KEYWORD $Junk UNKEYWORD Work\r\n", Ok(vec![K::Keyword("$Junk"), K::Unkeyword("Work")])),
+            (" KEYWORD $Junk UNKEYWORD Work\r\n", Ok(vec![K::Keyword("$Junk".into()), K::Unkeyword("Work".into())])),
             (" FROM \"Ana B\" TO {2}\r\nbo\r\n", Ok(vec![K::From(b("Ana B")), K::To(b("bo"))])),
             (" HEADER X-Spam \"\"\r\n", Ok(vec![K::Header(b("X-Spam"), b(""))])),
             (" SINCE 1-Feb-1994 BEFORE \"07-feb-2022\"\r\n", Ok(vec![K::Since(day(1994, 2, 1)), K::Before(day(2022, 2, 7))])),
@@ -420,6 +550,27 @@ mod tests {
     }
 
     #[test]
+    fn partial_slices() {
+        let range = |low, high, from_end| PartialRange { low, high, from_end };
+        let cases = [
+            (range(1, 3, false), 10, 0..3),
+            (range(8, 20, false), 10, 7..10),
+            (range(10, 10, false), 10, 9..10),
+            (range(11, 20, false), 10, 0..0),
+            (range(1, 3, true), 10, 7..10),
+            (range(2, 2, true), 10, 8..9),
+            (range(5, 100, true), 10, 0..6),
+            (range(11, 12, true), 10, 0..0),
+            (range(1, 1, true), 0, 0..0),
+        ];
+        for (r, len, want) in cases {
+            assert_eq!(r.slice(len), want, "{r} of {len}");
+        }
+        assert_eq!(range(1, 100, true).to_string(), "-1:-100");
+        assert_eq!(range(400, 500, false).to_string(), "400:500");
+    }
+
+    #[test]
     fn nesting_is_limited() {
         let deep = |n: usize| format!(" {}SEEN{}\r\n", "(".repeat(n), ")".repeat(n));
         assert!(parse(&deep(MAX_DEPTH)).is_ok());
@@ -448,6 +599,27 @@ mod tests {
             Ok(SearchArgs { options: Some(save_min), charset: Some(b("UTF-8")), keys: vec![SearchKey::Messages(set("1"))], uid: false })
         );
         assert_eq!(args(" RETURN (PARTIAL) ALL\r\n"), Err(Syntax::Invalid));
+        let partial = |low, high, from_end| SearchReturn { partial: Some(PartialRange { low, high, from_end }), ..SearchReturn::default() };
+        let options = |input: &'static str| args(input).map(|a| a.options);
+        assert_eq!(options(" RETURN (PARTIAL 1:5) ALL\r\n"), Ok(Some(partial(1, 5, false))));
+        assert_eq!(options(" RETURN (partial 500:400) ALL\r\n"), Ok(Some(partial(400, 500, false))));
+        assert_eq!(options(" RETURN (PARTIAL -1:-100) ALL\r\n"), Ok(Some(partial(1, 100, true))));
+        assert_eq!(options(" RETURN (PARTIAL -9:-3) ALL\r\n"), Ok(Some(partial(3, 9, true))));
+        let update = SearchReturn { update: true, context: true, count: true, ..SearchReturn::default() };
+        assert_eq!(options(" RETURN (UPDATE CONTEXT COUNT) ALL\r\n"), Ok(Some(update)));
+        for bad in [
+            " RETURN (PARTIAL 0:5) ALL\r\n",
+            " RETURN (PARTIAL 1:*) ALL\r\n",
+            " RETURN (PARTIAL -1:5) ALL\r\n",
+            " RETURN (PARTIAL 1:-5) ALL\r\n",
+            " RETURN (PARTIAL 5) ALL\r\n",
+            " RETURN (PARTIAL 1:5 ALL) ALL\r\n",
+            " RETURN (ALL PARTIAL 1:5) ALL\r\n",
+            " RETURN (PARTIAL 1:5 PARTIAL 6:9) ALL\r\n",
+            " RETURN (PARTIAL 1:4294967296) ALL\r\n",
+        ] {
+            assert_eq!(args(bad), Err(Syntax::Invalid), "{bad:?}");
+        }
         assert_eq!(args(" RETURN ALL\r\n"), Err(Syntax::Invalid));
         assert_eq!(args(" CHARSET\r\n"), Err(Syntax::Invalid));
         assert_eq!(args(" RETURN (MIN)\r\n"), Err(Syntax::Invalid));

@@ -1,15 +1,17 @@
 //! SORT's and THREAD's arguments (RFC 5256, with RFC 5957's DISPLAYFROM
-//! and DISPLAYTO): sort criteria or a threading algorithm, a charset, and
-//! search keys.
+//! and DISPLAYTO, and RFC 5267's RETURN options): sort criteria or a
+//! threading algorithm, a charset, and search keys.
 
 use super::cursor::{Cursor, Parsed, Syntax};
-use super::search::{keys, SearchKey};
+use super::search::{keys, search_return, SearchKey, SearchReturn};
 use crate::sort_spec::{SortCriterion, SortKey, ThreadAlgorithm};
 use std::borrow::Cow;
 
 /// SORT's arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortArgs<'a> {
+    /// RETURN options (ESORT, CONTEXT=SORT); `None` for a plain SORT.
+    pub options: Option<SearchReturn>,
     /// The order, first criterion first.
     pub criteria: Vec<SortCriterion>,
     /// The charset of the search strings.
@@ -33,9 +35,17 @@ pub struct ThreadArgs<'a> {
     pub uid: bool,
 }
 
-/// `SP "(" sort-criterion *(SP sort-criterion) ")" SP charset 1*(SP
-/// search-key)`, where a criterion is `["REVERSE" SP] sort-key`.
+/// `[SP "RETURN" SP "(" [opt *(SP opt)] ")"] SP "(" sort-criterion *(SP
+/// sort-criterion) ")" SP charset 1*(SP search-key)`, where a criterion is
+/// `["REVERSE" SP] sort-key`; SAVE is SEARCH's alone.
 pub fn sort<'a>(c: &mut Cursor<'a>, uid: bool) -> Parsed<SortArgs<'a>> {
+    let options = match c.space_then("RETURN") {
+        true => Some(search_return(c)?),
+        false => None,
+    };
+    if options.is_some_and(|o| o.save) {
+        return Err(Syntax::Invalid);
+    }
     c.sp()?;
     let criteria = c.list(false, |c| {
         let reverse = c.keyword("REVERSE");
@@ -47,7 +57,7 @@ pub fn sort<'a>(c: &mut Cursor<'a>, uid: bool) -> Parsed<SortArgs<'a>> {
     })?;
     c.sp()?;
     let charset = c.astring()?;
-    Ok(SortArgs { criteria, charset, keys: keys(c)?, uid })
+    Ok(SortArgs { options, criteria, charset, keys: keys(c)?, uid })
 }
 
 /// `SP thread-alg SP charset 1*(SP search-key)`.
@@ -85,6 +95,11 @@ mod tests {
         assert_eq!(args.charset.as_ref(), b"UTF-8");
         assert_eq!(args.keys.len(), 2);
         assert_eq!(sorted(" (SIZE) \"US-ASCII\" ALL\r\n").expect("parses").charset.as_ref(), b"US-ASCII");
+        assert_eq!(args.options, None);
+        let esort = sorted(" RETURN (MIN COUNT UPDATE) (SIZE) UTF-8 ALL\r\n").expect("parses");
+        let wanted = SearchReturn { min: true, count: true, update: true, ..SearchReturn::default() };
+        assert_eq!((esort.options, esort.criteria.len()), (Some(wanted), 1));
+        assert_eq!(sorted(" RETURN () (SIZE) UTF-8 ALL\r\n").expect("parses").options, Some(SearchReturn { all: true, ..SearchReturn::default() }));
         for bad in [
             " () UTF-8 ALL\r\n",
             " (REVERSE) UTF-8 ALL\r\n",
@@ -93,6 +108,9 @@ mod tests {
             " (DATE) UTF-8\r\n",
             " DATE UTF-8 ALL\r\n",
             " (DATE) ALL\r\n",
+            " RETURN (SAVE) (DATE) UTF-8 ALL\r\n",
+            " RETURN (ALL PARTIAL 1:2) (DATE) UTF-8 ALL\r\n",
+            " RETURN (DATE) UTF-8 ALL\r\n",
         ] {
             assert!(sorted(bad).is_err(), "{bad:?}");
         }

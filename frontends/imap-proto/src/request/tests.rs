@@ -126,7 +126,33 @@ fn commands_table() {
             })),
         ),
         ("a SEARCH RETURN (SAVE) ALL\r\n", Expect::Parses),
-        ("a SEARCH RETURN (PARTIAL 1:5) ALL\r\n", Expect::Fail),
+        (
+            "a UID SEARCH RETURN (UPDATE PARTIAL -1:-100) UNDELETED\r\n",
+            Expect::Body(Body::Search(SearchArgs {
+                options: Some(SearchReturn {
+                    update: true,
+                    partial: Some(PartialRange { low: 1, high: 100, from_end: true }),
+                    ..SearchReturn::default()
+                }),
+                charset: None,
+                keys: vec![SearchKey::Undeleted],
+                uid: true,
+            })),
+        ),
+        ("a SEARCH RETURN (PARTIAL 1:5 ALL) ALL\r\n", Expect::Fail),
+        ("a SEARCH RETURN (PARTIAL 0:5) ALL\r\n", Expect::Fail),
+        ("a SEARCH RETURN (PARTIAL -1:5) ALL\r\n", Expect::Fail),
+        ("a UID SORT RETURN (MIN MAX COUNT) (REVERSE DATE) UTF-8 UNDELETED UNKEYWORD $Junk\r\n", Expect::Parses),
+        ("a SORT RETURN () (DATE) UTF-8 ALL\r\n", Expect::Parses),
+        ("a SORT RETURN (UPDATE PARTIAL 1:10) (ARRIVAL) UTF-8 SUBJECT {4}\r\nSEEN\r\n", Expect::Parses),
+        ("a SORT RETURN (SAVE) (DATE) UTF-8 ALL\r\n", Expect::Fail),
+        ("a SORT RETURN (DATE) UTF-8 ALL\r\n", Expect::Fail),
+        ("a SORT RETURN (MIN) UTF-8 ALL\r\n", Expect::Fail),
+        ("a CANCELUPDATE \"B01\"\r\n", Expect::Body(Body::CancelUpdate(vec![b("B01")]))),
+        ("a cancelupdate \"x\" \"y z\"\r\n", Expect::Body(Body::CancelUpdate(vec![b("x"), b("y z")]))),
+        ("a CANCELUPDATE\r\n", Expect::Fail),
+        ("a CANCELUPDATE \"x\" \r\n", Expect::Fail),
+        ("a UID CANCELUPDATE \"x\"\r\n", Expect::Fail),
         ("a SEARCH RETURN (MIN)\r\n", Expect::Fail),
         ("a SEARCH RETURN (MIN) FROB\r\n", Expect::Fail),
         ("a SEARCH ALL\r\n", Expect::Body(Body::Search(SearchArgs { options: None, charset: None, keys: vec![SearchKey::All], uid: false }))),
@@ -150,6 +176,10 @@ fn commands_table() {
         ("a UID FETCH 1:* FLAGS (CHANGEDSINCE 5 VANISHED)\r\n", Expect::Parses),
         ("a FETCH 1 BODY[HEADER.FIELDS ({4}\r\nFrom)]\r\n", Expect::Parses),
         ("a FETCH 1:* FLAGS (VANISHED)\r\n", Expect::Fail),
+        ("a FETCH 1 (RFC822.SIZE PREVIEW)\r\n", Expect::Parses),
+        ("a UID FETCH 1:4 (PREVIEW (LAZY)) (CHANGEDSINCE 3)\r\n", Expect::Parses),
+        ("a FETCH 1 SNIPPET (LAZY=FUZZY)\r\n", Expect::Parses),
+        ("a FETCH 1 PREVIEW (FUZZY)\r\n", Expect::Fail),
         ("a STORE 1 (UNCHANGEDSINCE 7) +FLAGS.SILENT (\\Seen)\r\n", Expect::Parses),
         ("a UID STORE $ FLAGS \\Seen $Junk\r\n", Expect::Parses),
         ("a STORE 1 FLAGS\r\n", Expect::Fail),
@@ -182,6 +212,43 @@ fn commands_table() {
         ("a APPEND x (\\Seen) \"30-Feb-1994 22:43:04 -0800\" {1+}\r\na\r\n", Expect::Fail),
         ("a APPEND x {1}\r\na (\\Seen\r\n", Expect::Fail),
         ("a APPEND x CATENATE (BLOB {1+}\r\na)\r\n", Expect::Fail),
+        ("a NOTIFY NONE\r\n", Expect::Body(Body::Notify(NotifyArgs::None))),
+        (
+            "a NOTIFY SET STATUS (selected (MessageNew (uid body.peek[header.fields (from to subject)]) MessageExpunge)) \
+             (subtree (Lists \"Other Box\") (MessageNew MessageExpunge))\r\n",
+            Expect::Body(Body::Notify(NotifyArgs::Set {
+                status: true,
+                groups: vec![
+                    EventGroup {
+                        filter: MailboxFilter::Selected,
+                        events: vec![NotifyEvent::MessageNew(Some(b"(uid body.peek[header.fields (from to subject)])")), NotifyEvent::MessageExpunge],
+                    },
+                    EventGroup { filter: MailboxFilter::Subtree(vec![b("Lists"), b("Other Box")]), events: vec![NotifyEvent::MessageNew(None), NotifyEvent::MessageExpunge] },
+                ],
+            })),
+        ),
+        (
+            "a NOTIFY SET (mailboxes {5}\r\nINBOX NONE) (personal (MailboxName SubscriptionChange Frob))\r\n",
+            Expect::Body(Body::Notify(NotifyArgs::Set {
+                status: false,
+                groups: vec![
+                    EventGroup { filter: MailboxFilter::Mailboxes(vec![b("INBOX")]), events: vec![] },
+                    EventGroup { filter: MailboxFilter::Personal, events: vec![NotifyEvent::MailboxName, NotifyEvent::SubscriptionChange, NotifyEvent::Other(b"Frob")] },
+                ],
+            })),
+        ),
+        ("a NOTIFY SET (selected-delayed (MessageNew MessageExpunge FlagChange)) (inboxes (MessageNew MessageExpunge))\r\n", Expect::Parses),
+        ("a NOTIFY SET (subscribed (MailboxMetadataChange ServerMetadataChange AnnotationChange MessageNew MessageExpunge))\r\n", Expect::Parses),
+        ("a NOTIFY SET (selected (MessageNew))\r\n", Expect::Fail),
+        ("a NOTIFY SET (selected (FlagChange))\r\n", Expect::Fail),
+        ("a NOTIFY SET (inboxes (MessageNew (uid) MessageExpunge))\r\n", Expect::Fail),
+        ("a NOTIFY SET (selected (MessageNew (frob) MessageExpunge))\r\n", Expect::Fail),
+        ("a NOTIFY SET (elsewhere (MailboxName))\r\n", Expect::Fail),
+        ("a NOTIFY SET (subtree (MailboxName))\r\n", Expect::Fail),
+        ("a NOTIFY SET (personal ())\r\n", Expect::Fail),
+        ("a NOTIFY SET STATUS\r\n", Expect::Fail),
+        ("a NOTIFY SET\r\n", Expect::Fail),
+        ("a NOTIFY\r\n", Expect::Fail),
         ("a NOOP\r\n", Expect::Body(Body::Codec(CommandBody::Noop))),
         ("a FROB\r\n", Expect::Fail),
         ("a EXPUNGE 1\r\n", Expect::Fail),
@@ -224,6 +291,16 @@ fn literals_are_requested_only_when_the_command_makes_sense() {
     assert!(!wants_literal(b"a NAMESPACE {5}\r\n"));
     assert!(!wants_literal(b"a SEARCH RETURN (PARTIAL) SUBJECT {5}\r\n"));
     assert!(!wants_literal(b"a FROB {5}\r\n"));
+    assert!(wants_literal(b"a NOTIFY SET (subtree {5}\r\n"));
+    assert!(wants_literal(b"a NOTIFY SET (selected (MessageNew (BODY.PEEK[HEADER.FIELDS ({5}\r\n"));
+    assert!(!wants_literal(b"a NOTIFY SET (nowhere {5}\r\n"));
+}
+
+#[test]
+fn notify_fetch_items_parse_again() {
+    let items = fetch_items(b"(UID BODY.PEEK[HEADER.FIELDS ({4}\r\nFrom)])").expect("parses");
+    assert_eq!(items.len(), 2);
+    assert_eq!(fetch_items(b"(FROB)"), None);
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod append;
 pub mod auth;
 pub mod catenate;
 pub mod compress;
+pub mod context;
 pub mod copy;
 pub mod expunge;
 pub mod fetch_cmd;
@@ -17,6 +18,7 @@ pub mod idle;
 pub mod list;
 pub mod mailbox;
 pub mod negotiate;
+pub mod notify;
 pub mod quota;
 pub mod search_cmd;
 pub mod select;
@@ -177,6 +179,7 @@ async fn selected<S: Sink>(ctx: &Context<'_>, view: &mut View, body: &Body<'_>, 
         Body::Store(args) => store::store(ctx, view, args, sink.buffer()).await?,
         Body::Search(args) => search_cmd::search(ctx, view, args, sink.buffer())?,
         Body::Sort(args) => sort_cmd::sort(ctx, view, args, sink.buffer())?,
+        Body::CancelUpdate(tags) => context::cancel_update(view, tags),
         Body::Thread(args) => sort_cmd::thread(ctx, view, args, sink.buffer())?,
         Body::Copy { set, mailbox, moving, uid } => {
             let mode = if *moving { copy::Mode::Move } else { copy::Mode::Copy };

@@ -1,9 +1,11 @@
 //! SORT and THREAD (RFC 5256, with RFC 5957's display keys) and their UID
 //! forms: the matching messages are found as SEARCH finds them, then
-//! ordered or threaded by [`crate::sort`] from the stored summaries.
+//! ordered or threaded by [`crate::sort`] from the stored summaries. SORT
+//! with RETURN options (ESORT, CONTEXT=SORT, RFC 5267) answers with
+//! ESEARCH as SEARCH does, in the sorted order.
 
-use crate::cmd::search_cmd::{highest_modseq, matching, unsupported_charset};
-use crate::cmd::Context;
+use crate::cmd::search_cmd::{highest_modseq, matching, returned, unsupported_charset, write_esearch};
+use crate::cmd::{context, Context};
 use crate::request::{SearchKey, SortArgs, ThreadArgs};
 use crate::session::reply::{Done, Outcome};
 use crate::sort::{self, SortCriterion, SortKey, SortKeys};
@@ -11,23 +13,46 @@ use crate::view::View;
 use kotak_engine::{Account, Result};
 
 /// SORT: `* SORT` with the matching messages in the asked order, and the
-/// highest MODSEQ among them when the keys include MODSEQ (RFC 7162 3.1.9).
-pub fn sort(ctx: &Context<'_>, view: &View, args: &SortArgs<'_>, out: &mut Vec<u8>) -> Outcome {
+/// highest MODSEQ among them when the keys include MODSEQ (RFC 7162 3.1.9);
+/// with RETURN options, `* ESEARCH` about the sorted result (RFC 5267).
+pub fn sort(ctx: &Context<'_>, view: &mut View, args: &SortArgs<'_>, out: &mut Vec<u8>) -> Outcome {
+    if let Some(done) = args.options.and_then(|o| context::reused_tag(view, ctx.tag, &o)) {
+        return Ok(done);
+    }
     if let Some(done) = unsupported_charset(&args.charset) {
         return Ok(done);
     }
-    let hits = matching(ctx, view, &args.keys)?;
-    let keys = sort_keys(ctx.account, view, &hits, needs_summary(&args.criteria))?;
-    let order = sort::sort(&keys, &all(&keys), &args.criteria);
-    out.extend_from_slice(b"* SORT");
-    for j in order {
-        out.extend_from_slice(format!(" {}", number(view, hits[j], args.uid)).as_bytes());
+    let order = ordered(ctx.account, view, &args.keys, &args.criteria)?;
+    let uses_modseq = args.keys.iter().any(SearchKey::uses_modseq);
+    let numbers: Vec<u32> = order.iter().map(|&i| number(view, i, args.uid)).collect();
+    match args.options {
+        Some(options) => {
+            let modseq = uses_modseq.then(|| highest_modseq(view, &returned(&order, &options))).flatten();
+            write_esearch(out, ctx.tag, args.uid, &options, &numbers, modseq);
+            if options.update {
+                context::register(view, ctx.tag, args.uid, &args.keys, Some(&args.criteria), &order, out);
+            }
+        }
+        None => {
+            out.extend_from_slice(b"* SORT");
+            for n in numbers {
+                out.extend_from_slice(format!(" {n}").as_bytes());
+            }
+            if let Some(modseq) = uses_modseq.then(|| highest_modseq(view, &order)).flatten() {
+                out.extend_from_slice(format!(" (MODSEQ {modseq})").as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
+        }
     }
-    if let Some(modseq) = args.keys.iter().any(SearchKey::uses_modseq).then(|| highest_modseq(view, &hits)).flatten() {
-        out.extend_from_slice(format!(" (MODSEQ {modseq})").as_bytes());
-    }
-    out.extend_from_slice(b"\r\n");
     Ok(Done::ok("SORT completed"))
+}
+
+/// Indexes (into the view's messages) of the messages that match all
+/// `keys`, in the order `criteria` ask for.
+pub fn ordered(account: &Account, view: &View, keys: &[SearchKey<'_>], criteria: &[SortCriterion]) -> Result<Vec<usize>> {
+    let hits = matching(account, view, keys)?;
+    let sort_keys = sort_keys(account, view, &hits, needs_summary(criteria))?;
+    Ok(sort::sort(&sort_keys, &all(&sort_keys), criteria).into_iter().map(|j| hits[j]).collect())
 }
 
 /// THREAD: `* THREAD` with the matching messages threaded by the asked
@@ -36,7 +61,7 @@ pub fn thread(ctx: &Context<'_>, view: &View, args: &ThreadArgs<'_>, out: &mut V
     if let Some(done) = unsupported_charset(&args.charset) {
         return Ok(done);
     }
-    let hits = matching(ctx, view, &args.keys)?;
+    let hits = matching(ctx.account, view, &args.keys)?;
     let keys = sort_keys(ctx.account, view, &hits, true)?;
     let threads = crate::sort::threads(args.algorithm, &keys, &all(&keys));
     out.extend_from_slice(b"* THREAD");

@@ -1,11 +1,12 @@
 //! FETCH responses: one `* n FETCH (...)` line per message, built from the
-//! message's metadata, its stored summary (ENVELOPE, BODY, BODYSTRUCTURE)
-//! and its raw bytes (body sections). The summary and the raw bytes are
+//! message's metadata, its stored summary (ENVELOPE, BODY, BODYSTRUCTURE,
+//! PREVIEW) and its raw bytes (body sections). The summary and the raw bytes are
 //! read only when an item needs them, and at most once per message.
 
 mod binary;
 mod bodystructure;
 mod envelope;
+mod preview;
 pub(crate) mod section;
 #[cfg(test)]
 pub(crate) mod testdata;
@@ -149,6 +150,7 @@ fn write_att(out: &mut Vec<u8>, src: &FetchSource<'_>, att: &FetchAtt<'_>, recen
             binary::write_name(out, "BINARY", part);
             write_data(out, &data, *partial, binary::write_value);
         }
+        FetchAtt::Preview { lazy, snippet } => preview::write_preview(out, src, *lazy, *snippet)?,
         FetchAtt::BinarySize(part) => {
             let size = binary::decoded(src.raw()?, src.summary()?, part)?.len();
             binary::write_name(out, "BINARY.SIZE", part);

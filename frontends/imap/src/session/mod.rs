@@ -31,10 +31,10 @@ use transport::Transport;
 
 /// What this server implements, as CAPABILITY lists it (APPENDLIMIT,
 /// which depends on the node, follows).
-const CAPABILITIES: &str = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE \
+const CAPABILITIES: &str = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE ID IDLE NOTIFY NAMESPACE UNSELECT UIDPLUS MOVE \
                             SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES \
-                            CONDSTORE QRESYNC SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS \
-                            WITHIN SAVEDATE CHILDREN LOGIN-REFERRALS I18NLEVEL=1 \
+                            CONDSTORE QRESYNC SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS \
+                            WITHIN SAVEDATE CHILDREN LOGIN-REFERRALS I18NLEVEL=1 PREVIEW SNIPPET=FUZZY \
                             QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE STATUS=SIZE MULTIAPPEND CATENATE URL-PARTIAL BINARY";
 
 /// The CAPABILITY list of a node: [`CAPABILITIES`] and its APPENDLIMIT.
@@ -72,8 +72,8 @@ pub enum Flow {
     /// Read one raw line for [`Session::handle_line`] (AUTHENTICATE).
     ReadLine,
     /// IDLE: read one raw line (`DONE`) for [`Session::handle_line`];
-    /// meanwhile, whenever [`Session::idle_watch`] changes, call
-    /// [`Session::idle_update`] and send its output.
+    /// meanwhile, whenever [`Session::change_watch`] changes, call
+    /// [`Session::change_update`] and send its output.
     Idle,
     /// Send the output, then close the connection.
     Close,
@@ -125,12 +125,14 @@ pub struct Session {
     enabled: Enabled,
     /// TLS, plain-text login policy and compression of the connection.
     transport: Transport,
+    /// What NOTIFY (RFC 5465) asked for, while it is set.
+    notify: Option<cmd::notify::Notifier>,
 }
 
 impl Session {
     /// A new, not yet authenticated session.
     pub fn new(node: Arc<Node>, auth: Arc<Authenticator>, peer: IpAddr) -> Self {
-        Session { node, auth, peer, client: peer, state: State::NotAuthenticated, pending: None, enabled: Enabled::default(), transport: Transport::default() }
+        Session { node, auth, peer, client: peer, state: State::NotAuthenticated, pending: None, enabled: Enabled::default(), transport: Transport::default(), notify: None }
     }
 
     /// The same session on a connection described by `transport` (by
@@ -190,19 +192,32 @@ impl Session {
         Ok(Flow::Continue)
     }
 
-    /// While IDLE runs: the receiver that changes with every committed
-    /// change of the account.
-    pub fn idle_watch(&mut self) -> Option<&mut watch::Receiver<ModSeq>> {
-        match &mut self.pending {
-            Some(Pending::Idle { watch, .. }) => Some(watch),
-            _ => None,
+    /// While IDLE runs, or NOTIFY is set (then also between commands): the
+    /// receiver that changes with every committed change of the account.
+    pub fn change_watch(&mut self) -> Option<&mut watch::Receiver<ModSeq>> {
+        if let Some(Pending::Idle { watch, .. }) = &mut self.pending {
+            return Some(watch);
+        }
+        self.notify.as_mut().map(cmd::notify::Notifier::watch)
+    }
+
+    /// After [`Session::change_watch`] changed: writes NOTIFY's
+    /// notifications, then during IDLE what changed in the selected mailbox.
+    pub fn change_update(&mut self, out: &mut Vec<u8>) {
+        self.notify_update(out);
+        if matches!(self.pending, Some(Pending::Idle { .. })) {
+            self.report_changes(out);
         }
     }
 
-    /// While IDLE runs: writes what changed in the selected mailbox.
-    pub fn idle_update(&mut self, out: &mut Vec<u8>) {
-        if matches!(self.pending, Some(Pending::Idle { .. })) {
-            self.report_changes(out);
+    /// Writes NOTIFY's notifications, if it is set; ends NOTIFY when they
+    /// overflowed. A failure is logged; the next change tries again.
+    fn notify_update(&mut self, out: &mut Vec<u8>) {
+        let (Some(notifier), State::Authenticated { account, view }) = (&mut self.notify, &mut self.state) else { return };
+        match notifier.update(account, view, self.enabled, out) {
+            Ok(true) => {}
+            Ok(false) => self.notify = None,
+            Err(e) => tracing::warn!(account = %account.address(), error = %e, "notify update failed"),
         }
     }
 
@@ -313,6 +328,11 @@ impl Session {
                     return Ok((Done::ok(""), Flow::Idle));
                 }
                 None => Done::wrong_state(),
+            },
+            // NOTIFY's state lives beside the view, for the wake-ups between commands.
+            Body::Notify(args) => match &self.state {
+                State::Authenticated { account, view } => cmd::notify::notify(account, view, self.enabled, args, &mut self.notify, sink.buffer())?,
+                State::NotAuthenticated | State::Logout => Done::wrong_state(),
             },
             Body::Codec(C::Compress { algorithm }) if authenticated => match cmd::compress::start(&mut self.transport, algorithm) {
                 Ok(done) => return Ok((done, Flow::Compress)),

@@ -143,7 +143,7 @@ pub fn write_selected(out: &mut Vec<u8>, account: &Account, info: &MailboxInfo, 
 
 /// Writes `* KIND (attributes) "/" name`, without the line end (extended
 /// data may follow).
-fn write_line(out: &mut Vec<u8>, kind: &str, attributes: &[&str], name: &str, naming: Naming) {
+pub fn write_line(out: &mut Vec<u8>, kind: &str, attributes: &[&str], name: &str, naming: Naming) {
     out.extend_from_slice(format!("* {kind} ({}) \"{SEPARATOR}\" ", attributes.join(" ")).as_bytes());
     names::write(out, name, naming);
 }
