@@ -38,6 +38,40 @@ pub struct Client {
     pub signal: ShutdownSignal,
 }
 
+/// A client logged in at its node: what the splice needs.
+pub struct Handoff {
+    /// The client's stream.
+    pub stream: MaybeTlsStream,
+    /// The session at the node.
+    pub node: TcpStream,
+    /// What the client sent behind its login, for the node.
+    pub unread: Vec<u8>,
+    /// The account, for the log.
+    pub account: String,
+}
+
+/// Copies between the client and its node until either closes or the
+/// process shuts down (then both connections are closed).
+pub async fn splice_until_shutdown(
+    handoff: Handoff,
+    mut signal: ShutdownSignal,
+    farewell: Option<&'static [u8]>,
+) -> Result<(), ConnectionError> {
+    let Handoff {
+        stream,
+        node,
+        unread,
+        account,
+    } = handoff;
+    tokio::select! {
+        ended = crate::splice::splice(stream, node, unread, farewell) => {
+            tracing::debug!(account, ?ended, "proxied session ended");
+        }
+        _ = signal.wait() => {}
+    }
+    Ok(())
+}
+
 /// Serves `listener` until `shutdown`, running `connection` on every client
 /// (`names`: the protocol's clear and implicit-TLS names, for logs).
 pub async fn serve<F, Fut>(

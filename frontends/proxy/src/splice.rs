@@ -14,8 +14,8 @@
 use kotak_net::tls::MaybeTlsStream;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::io::Interest;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
@@ -23,7 +23,8 @@ use tokio::net::TcpStream;
 const CHUNK: usize = 16 * 1024;
 
 /// What the proxy says when a node vanishes from under an IMAP session.
-pub const IMAP_NODE_LOST: &[u8] = b"* BYE [UNAVAILABLE] Lost the connection to the mailbox server; please reconnect\r\n";
+pub const IMAP_NODE_LOST: &[u8] =
+    b"* BYE [UNAVAILABLE] Lost the connection to the mailbox server; please reconnect\r\n";
 
 /// How a spliced session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +39,12 @@ pub enum End {
 /// what the client sent after its login command, for the node first.
 /// `farewell`, when given, is written to the client if the node closes
 /// without having sent `* BYE` and the client has not turned on COMPRESS.
-pub async fn splice(client: MaybeTlsStream, node: TcpStream, unread: Vec<u8>, farewell: Option<&'static [u8]>) -> io::Result<End> {
+pub async fn splice(
+    client: MaybeTlsStream,
+    node: TcpStream,
+    unread: Vec<u8>,
+    farewell: Option<&'static [u8]>,
+) -> io::Result<End> {
     let (mut client_read, mut client_write) = halves(client);
     let (node_read, mut node_write) = node.into_split();
     let mut node_read = Source::Tcp(node_read);
@@ -60,9 +66,15 @@ pub async fn splice(client: MaybeTlsStream, node: TcpStream, unread: Vec<u8>, fa
     };
     let downstream = async {
         let mut saw_bye = false;
-        let ended = copy(&mut node_read, &mut client_write, |chunk| saw_bye |= memchr::memmem::find(chunk, b"* BYE").is_some()).await?;
+        let ended = copy(&mut node_read, &mut client_write, |chunk| {
+            saw_bye |= memchr::memmem::find(chunk, b"* BYE").is_some()
+        })
+        .await?;
         if let Some(bye) = farewell.filter(|_| !saw_bye && !compressing.load(Ordering::Relaxed)) {
-            tracing::info!(node_failed = ended.is_err(), "node closed the session without a goodbye");
+            tracing::info!(
+                node_failed = ended.is_err(),
+                "node closed the session without a goodbye"
+            );
             let _ = client_write.write_all(bye).await;
         }
         let _ = client_write.shutdown().await;
@@ -94,14 +106,17 @@ fn halves(client: MaybeTlsStream) -> (Source, Box<dyn AsyncWrite + Send + Unpin>
             (Source::Tcp(read), Box::new(write))
         }
         tls => {
-            let (read, write): (ReadHalf<MaybeTlsStream>, WriteHalf<MaybeTlsStream>) = tokio::io::split(tls);
+            let (read, write): (ReadHalf<MaybeTlsStream>, WriteHalf<MaybeTlsStream>) =
+                tokio::io::split(tls);
             (Source::Stream(read), Box::new(write))
         }
     }
 }
 
 fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Where a direction reads from.
@@ -172,7 +187,11 @@ async fn stream_chunk<R: AsyncRead + Unpin>(read: &mut R) -> io::Result<Option<V
 /// Copies `from` to `to` until the end of `from`; `inspect` sees each
 /// chunk. Returns the read error that ended it, if any (a write error is
 /// returned as the outer error).
-async fn copy<W>(from: &mut Source, to: &mut W, mut inspect: impl FnMut(&[u8])) -> io::Result<io::Result<()>>
+async fn copy<W>(
+    from: &mut Source,
+    to: &mut W,
+    mut inspect: impl FnMut(&[u8]),
+) -> io::Result<io::Result<()>>
 where
     W: AsyncWrite + Unpin + ?Sized,
 {

@@ -4,13 +4,14 @@
 
 use super::session::{Session, Step};
 use super::upstream;
-use crate::client::{self, send, Client};
-use crate::splice::{splice, IMAP_NODE_LOST};
+use crate::client::{self, send, Client, Handoff, Tls};
+use crate::splice::IMAP_NODE_LOST;
 use crate::{Proxy, TlsMode};
 use kotak_imap_proto::receiver::{Event, Limits, Receiver};
 use kotak_imap_proto::request;
-use kotak_net::tls::ConnectionError;
-use kotak_net::Shutdown;
+use kotak_net::tls::{ConnectionError, MaybeTlsStream};
+use kotak_net::{Shutdown, ShutdownSignal};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -41,11 +42,28 @@ fn limits() -> Limits {
 
 async fn connection(client: Client, proxy: &Proxy, tls: &TlsMode) -> Result<(), ConnectionError> {
     let Client {
-        mut stream,
+        stream,
         tls: state,
         peer,
         mut signal,
     } = client;
+    // Boxed: the pre-login state is freed at the handoff, so the task of
+    // a long session keeps room only for the splice.
+    match Box::pin(prelogin(stream, state, peer, &mut signal, proxy, tls)).await? {
+        Some(handoff) => client::splice_until_shutdown(handoff, signal, Some(IMAP_NODE_LOST)).await,
+        None => Ok(()),
+    }
+}
+
+/// Serves the client until it logs in at its node (the handoff) or goes.
+async fn prelogin(
+    mut stream: MaybeTlsStream,
+    state: Tls,
+    peer: SocketAddr,
+    signal: &mut ShutdownSignal,
+    proxy: &Proxy,
+    tls: &TlsMode,
+) -> Result<Option<Handoff>, ConnectionError> {
     let mut session = Session::new(state, proxy.config.allow_plaintext_auth);
     let mut out = session.greeting(&proxy.config.hostname);
     let mut receiver = Receiver::new(limits());
@@ -79,12 +97,12 @@ async fn connection(client: Client, proxy: &Proxy, tls: &TlsMode) -> Result<(), 
                 Step::Close => {
                     send(&mut stream, &mut out).await?;
                     let _ = stream.shutdown().await;
-                    return Ok(());
+                    return Ok(None);
                 }
                 Step::StartTls => {
                     send(&mut stream, &mut out).await?;
                     let TlsMode::StartTls(acceptor) = tls else {
-                        return Ok(());
+                        return Ok(None);
                     };
                     stream = acceptor.starttls(stream).await?;
                     session.tls_started();
@@ -113,17 +131,14 @@ async fn connection(client: Client, proxy: &Proxy, tls: &TlsMode) -> Result<(), 
                             out.push(b' ');
                             out.extend_from_slice(&node.ok);
                             out.extend_from_slice(&node.leftover);
-send(&mut stream, &mut out).await?;
-                            // The session holds no reply buffer from here on.
-                            drop(std::mem::take(&mut out));
+                            send(&mut stream, &mut out).await?;
                             let unread = receiver.into_unread();
-                            tokio::select! {
-                                ended = splice(stream, node.stream, unread, Some(IMAP_NODE_LOST)) => {
-                                    tracing::debug!(account = %routed.account.address, ?ended, "proxied imap session ended");
-                                }
-                                _ = signal.wait() => {}
-                            }
-                            return Ok(());
+                            return Ok(Some(Handoff {
+                                stream,
+                                node: node.stream,
+                                unread,
+                                account: routed.account.address,
+                            }));
                         }
                         Err(why) => Session::refused(&mut out, &tag, &why),
                     }
@@ -137,17 +152,17 @@ send(&mut stream, &mut out).await?;
             _ = signal.wait() => {
                 out.extend_from_slice(b"* BYE Server shutting down\r\n");
                 send(&mut stream, &mut out).await?;
-                return Ok(());
+                return Ok(None);
             }
         };
         match read {
-            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(0)) => return Ok(None),
             Ok(Ok(n)) => receiver.read_done(n),
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => {
                 out.extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
                 send(&mut stream, &mut out).await?;
-                return Ok(());
+                return Ok(None);
             }
         }
     }

@@ -247,14 +247,19 @@ mod tests {
     /// Frames `input` fed one byte at a time (every split point at once)
     /// and runs each command; returns the output and the last step.
     fn run(session: &mut Session, input: &[u8]) -> (String, Option<Step>) {
-        let mut receiver = Receiver::new(Limits { max_line: 1024, max_literal: 1024, max_command: 4096 });
+        let mut receiver = Receiver::new(Limits {
+            max_line: 1024,
+            max_literal: 1024,
+            max_command: 4096,
+        });
         let mut out = Vec::new();
         let mut last = None;
         for byte in input {
             receiver.feed(std::slice::from_ref(byte));
             while let Some(event) = receiver.poll() {
                 let step = match event {
-                    Event::Command(mut bytes) => match kotak_imap_proto::request::parse(&mut bytes) {
+                    Event::Command(mut bytes) => match kotak_imap_proto::request::parse(&mut bytes)
+                    {
                         Ok(request) => session.handle(&request, &mut out),
                         Err(failure) => {
                             Session::parse_failed(failure.tag.as_deref(), &mut out);
@@ -281,30 +286,145 @@ mod tests {
     }
 
     fn login(user: &str, password: &[u8]) -> Step {
-        Step::Login { tag: "a".into(), credentials: PlainCredentials { act_as: None, user: user.into(), password: password.to_vec() } }
+        Step::Login {
+            tag: "a".into(),
+            credentials: PlainCredentials {
+                act_as: None,
+                user: user.into(),
+                password: password.to_vec(),
+            },
+        }
     }
 
     #[test]
     fn commands_before_login() {
         let cases: &[(Tls, bool, &str, &str, Option<Step>)] = &[
-            (Tls::Offered, true, "c CAPABILITY\r\n", "* CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID STARTTLS AUTH=PLAIN\r\nc OK", Some(Step::Continue)),
-            (Tls::Offered, false, "c CAPABILITY\r\n", "* CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID STARTTLS LOGINDISABLED\r\n", Some(Step::Continue)),
-            (Tls::Offered, false, "a LOGIN u p\r\n", "a NO [PRIVACYREQUIRED]", Some(Step::Continue)),
-            (Tls::Offered, true, "s STARTTLS\r\n", "s OK", Some(Step::StartTls)),
-            (Tls::Active, true, "s STARTTLS\r\n", "s BAD", Some(Step::Continue)),
-            (Tls::Unavailable, true, "s STARTTLS\r\n", "s BAD", Some(Step::Continue)),
-            (Tls::Active, true, "n NOOP\r\n", "n OK", Some(Step::Continue)),
-            (Tls::Active, true, "i ID (\"name\" \"x\")\r\n", "* ID (\"name\" \"Kotak\"", Some(Step::Continue)),
-            (Tls::Active, true, "l LOGOUT\r\n", "* BYE", Some(Step::Close)),
-            (Tls::Active, true, "x SELECT INBOX\r\n", "x BAD Log in first", Some(Step::Continue)),
-            (Tls::Active, true, "a LOGIN ann@x.test \"p w\"\r\n", "", Some(login("ann@x.test", b"p w"))),
-            (Tls::Active, true, "a LOGIN ann@x.test {3+}\r\np\"w\r\n", "", Some(login("ann@x.test", b"p\"w"))),
-            (Tls::Active, true, "a AUTHENTICATE PLAIN AGFubkB4LnRlc3QAcHc=\r\n", "", Some(login("ann@x.test", b"pw"))),
-            (Tls::Active, true, "a AUTHENTICATE PLAIN\r\nAGFubkB4LnRlc3QAcHc=\r\n", "+ \r\n", Some(login("ann@x.test", b"pw"))),
-            (Tls::Active, true, "a AUTHENTICATE PLAIN\r\n*\r\n", "+ \r\na BAD Authentication cancelled", Some(Step::Continue)),
-            (Tls::Active, true, "a AUTHENTICATE CRAM-MD5\r\n", "a NO [CANNOT]", Some(Step::Continue)),
-            (Tls::Active, true, "a AUTHENTICATE PLAIN !!!\r\n", "a BAD", Some(Step::Continue)),
-            (Tls::Active, true, "garbage\r\n", "garbage BAD", Some(Step::Continue)),
+            (
+                Tls::Offered,
+                true,
+                "c CAPABILITY\r\n",
+                "* CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID STARTTLS AUTH=PLAIN\r\nc OK",
+                Some(Step::Continue),
+            ),
+            (
+                Tls::Offered,
+                false,
+                "c CAPABILITY\r\n",
+                "* CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID STARTTLS LOGINDISABLED\r\n",
+                Some(Step::Continue),
+            ),
+            (
+                Tls::Offered,
+                false,
+                "a LOGIN u p\r\n",
+                "a NO [PRIVACYREQUIRED]",
+                Some(Step::Continue),
+            ),
+            (
+                Tls::Offered,
+                true,
+                "s STARTTLS\r\n",
+                "s OK",
+                Some(Step::StartTls),
+            ),
+            (
+                Tls::Active,
+                true,
+                "s STARTTLS\r\n",
+                "s BAD",
+                Some(Step::Continue),
+            ),
+            (
+                Tls::Unavailable,
+                true,
+                "s STARTTLS\r\n",
+                "s BAD",
+                Some(Step::Continue),
+            ),
+            (
+                Tls::Active,
+                true,
+                "n NOOP\r\n",
+                "n OK",
+                Some(Step::Continue),
+            ),
+            (
+                Tls::Active,
+                true,
+                "i ID (\"name\" \"x\")\r\n",
+                "* ID (\"name\" \"Kotak\"",
+                Some(Step::Continue),
+            ),
+            (
+                Tls::Active,
+                true,
+                "l LOGOUT\r\n",
+                "* BYE",
+                Some(Step::Close),
+            ),
+            (
+                Tls::Active,
+                true,
+                "x SELECT INBOX\r\n",
+                "x BAD Log in first",
+                Some(Step::Continue),
+            ),
+            (
+                Tls::Active,
+                true,
+                "a LOGIN ann@x.test \"p w\"\r\n",
+                "",
+                Some(login("ann@x.test", b"p w")),
+            ),
+            (
+                Tls::Active,
+                true,
+                "a LOGIN ann@x.test {3+}\r\np\"w\r\n",
+                "",
+                Some(login("ann@x.test", b"p\"w")),
+            ),
+            (
+                Tls::Active,
+                true,
+                "a AUTHENTICATE PLAIN AGFubkB4LnRlc3QAcHc=\r\n",
+                "",
+                Some(login("ann@x.test", b"pw")),
+            ),
+            (
+                Tls::Active,
+                true,
+                "a AUTHENTICATE PLAIN\r\nAGFubkB4LnRlc3QAcHc=\r\n",
+                "+ \r\n",
+                Some(login("ann@x.test", b"pw")),
+            ),
+            (
+                Tls::Active,
+                true,
+                "a AUTHENTICATE PLAIN\r\n*\r\n",
+                "+ \r\na BAD Authentication cancelled",
+                Some(Step::Continue),
+            ),
+            (
+                Tls::Active,
+                true,
+                "a AUTHENTICATE CRAM-MD5\r\n",
+                "a NO [CANNOT]",
+                Some(Step::Continue),
+            ),
+            (
+                Tls::Active,
+                true,
+                "a AUTHENTICATE PLAIN !!!\r\n",
+                "a BAD",
+                Some(Step::Continue),
+            ),
+            (
+                Tls::Active,
+                true,
+                "garbage\r\n",
+                "garbage BAD",
+                Some(Step::Continue),
+            ),
         ];
         for (tls, plaintext, input, want, step) in cases {
             let mut session = Session::new(*tls, *plaintext);

@@ -4,13 +4,13 @@
 
 use super::session::{Session, Step};
 use super::upstream;
-use crate::client::{self, send, Client};
-use crate::splice::splice;
+use crate::client::{self, send, Client, Handoff, Tls};
 use crate::{Proxy, TlsMode};
 use kotak_net::line::{content, Framed, LineEnds, LineFramer};
-use kotak_net::tls::ConnectionError;
-use kotak_net::Shutdown;
+use kotak_net::tls::{ConnectionError, MaybeTlsStream};
+use kotak_net::{Shutdown, ShutdownSignal};
 use kotak_pop3_proto::reply::Reply;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -33,11 +33,28 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, tls: TlsMode, shutd
 
 async fn connection(client: Client, proxy: &Proxy, tls: &TlsMode) -> Result<(), ConnectionError> {
     let Client {
-        mut stream,
+        stream,
         tls: state,
         peer,
         mut signal,
     } = client;
+    // Boxed: the pre-login state is freed at the handoff, so the task of
+    // a long session keeps room only for the splice.
+    match Box::pin(prelogin(stream, state, peer, &mut signal, proxy, tls)).await? {
+        Some(handoff) => client::splice_until_shutdown(handoff, signal, None).await,
+        None => Ok(()),
+    }
+}
+
+/// Serves the client until it logs in at its node (the handoff) or goes.
+async fn prelogin(
+    mut stream: MaybeTlsStream,
+    state: Tls,
+    peer: SocketAddr,
+    signal: &mut ShutdownSignal,
+    proxy: &Proxy,
+    tls: &TlsMode,
+) -> Result<Option<Handoff>, ConnectionError> {
     let mut session = Session::new(state, proxy.config.allow_plaintext_auth);
     let mut out = Vec::new();
     Session::greeting(&proxy.config.hostname).write(&mut out);
@@ -68,12 +85,12 @@ async fn connection(client: Client, proxy: &Proxy, tls: &TlsMode) -> Result<(), 
                 Step::Close => {
                     send(&mut stream, &mut out).await?;
                     let _ = stream.shutdown().await;
-                    return Ok(());
+                    return Ok(None);
                 }
                 Step::StartTls => {
                     send(&mut stream, &mut out).await?;
                     let TlsMode::StartTls(acceptor) = tls else {
-                        return Ok(());
+                        return Ok(None);
                     };
                     stream = acceptor.starttls(stream).await?;
                     session.tls_started();
@@ -100,16 +117,14 @@ async fn connection(client: Client, proxy: &Proxy, tls: &TlsMode) -> Result<(), 
                             let node = routed.session;
                             out.extend_from_slice(&node.ok);
                             out.extend_from_slice(&node.leftover);
-send(&mut stream, &mut out).await?;
-                            // The session holds no reply buffer from here on.
-                            drop(std::mem::take(&mut out));
-                            tokio::select! {
-                                ended = splice(stream, node.stream, input, None) => {
-                                    tracing::debug!(account = %routed.account.address, ?ended, "proxied pop3 session ended");
-                                }
-                                _ = signal.wait() => {}
-                            }
-                            return Ok(());
+                            send(&mut stream, &mut out).await?;
+                            let unread = input;
+                            return Ok(Some(Handoff {
+                                stream,
+                                node: node.stream,
+                                unread,
+                                account: routed.account.address,
+                            }));
                         }
                         Err(why) => Session::refused(&mut out, &why),
                     }
@@ -123,17 +138,17 @@ send(&mut stream, &mut out).await?;
             _ = signal.wait() => {
                 Reply::err("[SYS/TEMP] Server shutting down").write(&mut out);
                 send(&mut stream, &mut out).await?;
-                return Ok(());
+                return Ok(None);
             }
         };
         match read {
-            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(0)) => return Ok(None),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => {
                 Reply::err("Autologout; idle for too long").write(&mut out);
                 send(&mut stream, &mut out).await?;
-                return Ok(());
+                return Ok(None);
             }
         }
     }

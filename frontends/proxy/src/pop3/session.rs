@@ -190,7 +190,11 @@ mod tests {
     use super::*;
 
     fn login(user: &str, password: &[u8]) -> Step {
-        Step::Login(PlainCredentials { act_as: None, user: user.into(), password: password.to_vec() })
+        Step::Login(PlainCredentials {
+            act_as: None,
+            user: user.into(),
+            password: password.to_vec(),
+        })
     }
 
     #[test]

@@ -36,11 +36,19 @@ pub async fn login(
         )));
     }
     // Pipelined: who the client is (for the node's log), then the login.
-    let commands = format!("XCLIENT ADDR={} PORT={}\r\nAUTH PLAIN {}\r\n", client.ip(), client.port(), plain_as(user, trust));
+    let commands = format!(
+        "XCLIENT ADDR={} PORT={}\r\nAUTH PLAIN {}\r\n",
+        client.ip(),
+        client.port(),
+        plain_as(user, trust)
+    );
     reader.stream().write_all(commands.as_bytes()).await?;
     let noted = reader.line().await?;
     if !noted.starts_with(b"+OK") {
-        return Ok(NodeLogin::Failed(format!("XCLIENT answered {:?}", String::from_utf8_lossy(&noted).trim_end())));
+        return Ok(NodeLogin::Failed(format!(
+            "XCLIENT answered {:?}",
+            String::from_utf8_lossy(&noted).trim_end()
+        )));
     }
     let answer = reader.line().await?;
     if answer.starts_with(b"+OK") {
