@@ -22,7 +22,7 @@ import time
 import machine
 import quiet
 import report
-from scenarios import SCENARIOS
+from scenarios import CPU_PER_COMMAND, PROFILE_SCENARIOS, SCENARIOS
 from servers import Dovecot, Kotak
 
 
@@ -30,10 +30,12 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kotak", required=True, help="the kotak binary (release build)")
     p.add_argument("--work", required=True, help="an empty directory for both servers' data")
-    p.add_argument("--rounds", type=int, default=3, help="counted rounds per scenario and server (>= 3)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="counted rounds per scenario and server (>= 3 for medians worth quoting; 1 for a quick look)")
     p.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS if not s.opt_in),
                    help="comma-separated subset of: " + ", ".join(s.name for s in SCENARIOS)
-                        + " (search only when named or with --search-messages)")
+                        + " (search and the imap-PROFILE ones only when named or with --search-messages; "
+                          "imap-profiles names every imap-PROFILE)")
     p.add_argument("--users", type=int, default=100)
     p.add_argument("--seed", type=int, default=1, help="corpus seed")
     p.add_argument("--lmtp-messages", type=int, default=5000, help="4 KB messages per lmtp run")
@@ -63,9 +65,11 @@ def parse_args():
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     p.add_argument("--json-out", help="also write the JSON results to this file")
     o = p.parse_args()
-    if o.rounds < 3:
-        p.error("--rounds must be at least 3")
+    if o.rounds < 1:
+        p.error("--rounds must be at least 1")
     names = o.scenarios.split(",")
+    if "imap-profiles" in names:
+        names = [n for n in names if n != "imap-profiles"] + PROFILE_SCENARIOS
     if o.search_messages > 0 and "search" not in names:
         names.append("search")
     if "search" in names and o.search_messages <= 0:
@@ -90,10 +94,15 @@ def bench(o, scenario, server, warmup):
     port = server.ports[scenario.protocol]
     argv = [o.kotak, "bench"] + scenario.argv(o, port, warmup, server.pid) + ["--json"]
     timeout = scenario.timeout(o) if callable(scenario.timeout) else scenario.timeout
+    cpu0 = quiet.group_cpu_seconds(server.pid)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    cpu1 = quiet.group_cpu_seconds(server.pid)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[1:])} against {server.name} failed: {done.stderr.strip()}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    j = json.loads(done.stdout.strip().splitlines()[-1])
+    # The server's CPU while the bench ran (its set-up included).
+    j["run_cpu_s"] = round(cpu1 - cpu0, 2)
+    return j
 
 
 def run_scenario(o, scenario, servers):
@@ -184,6 +193,8 @@ def main():
     report.print_header(meta)
     for scenario, rows, notes in tables:
         report.print_table(scenario, rows, notes)
+    report.print_cpu_summary(tables, CPU_PER_COMMAND)
+    report.print_cpu_summary(tables, "server CPU ms/message")
     print(f"\nwhole run: {meta['seconds']} s")
 
 

@@ -29,6 +29,8 @@ def verdict(figure, kotak, r, kotak_rounds=()):
         what, applies = figure.goal_when
         if not kotak_rounds or not all(applies(j) for j in kotak_rounds):
             return f"goal <= {figure.kotak_max:g} is {what}: not measured here"
+    if figure.goal is not None and figure.lower_goal:
+        return "" if r is None else (f"goal <= {figure.goal:.2g}x: " + ("met" if r <= figure.goal else "NOT met"))
     if figure.goal is not None:
         return "" if r is None else (f"goal >= {figure.goal:g}x: " + ("met" if r >= figure.goal else "NOT met"))
     if figure.kotak_max is not None and kotak is not None:
@@ -57,6 +59,19 @@ def summarize(scenario, results):
             row["ratio_fts"] = ratio(k, row["dovecot_fts"])
         rows.append(row)
     return rows
+
+
+def print_cpu_summary(tables, label):
+    """One line per scenario that has the figure `label` (server CPU per
+    command or per message): both servers' medians and Kotak/Dovecot."""
+    lines = [(sc.name, r) for sc, rows, _ in tables for r in rows if r["figure"] == label]
+    if not lines:
+        return
+    print()
+    print(f"== {label}, every scenario")
+    print(f"{'scenario':<20} {'Kotak':>10} {'Dovecot':>10} {'K/D':>7}  goal")
+    for name, r in lines:
+        print(f"{name:<20} {fmt(r['kotak']):>10} {fmt(r['dovecot']):>10} {fmt_ratio(r['ratio']):>7}  {r['goal']}")
 
 
 def fmt(v):

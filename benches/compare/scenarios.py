@@ -25,6 +25,8 @@ class Figure:
     # When the goal applies: (what, test) where test(j) must hold for every
     # Kotak round, e.g. the idle goal is for 10,000 connections.
     goal_when: tuple = None
+    # The goal is a maximum Kotak/Dovecot ratio (CPU per command: at most a third).
+    lower_goal: bool = False
 
 
 @dataclass
@@ -50,6 +52,10 @@ class Scenario:
     # the servers to run against and lines to print under the table; servers
     # it starts go into `extra` (stopped with the others).
     prepare: object = None
+
+
+# The figure the CPU summary (report.print_cpu_summary) collects.
+CPU_PER_COMMAND = "server CPU us/command"
 
 
 def row_figure(rows, name_key, name, key):
@@ -105,6 +111,29 @@ def imap_argv(o, port, warmup, pid):
             "--seconds", str(seconds), "--seed", str(o.seed)]
 
 
+def persistent_argv(only):
+    """`kotak bench imap` with sessions that stay logged in: the mix, or
+    `--only PROFILE`; the bench reads the server's CPU over its measured
+    window (`--pid`)."""
+    def argv(o, port, warmup, pid):
+        seconds = max(o.imap_seconds // 3, 2) if warmup else o.imap_seconds
+        mode = ["--only", only] if only else ["--persistent"]
+        return ["imap", "--port", str(port), "--clients", str(o.imap_clients), "--users", str(o.users),
+                "--seconds", str(seconds), "--seed", str(o.seed), "--pid", str(pid)] + mode
+    return argv
+
+
+def cpu_per(count, scale, window="run_cpu_s"):
+    """Server CPU (the round's, from `window`, plus what it used until quiet
+    afterwards: indexing, compaction) per unit of `count(j)`, times `scale`."""
+    def read(j):
+        n, cpu = count(j), j.get(window)
+        if not n or cpu is None:
+            return None
+        return (cpu + (j.get("background_cpu_s") or 0)) * scale / n
+    return read
+
+
 def idle_argv(o, port, warmup, pid):
     connections = max(o.idle // 5, 10) if warmup else o.idle
     return ["idle", "--port", str(port), "--connections", str(connections), "--users", str(o.users),
@@ -119,8 +148,12 @@ def search_argv(o, port, warmup, pid):
             "--query-timeout", str(search.QUERY_TIMEOUT)]
 
 
+PER_MESSAGE = Figure("server CPU ms/message", cpu_per(lambda j: j["operations"], 1e3), False, goal=0.1,
+                     lower_goal=True)
+
 DELIVERY = [
     Figure("messages/s", lambda j: j["per_second"], True),
+    PER_MESSAGE,
     Figure("MB/s", lambda j: j["mb_per_second"], True),
     Figure("p50 ms", lambda j: j["p50_ms"], False),
     Figure("p99 ms", lambda j: j["p99_ms"], False),
@@ -143,6 +176,7 @@ SCENARIOS = [
              imap_argv, [
                  Figure("cycles/s", lambda j: j["cycles_per_second"], True, goal=5),
                  Figure("commands/s", lambda j: j["ops_per_second"], True),
+                 Figure(CPU_PER_COMMAND, cpu_per(lambda j: j["operations"], 1e6), False),
                  Figure("LOGIN p50 ms", command_latency("LOGIN"), False),
                  Figure("SELECT p50 ms", command_latency("SELECT"), False),
                  Figure("FETCH p50 ms", command_latency("FETCH"), False),
@@ -169,6 +203,44 @@ SCENARIOS = [
              timeout=lambda o: o.search_seconds + search.QUERY_TIMEOUT + 60, opt_in=True,
              accounts=[(search.ADDRESS, search.PASSWORD)], prepare=search.prepare),
 ]
+
+# The single-command profiles of `kotak bench imap --only` (imap_profile.rs).
+PROFILES = ["fetch-flags", "fetch-4k", "fetch-100k", "store", "expunge", "append", "search", "status", "list",
+            "select-10k"]
+# `--scenarios imap-profiles` names them all.
+PROFILE_SCENARIOS = [f"imap-{p}" for p in PROFILES]
+
+
+def persistent_figures(counted, goal=None):
+    """CPU per counted command (the bench's window plus what followed until
+    quiet; `goal`: the issue's maximum Kotak/Dovecot ratio), then rates,
+    latencies of the `counted` commands and checks."""
+    return [
+        Figure(CPU_PER_COMMAND, cpu_per(lambda j: j["counted_commands"], 1e6, "server_cpu_s"), False,
+               goal=goal, lower_goal=True),
+        Figure("CPU us/cmd in window", lambda j: j.get("server_cpu_us_per_command"), False),
+        Figure("commands/s", lambda j: j["ops_per_second"], True),
+        Figure("counted commands", lambda j: j["counted_commands"], None),
+    ] + [f for c in counted for f in (Figure(f"{c} p50 ms", command_latency(c), False),
+                                       Figure(f"{c} p99 ms", command_latency(c, "p99_ms"), False))] + [
+        Figure("state errors", lambda j: j["state_errors"], False),
+        Figure("NO/BAD replies", lambda j: j["refused"], False),
+        Figure("i/o errors", lambda j: j["io_errors"], False),
+    ]
+
+
+SCENARIOS.append(Scenario(
+    "imap-persistent", "imap", "each client logs in once, then rounds of SELECT INBOX, 3x(FETCH flags, FETCH "
+    "bodies, STORE, APPEND, EXPUNGE 1/3), STATUS, LIST", persistent_argv(None),
+    persistent_figures(["SELECT", "FETCH-FLAGS", "FETCH", "STORE", "APPEND", "EXPUNGE", "STATUS", "LIST"], 1 / 3)))
+PROFILE_COUNTED = {"fetch-flags": "FETCH-FLAGS", "fetch-4k": "FETCH", "fetch-100k": "FETCH", "store": "STORE",
+                   "expunge": "EXPUNGE", "append": "APPEND", "search": "SEARCH", "status": "STATUS",
+                   "list": "LIST", "select-10k": "SELECT"}
+for _p in PROFILES:
+    SCENARIOS.append(Scenario(f"imap-{_p}", "imap", f"logged-in clients repeating `--only {_p}` "
+                              "(see tools/kotak/src/bench/imap_profile.rs)", persistent_argv(_p),
+                              persistent_figures([PROFILE_COUNTED[_p]], 1 / 3 if _p == "select-10k" else None),
+                              timeout=600, opt_in=True))
 
 # After every round the harness waits until the server is quiet (quiet.py);
 # the CPU it used meanwhile is work the round left behind.

@@ -4,10 +4,13 @@
 //! checked against what the server said before (EXISTS never shrinks
 //! without EXPUNGE, no sequence number beyond the mailbox, no more RECENT
 //! than EXISTS, no keyword in a FETCH before FLAGS announced it: RFC 3501
-//! 7.2.6), and contradictions are counted as state errors.
+//! 7.2.6), and contradictions are counted as state errors. With
+//! `--persistent` or `--only` the clients stay logged in instead
+//! (imap_session.rs).
 
 use super::corpus::Corpus;
 use super::imap_client::{Completion, ImapClient};
+use super::imap_profile::Profile;
 use super::target::Target;
 use clap::Args;
 use hdrhistogram::Histogram;
@@ -20,38 +23,74 @@ use std::time::{Duration, Instant};
 #[derive(Args, Debug, Clone)]
 pub struct ImapArgs {
     #[command(flatten)]
-    target: Target,
+    pub target: Target,
     /// Concurrent clients.
     #[arg(long, default_value_t = 50)]
-    clients: usize,
+    pub clients: usize,
     /// How long to run, in seconds.
     #[arg(long, default_value_t = 20)]
-    seconds: u64,
+    pub seconds: u64,
     /// Corpus seed.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub seed: u64,
     /// Print JSON instead of a table.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
+    /// Each client logs in once and runs the mix (SELECT, FETCH of flags
+    /// and of bodies, STORE, APPEND, EXPUNGE, STATUS, LIST) for the whole
+    /// run without logging out.
+    #[arg(long)]
+    pub persistent: bool,
+    /// Each client logs in once and repeats just this command (after
+    /// setting up what it needs, outside the measured time).
+    #[arg(long, value_enum)]
+    pub only: Option<Profile>,
+    /// The server's process id (its process group's leader): with
+    /// `--persistent` or `--only`, the JSON gains the CPU its group used
+    /// during the measured time.
+    #[arg(long)]
+    pub pid: Option<u32>,
 }
 
 /// What one client saw.
 #[derive(Default)]
-struct Tally {
+pub struct Tally {
     latency: BTreeMap<&'static str, Histogram<u64>>,
-    cycles: u64,
+    /// Complete cycles (login to logout, or rounds of the persistent mix).
+    pub cycles: u64,
     refused: u64,
     state_errors: u64,
-    io_errors: u64,
+    /// Commands that failed on the connection (which is then dropped).
+    pub io_errors: u64,
 }
 
 impl Tally {
+    /// How many `cmd` commands were timed.
+    pub fn count(&self, cmd: &str) -> u64 {
+        self.latency.get(cmd).map_or(0, Histogram::len)
+    }
+
+    /// Every timed command.
+    pub fn commands(&self) -> u64 {
+        self.latency.values().map(Histogram::len).sum()
+    }
+
+    /// Counts a refusal and what contradicts `view` in `done`.
+    fn check(&mut self, view: &mut View, done: &Completion) {
+        if done.status != "OK" {
+            self.refused += 1;
+            tracing::debug!(reply = %done.tagged, "refused");
+        }
+        self.state_errors += view.apply(done);
+    }
+
     fn record(&mut self, cmd: &'static str, t0: Instant) {
         let h = self.latency.entry(cmd).or_insert_with(|| Histogram::new(3).expect("histogram"));
         let _ = h.record(t0.elapsed().as_micros() as u64);
     }
 
-    fn merge(&mut self, o: Tally) {
+    /// Adds another client's tally to this one.
+    pub fn merge(&mut self, o: Tally) {
         for (k, h) in o.latency {
             let mine = self.latency.entry(k).or_insert_with(|| Histogram::new(3).expect("histogram"));
             let _ = mine.add(h);
@@ -66,8 +105,9 @@ impl Tally {
 /// The mailbox a client believes in, updated from untagged responses: its
 /// size, and the keywords FLAGS announced (lower-cased).
 #[derive(Default)]
-struct View {
-    exists: u32,
+pub struct View {
+    /// The mailbox's size as last announced.
+    pub exists: u32,
     keywords: BTreeSet<String>,
 }
 
@@ -78,7 +118,7 @@ fn flag_list(text: &str) -> impl Iterator<Item = &str> {
 
 impl View {
     /// Applies untagged responses; returns how many contradicted the view.
-    fn apply(&mut self, c: &Completion) -> u64 {
+    pub fn apply(&mut self, c: &Completion) -> u64 {
         let mut bad = 0;
         for r in &c.untagged {
             if let Some(list) = r.line.strip_prefix("* FLAGS (") {
@@ -138,6 +178,9 @@ pub async fn run(args: ImapArgs) -> Result<(), String> {
     super::require_loopback(&args.target.host, args.target.port).await?;
     let args = Arc::new(args);
     let appends = Arc::new(append_pool(&args));
+    if args.persistent || args.only.is_some() {
+        return super::imap_session::run(args, appends).await;
+    }
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let start = Instant::now();
     let tasks: Vec<_> = (0..args.clients)
@@ -151,6 +194,14 @@ pub async fn run(args: ImapArgs) -> Result<(), String> {
         total.merge(t.await.map_err(|e| e.to_string())?);
     }
     let secs = start.elapsed().as_secs_f64();
+    let extra = serde_json::json!({ "scenario": "imap" });
+    report(&args, &total, secs, extra, "login to logout");
+    Ok(())
+}
+
+/// Prints a run's figures: per command, then the totals. `extra` holds the
+/// JSON fields the scenario adds; `cycle` says what a cycle is.
+pub fn report(args: &ImapArgs, total: &Tally, secs: f64, extra: serde_json::Value, cycle: &str) {
     let rows: Vec<Row> = total
         .latency
         .iter()
@@ -163,33 +214,38 @@ pub async fn run(args: ImapArgs) -> Result<(), String> {
         })
         .collect();
     let ops: u64 = rows.iter().map(|r| r.count).sum();
-    if args.json {
-        let out = serde_json::json!({
-            "scenario": "imap", "seconds": secs, "clients": args.clients, "cycles": total.cycles,
-            "cycles_per_second": total.cycles as f64 / secs, "ops_per_second": ops as f64 / secs,
-            "refused": total.refused, "state_errors": total.state_errors, "io_errors": total.io_errors,
-            "commands": rows,
-        });
-        println!("{out}");
-        return Ok(());
+    let mut out = serde_json::json!({
+        "seconds": secs, "clients": args.clients, "cycles": total.cycles,
+        "cycles_per_second": total.cycles as f64 / secs, "operations": ops, "ops_per_second": ops as f64 / secs,
+        "refused": total.refused, "state_errors": total.state_errors, "io_errors": total.io_errors,
+        "commands": rows,
+    });
+    if let (Some(out), serde_json::Value::Object(extra)) = (out.as_object_mut(), &extra) {
+        out.extend(extra.clone());
     }
-    println!("scenario imap: {} clients, {:.1} s", args.clients, secs);
-    println!("{:<8} {:>8} {:>10} {:>9} {:>9}", "command", "count", "ops/s", "p50 ms", "p99 ms");
+    if args.json {
+        println!("{out}");
+        return;
+    }
+    println!("scenario {}: {} clients, {:.1} s", out["scenario"].as_str().unwrap_or("imap"), args.clients, secs);
+    println!("{:<11} {:>8} {:>10} {:>9} {:>9}", "command", "count", "ops/s", "p50 ms", "p99 ms");
     for r in &rows {
-        println!("{:<8} {:>8} {:>10.1} {:>9.2} {:>9.2}", r.command, r.count, r.per_second, r.p50_ms, r.p99_ms);
+        println!("{:<11} {:>8} {:>10.1} {:>9.2} {:>9.2}", r.command, r.count, r.per_second, r.p50_ms, r.p99_ms);
     }
     println!("total ops/s      {:.1}", ops as f64 / secs);
-    println!("cycles/s         {:.1}  (login to logout)", total.cycles as f64 / secs);
+    println!("cycles/s         {:.1}  ({cycle})", total.cycles as f64 / secs);
     println!("NO/BAD replies   {}", total.refused);
     println!("state errors     {}", total.state_errors);
     println!("i/o errors       {}", total.io_errors);
-    Ok(())
+    if let Some(us) = out.get("server_cpu_us_per_command").and_then(serde_json::Value::as_f64) {
+        println!("server CPU       {us:.0} us per counted command");
+    }
 }
 
 /// Messages APPENDed by the clients: made before the clock starts, like
 /// imaptest's mbox, so the load generator (which shares the machine with the
 /// server) does not spend the measured time writing mail. Sizes 2-8 KB.
-fn append_pool(args: &ImapArgs) -> Vec<Vec<u8>> {
+pub fn append_pool(args: &ImapArgs) -> Vec<Vec<u8>> {
     const POOL: usize = 256;
     let mut corpus = Corpus::new(args.seed.wrapping_mul(7919));
     let to = [format!("imap-bench@{}", args.target.domain)];
@@ -215,68 +271,85 @@ async fn client(args: &ImapArgs, appends: &[Vec<u8>], k: usize, deadline: Instan
 async fn cycle(args: &ImapArgs, appends: &[Vec<u8>], k: usize, n: &mut u64, tally: &mut Tally) -> std::io::Result<()> {
     let user = k % args.target.users + 1;
     let mut c = ImapClient::connect(&args.target.host, args.target.port).await?;
-    let check = |tally: &mut Tally, view: &mut View, done: &Completion| {
-        if done.status != "OK" {
-            tally.refused += 1;
-            tracing::debug!(reply = %done.tagged, "refused");
-        }
-        tally.state_errors += view.apply(done);
-    };
     let mut view = View::default();
-    let t = Instant::now();
-    let done = c.run(&format!("LOGIN {} {}", args.target.address(user), args.target.password(user)), None).await?;
-    tally.record("LOGIN", t);
-    check(tally, &mut view, &done);
-    let t = Instant::now();
-    let done = c.run("SELECT INBOX", None).await?;
-    tally.record("SELECT", t);
-    check(tally, &mut view, &done);
+    let login = format!("LOGIN {} {}", args.target.address(user), args.target.password(user));
+    timed(&mut c, tally, &mut view, "LOGIN", &login, None).await?;
+    timed(&mut c, tally, &mut view, "SELECT", "SELECT INBOX", None).await?;
     for _ in 0..3 {
-        *n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let pick = (*n >> 33) as u32;
-        if view.exists > 0 {
-            let last = view.exists;
-            let first = last.saturating_sub(9).max(1);
-            let t = Instant::now();
-            let done = c.run(&format!("FETCH {first}:{last} (UID FLAGS RFC822.SIZE BODY.PEEK[])"), None).await?;
-            tally.record("FETCH", t);
-            check(tally, &mut view, &done);
-        }
-        let keyword = format!("$Label{}", (pick / 10) % KEYWORDS + 1);
-        if view.exists > 0 {
-            let seq = pick % view.exists + 1;
-            // \Deleted one time in five; a keyword set one in ten and
-            // cleared one in ten, so keywords go out of use and come back.
-            let (sign, flag) = match pick % 10 {
-                0 | 5 => ('+', "\\Deleted"),
-                1 => ('+', keyword.as_str()),
-                2 => ('-', keyword.as_str()),
-                _ => ('+', "\\Seen"),
-            };
-            let t = Instant::now();
-            let done = c.run(&format!("STORE {seq} {sign}FLAGS ({flag})"), None).await?;
-            tally.record("STORE", t);
-            check(tally, &mut view, &done);
-        }
-        let msg = &appends[pick as usize % appends.len()];
-        let t = Instant::now();
-        // One message in seven arrives with a keyword.
-        let flags = if pick.is_multiple_of(7) { format!("\\Seen {keyword}") } else { "\\Seen".to_string() };
-        let done = c.run(&format!("APPEND INBOX ({flags}) {{{}}}", msg.len()), Some(msg)).await?;
-        tally.record("APPEND", t);
-        check(tally, &mut view, &done);
-        if pick.is_multiple_of(3) {
-            let t = Instant::now();
-            let done = c.run("EXPUNGE", None).await?;
-            tally.record("EXPUNGE", t);
-            check(tally, &mut view, &done);
-        }
+        step(&mut c, tally, &mut view, n, appends, false).await?;
     }
     let t = Instant::now();
     let done = c.run("LOGOUT", None).await?;
     tally.record("LOGOUT", t);
     if done.status != "OK" {
         tally.refused += 1;
+    }
+    Ok(())
+}
+
+/// Runs `command` (with `literal`), times it as `name` and checks its
+/// responses against `view`.
+pub async fn timed(
+    c: &mut ImapClient,
+    tally: &mut Tally,
+    view: &mut View,
+    name: &'static str,
+    command: &str,
+    literal: Option<&[u8]>,
+) -> std::io::Result<Completion> {
+    let t = Instant::now();
+    let done = c.run(command, literal).await?;
+    tally.record(name, t);
+    tally.check(view, &done);
+    Ok(done)
+}
+
+/// The next pseudo-random pick of a client's generator `n`.
+pub fn next_pick(n: &mut u64) -> u32 {
+    *n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (*n >> 33) as u32
+}
+
+/// One step of the mix in the selected mailbox: FETCH of the last ten
+/// messages' flags (when `fetch_flags`) and bodies, a STORE, an APPEND, and
+/// one time in three an EXPUNGE.
+pub async fn step(
+    c: &mut ImapClient,
+    tally: &mut Tally,
+    view: &mut View,
+    n: &mut u64,
+    appends: &[Vec<u8>],
+    fetch_flags: bool,
+) -> std::io::Result<()> {
+    let pick = next_pick(n);
+    if view.exists > 0 {
+        let last = view.exists;
+        let first = last.saturating_sub(9).max(1);
+        if fetch_flags {
+            timed(c, tally, view, "FETCH-FLAGS", &format!("FETCH {first}:{last} (UID FLAGS)"), None).await?;
+        }
+        let fetch = format!("FETCH {first}:{last} (UID FLAGS RFC822.SIZE BODY.PEEK[])");
+        timed(c, tally, view, "FETCH", &fetch, None).await?;
+    }
+    let keyword = format!("$Label{}", (pick / 10) % KEYWORDS + 1);
+    if view.exists > 0 {
+        let seq = pick % view.exists + 1;
+        // \Deleted one time in five; a keyword set one in ten and
+        // cleared one in ten, so keywords go out of use and come back.
+        let (sign, flag) = match pick % 10 {
+            0 | 5 => ('+', "\\Deleted"),
+            1 => ('+', keyword.as_str()),
+            2 => ('-', keyword.as_str()),
+            _ => ('+', "\\Seen"),
+        };
+        timed(c, tally, view, "STORE", &format!("STORE {seq} {sign}FLAGS ({flag})"), None).await?;
+    }
+    let msg = &appends[pick as usize % appends.len()];
+    // One message in seven arrives with a keyword.
+    let flags = if pick.is_multiple_of(7) { format!("\\Seen {keyword}") } else { "\\Seen".to_string() };
+    timed(c, tally, view, "APPEND", &format!("APPEND INBOX ({flags}) {{{}}}", msg.len()), Some(msg)).await?;
+    if pick.is_multiple_of(3) {
+        timed(c, tally, view, "EXPUNGE", "EXPUNGE", None).await?;
     }
     Ok(())
 }

@@ -72,6 +72,26 @@ impl ImapClient {
         self.complete(&tag, literal).await
     }
 
+    /// MULTIAPPEND (RFC 3502): appends `messages` to `mailbox` in one
+    /// command, each as a synchronising literal sent on the server's
+    /// continuation request.
+    pub async fn append_many(&mut self, mailbox: &str, messages: &[&[u8]]) -> io::Result<Completion> {
+        let Some((first, rest)) = messages.split_first() else {
+            return Err(io::Error::other("MULTIAPPEND of no message"));
+        };
+        let tag = self.send(&format!("APPEND {mailbox} {{{}}}", first.len())).await?;
+        for (k, next) in rest.iter().enumerate() {
+            let resp = self.read_response().await?;
+            if !resp.line.starts_with('+') {
+                return Err(io::Error::other(format!("APPEND refused: {}", resp.line)));
+            }
+            let data = if k == 0 { first } else { &rest[k - 1] };
+            self.w.write_all(data).await?;
+            self.w.write_all(format!(" {{{}}}\r\n", next.len()).as_bytes()).await?;
+        }
+        self.complete(&tag, Some(messages[messages.len() - 1])).await
+    }
+
     /// Sends IDLE and waits for the server's continuation request: the
     /// connection then idles until [`ImapClient::done`].
     pub async fn idle(&mut self) -> io::Result<()> {

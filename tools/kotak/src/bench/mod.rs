@@ -6,10 +6,13 @@ mod corpus;
 mod idle;
 mod imap;
 mod imap_client;
+mod imap_profile;
+mod imap_session;
 mod lmtp;
 mod pop3;
 mod report;
 mod search;
+mod server_cpu;
 mod target;
 
 use clap::Subcommand;
