@@ -224,7 +224,8 @@ class Bench:
                     f'[auth.proxy]\nsecret = "{self.secret}"\nnetworks = ["127.0.0.0/8"]\n')
         self.proxy_conf = os.path.join(d, "proxy.toml")
         with open(self.proxy_conf, "w", encoding="utf-8") as f:
-            f.write(f'data_dir = "{d}/proxy"\nmax_connections = 30000\n'
+            threads = f"worker_threads = {self.o.proxy_threads}\n" if self.o.proxy_threads else ""
+            f.write(f'data_dir = "{d}/proxy"\nmax_connections = 30000\n{threads}'
                     f'listen = ["imap=127.0.0.1:{p["p_imap"]}", "pop3=127.0.0.1:{p["p_pop3"]}"]\n'
                     f'[proxy]\n[proxy.nodes.node1]\nimap = "127.0.0.1:{p["n_imap"]}"\n'
                     f'pop3 = "127.0.0.1:{p["n_pop3"]}"\n'
@@ -722,6 +723,9 @@ def main():
     ap.add_argument("--idle-nginx-buffer", default="", help="nginx proxy_buffer for the idle run (default: nginx's)")
     ap.add_argument("--idle", type=int, help="idle connections (default 10,000; --quick 2,000)")
     ap.add_argument("--logins", type=int, help="accounts for the login scenario (default 25,000; --quick 5,000)")
+    ap.add_argument("--proxy-threads", type=int, default=1,
+                    help="the Kotak proxy's worker_threads (default 1: it shares the 2 cores with node1 and the "
+                         "load client; 0: one per core)")
     ap.add_argument("--json-out")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     o = ap.parse_args()
@@ -796,7 +800,8 @@ def main():
         print(f"\nKotak routing proxy bench: {res['kotak']}, {res['nginx']} "
               f"(worker_processes auto = {res.get('nginx_workers', '?')} workers), {res['cores']} cores, "
               f"open files {nofile}; nginx proxy_buffer {o.nginx_buffer or 'default'} (idle run: "
-              f"{o.idle_nginx_buffer or 'default'}); {o.rounds} round(s)\n")
+              f"{o.idle_nginx_buffer or 'default'}); Kotak proxy worker_threads "
+              f"{o.proxy_threads or 'one per core'}; {o.rounds} round(s)\n")
         print(text)
         if not o.keep:
             shutil.rmtree(work, ignore_errors=True)

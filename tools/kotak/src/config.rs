@@ -31,6 +31,10 @@ pub struct FileConfig {
     pub limits: Limits,
     /// Most simultaneous connections per listener.
     pub max_connections: Option<usize>,
+    /// Threads of the async runtime (default: one per core). A proxy that
+    /// shares its cores with mailbox nodes spends about a fifth less CPU
+    /// per proxied command with 1 (benches/README.md, "Routing proxy").
+    pub worker_threads: Option<usize>,
     /// The name clients use for this node (greetings, self-signed certificate).
     pub hostname: Option<String>,
     /// TLS certificate and key.
@@ -180,6 +184,16 @@ pub fn read_toml<T: serde::de::DeserializeOwned + Default>(path: Option<&std::pa
     let Some(p) = path else { return Ok(T::default()) };
     let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
     toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+/// The runtime's thread count the config file asks for, read before the
+/// runtime exists (`None`: one per core).
+pub fn worker_threads(args: &NodeArgs) -> Result<Option<usize>, String> {
+    let file: FileConfig = read_toml(args.config.as_deref())?;
+    match file.worker_threads {
+        Some(0) => Err("worker_threads must be at least 1".into()),
+        n => Ok(n),
+    }
 }
 
 /// Reads the config file (if any) and applies the flags.
