@@ -85,7 +85,7 @@ async fn converse(mut stream: TcpStream, mut session: Session, config: &LmtpConf
         input.reserve(READ_CHUNK);
         let wakeup = kotak_net::wait_for_input(&mut stream, &mut input, config.idle_timeout, &mut signal).await?;
         let farewell = match wakeup {
-            Wakeup::Input => continue,
+            Wakeup::Input(_) => continue,
             Wakeup::Eof => return Ok(()),
             Wakeup::Idle => Reply::new(421, "4.4.2", format!("{} Idle timeout, closing connection", config.hostname)),
             Wakeup::Shutdown => Reply::new(421, "4.3.2", format!("{} Service shutting down", config.hostname)),

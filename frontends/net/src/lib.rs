@@ -68,8 +68,8 @@ impl ShutdownSignal {
 /// What ended a connection's wait for client input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wakeup {
-    /// Bytes arrived and were appended to the buffer.
-    Input,
+    /// This many bytes arrived and were appended to the buffer.
+    Input(usize),
     /// The client closed its side.
     Eof,
     /// Nothing arrived within the idle timeout.
@@ -83,7 +83,7 @@ pub enum Wakeup {
 /// wait every line-based session loop needs.
 pub async fn wait_for_input<S: tokio::io::AsyncRead + Unpin>(
     stream: &mut S,
-    buf: &mut bytes::BytesMut,
+    buf: &mut impl bytes::BufMut,
     idle_timeout: std::time::Duration,
     signal: &mut ShutdownSignal,
 ) -> std::io::Result<Wakeup> {
@@ -94,7 +94,7 @@ pub async fn wait_for_input<S: tokio::io::AsyncRead + Unpin>(
         read = tokio::time::timeout(idle_timeout, stream.read_buf(buf)) => match read {
             Err(_) => Ok(Wakeup::Idle),
             Ok(Ok(0)) => Ok(Wakeup::Eof),
-            Ok(Ok(_)) => Ok(Wakeup::Input),
+            Ok(Ok(n)) => Ok(Wakeup::Input(n)),
             Ok(Err(e)) => Err(e),
         },
     }

@@ -111,7 +111,7 @@ async fn converse(
         input.reserve(READ_CHUNK);
         let wakeup = kotak_net::wait_for_input(&mut stream, &mut input, config.idle_timeout, &mut signal).await?;
         let farewell = match wakeup {
-            Wakeup::Input => continue,
+            Wakeup::Input(_) => continue,
             Wakeup::Eof => return Ok(()),
             Wakeup::Idle => Reply::err("Autologout; idle for too long"),
             Wakeup::Shutdown => Reply::err_code(Code::SysTemp, "Server shutting down"),

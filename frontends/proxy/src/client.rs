@@ -131,6 +131,21 @@ async fn open(tcp: TcpStream, tls: &TlsMode) -> Result<(MaybeTlsStream, Tls), Co
     })
 }
 
+/// Sends `out`, then closes the connection.
+pub async fn close(mut stream: MaybeTlsStream, out: &mut Vec<u8>) -> io::Result<()> {
+    send(&mut stream, out).await?;
+    let _ = stream.shutdown().await;
+    Ok(())
+}
+
+/// Sends `out` (the OK to STARTTLS/STLS) in clear text, then runs the TLS
+/// handshake; `None` when the listener has no TLS to start.
+pub async fn start_tls(mut stream: MaybeTlsStream, out: &mut Vec<u8>, tls: &TlsMode) -> Result<Option<MaybeTlsStream>, ConnectionError> {
+    send(&mut stream, out).await?;
+    let TlsMode::StartTls(acceptor) = tls else { return Ok(None) };
+    Ok(Some(acceptor.starttls(stream).await?))
+}
+
 /// Sends and empties `out`.
 pub async fn send(stream: &mut MaybeTlsStream, out: &mut Vec<u8>) -> io::Result<()> {
     if out.is_empty() {

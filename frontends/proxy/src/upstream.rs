@@ -1,11 +1,14 @@
-//! What logging in at a node needs in both protocols: a connection and a
-//! reader of the node's reply lines that keeps whatever follows them.
+//! What logging in at a node needs in both protocols: a connection, the
+//! greeting checked and the login commands sent in one write, a reader of
+//! the node's reply lines that keeps whatever follows them, and the session
+//! handed over once the node accepted.
 
+use crate::route::NodeLogin;
 use base64::Engine;
 use kotak_directory::auth::ProxyTrust;
 use std::io;
 use std::net::SocketAddr;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Longest reply line accepted from a node (a CAPABILITY list is the
@@ -17,6 +20,22 @@ pub async fn connect(address: SocketAddr) -> io::Result<TcpStream> {
     let stream = TcpStream::connect(address).await?;
     stream.set_nodelay(true)?;
     Ok(stream)
+}
+
+/// A session logged in at a node, ready to be spliced.
+pub struct NodeSession {
+    /// The connection to the node.
+    pub stream: TcpStream,
+    /// The node's accepting reply (IMAP: the tagged OK without its tag,
+    /// sent to the client under the client's tag; POP3: the `+OK` line).
+    pub ok: Vec<u8>,
+    /// Bytes the node sent after it (normally none).
+    pub leftover: Vec<u8>,
+}
+
+/// A login the node did not accept, for the log: what it answered.
+pub fn refused(what: &str, line: &[u8]) -> NodeLogin<NodeSession> {
+    NodeLogin::Failed(format!("{what} {:?}", String::from_utf8_lossy(line).trim_end()))
 }
 
 /// Reads a node's reply lines; the bytes after the last line read stay
@@ -35,9 +54,16 @@ impl LineReader {
         }
     }
 
-    /// The stream, for writing commands.
-    pub fn stream(&mut self) -> &mut TcpStream {
-        &mut self.stream
+    /// Connects to the node at `address` and, when its greeting starts
+    /// with `ready`, sends `commands`; otherwise the refusal.
+    pub async fn greeted(address: SocketAddr, ready: &[u8], commands: &[u8]) -> io::Result<Result<LineReader, NodeLogin<NodeSession>>> {
+        let mut reader = LineReader::new(connect(address).await?);
+        let greeting = reader.line().await?;
+        if !greeting.starts_with(ready) {
+            return Ok(Err(refused("greeting", &greeting)));
+        }
+        reader.stream.write_all(commands).await?;
+        Ok(Ok(reader))
     }
 
     /// The next line, CRLF included.
@@ -64,9 +90,9 @@ impl LineReader {
         }
     }
 
-    /// The stream and the bytes read past the last line.
-    pub fn into_parts(self) -> (TcpStream, Vec<u8>) {
-        (self.stream, self.buffer)
+    /// The node accepted with `ok`: the session, with the bytes read past it.
+    pub fn accepted(self, ok: Vec<u8>) -> NodeLogin<NodeSession> {
+        NodeLogin::Accepted(NodeSession { stream: self.stream, ok, leftover: self.buffer })
     }
 }
 

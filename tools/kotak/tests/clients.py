@@ -8,12 +8,13 @@ import smtplib
 import sys
 
 
-def deliver(port, sender, recipients):
+def deliver(port, sender, recipients, host="127.0.0.1"):
     """LMTP answers DATA once per accepted recipient (RFC 2033 4.2), which
-    smtplib's sendmail does not read, so the steps are taken one by one."""
+    smtplib's sendmail does not read, so the steps are taken one by one.
+    Returns the refused recipients with their replies."""
     message = sys.stdin.buffer.read()
     refused = {}
-    with smtplib.LMTP("127.0.0.1", int(port), timeout=30) as c:
+    with smtplib.LMTP(host, int(port), timeout=30) as c:
         c.ehlo()
         code, msg = c.mail(sender)
         assert code == 250, (code, msg)

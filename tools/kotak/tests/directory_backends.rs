@@ -5,10 +5,12 @@
 //! provider with two syncrepl replicas) the faults follow: replicas and
 //! the master stopped, then everything stopped.
 
+mod common;
+
 use kotak_testkit::slapd::{self, LdapCluster};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -125,19 +127,7 @@ fn error_has(v: &Value, text: &str) -> bool {
 }
 
 fn client(args: &[&str], stdin: &[u8]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child.stdin.take().expect("stdin").write_all(stdin).expect("write");
-    let out = child.wait_with_output().expect("client");
-    assert!(out.status.success(), "client {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("json")
+    common::python_client("clients.py", args, stdin)
 }
 
 impl Server {

@@ -18,6 +18,8 @@
 //! veth's root-side address to them (see [`relay`]), so a node's config
 //! names `10.231.N.1:PORT` where the proxies name `127.0.0.1:PORT`.
 
+mod common;
+
 use base64::Engine as _;
 use kotak_testkit::memcached::Memcached;
 use kotak_testkit::slapd::{self, LdapCluster};
@@ -210,21 +212,8 @@ impl Drop for Serve {
     }
 }
 
-/// Runs one action of `topology_clients.py`; its JSON answer.
 fn client(args: &[&str], stdin: &[u8]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/topology_clients.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child.stdin.take().expect("stdin").write_all(stdin).expect("write");
-    let out = child.wait_with_output().expect("client");
-    assert!(out.status.success(), "client {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("client {args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    common::python_client("topology_clients.py", args, stdin)
 }
 
 /// The messages of a client's answer; panics with the client's error.

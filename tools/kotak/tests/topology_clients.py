@@ -9,9 +9,10 @@ import imaplib
 import json
 import os
 import poplib
-import smtplib
 import subprocess
 import sys
+
+import clients  # the sibling script, for LMTP delivery
 
 
 def b64(data):
@@ -19,31 +20,8 @@ def b64(data):
 
 
 def deliver(host, port, sender, recipients):
-    """LMTP answers DATA once per accepted recipient (RFC 2033 4.2), which
-    smtplib's sendmail does not read, so the steps are taken one by one."""
-    message = sys.stdin.buffer.read()
-    refused = {}
-    with smtplib.LMTP(host, int(port), timeout=30) as c:
-        c.ehlo()
-        code, msg = c.mail(sender)
-        assert code == 250, (code, msg)
-        accepted = []
-        for r in recipients:
-            code, msg = c.rcpt(r)
-            if code == 250:
-                accepted.append(r)
-            else:
-                refused[r] = (code, msg)
-        if accepted:
-            code, msg = c.data(message)
-            for i, r in enumerate(accepted):
-                if i > 0:
-                    code, msg = c.getreply()
-                if code != 250:
-                    refused[r] = (code, msg)
-        else:
-            c.rset()
-    return {"refused": {r: [code, msg.decode()] for r, (code, msg) in refused.items()}}
+    """LMTP delivery to a node in its namespace (see clients.deliver)."""
+    return {"refused": clients.deliver(port, sender, recipients, host=host)}
 
 
 def imap_fetch(host, port, user, password):

@@ -10,10 +10,9 @@ use crate::{Proxy, TlsMode};
 use kotak_imap_proto::receiver::{Event, Limits, Receiver};
 use kotak_imap_proto::request;
 use kotak_net::tls::{ConnectionError, MaybeTlsStream};
-use kotak_net::{Shutdown, ShutdownSignal};
+use kotak_net::{wait_for_input, Shutdown, ShutdownSignal, Wakeup};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// Longest command line before login (LOGIN needs no more).
@@ -95,16 +94,14 @@ async fn prelogin(
                 Step::Continue => {}
                 Step::ReadLine => receiver.expect_line(),
                 Step::Close => {
-                    send(&mut stream, &mut out).await?;
-                    let _ = stream.shutdown().await;
+                    client::close(stream, &mut out).await?;
                     return Ok(None);
                 }
                 Step::StartTls => {
-                    send(&mut stream, &mut out).await?;
-                    let TlsMode::StartTls(acceptor) = tls else {
+                    let Some(secured) = client::start_tls(stream, &mut out, tls).await? else {
                         return Ok(None);
                     };
-                    stream = acceptor.starttls(stream).await?;
+                    stream = secured;
                     session.tls_started();
                     // What was pipelined after STARTTLS came in clear text.
                     receiver = Receiver::new(limits());
@@ -146,24 +143,17 @@ async fn prelogin(
             }
         }
         send(&mut stream, &mut out).await?;
-        let deadline = tokio::time::Instant::now() + proxy.config.preauth_timeout;
-        let read = tokio::select! {
-            read = tokio::time::timeout_at(deadline, stream.read_buf(receiver.read_buffer())) => read,
-            _ = signal.wait() => {
-                out.extend_from_slice(b"* BYE Server shutting down\r\n");
-                send(&mut stream, &mut out).await?;
-                return Ok(None);
+        let farewell: &[u8] = match wait_for_input(&mut stream, receiver.read_buffer(), proxy.config.preauth_timeout, signal).await? {
+            Wakeup::Input(n) => {
+                receiver.read_done(n);
+                continue;
             }
+            Wakeup::Eof => return Ok(None),
+            Wakeup::Idle => b"* BYE Autologout; idle for too long\r\n",
+            Wakeup::Shutdown => b"* BYE Server shutting down\r\n",
         };
-        match read {
-            Ok(Ok(0)) => return Ok(None),
-            Ok(Ok(n)) => receiver.read_done(n),
-            Ok(Err(e)) => return Err(e.into()),
-            Err(_) => {
-                out.extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
-                send(&mut stream, &mut out).await?;
-                return Ok(None);
-            }
-        }
+        out.extend_from_slice(farewell);
+        send(&mut stream, &mut out).await?;
+        return Ok(None);
     }
 }

@@ -8,11 +8,10 @@ use crate::client::{self, send, Client, Handoff, Tls};
 use crate::{Proxy, TlsMode};
 use kotak_net::line::{content, Framed, LineEnds, LineFramer};
 use kotak_net::tls::{ConnectionError, MaybeTlsStream};
-use kotak_net::{Shutdown, ShutdownSignal};
-use kotak_pop3_proto::reply::Reply;
+use kotak_net::{wait_for_input, Shutdown, ShutdownSignal, Wakeup};
+use kotak_pop3_proto::reply::{Code, Reply};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// Longest command line (RFC 2449: 255 octets; AUTH responses are longer).
@@ -83,16 +82,14 @@ async fn prelogin(
             match step {
                 Step::Continue => {}
                 Step::Close => {
-                    send(&mut stream, &mut out).await?;
-                    let _ = stream.shutdown().await;
+                    client::close(stream, &mut out).await?;
                     return Ok(None);
                 }
                 Step::StartTls => {
-                    send(&mut stream, &mut out).await?;
-                    let TlsMode::StartTls(acceptor) = tls else {
+                    let Some(secured) = client::start_tls(stream, &mut out, tls).await? else {
                         return Ok(None);
                     };
-                    stream = acceptor.starttls(stream).await?;
+                    stream = secured;
                     session.tls_started();
                     // What was pipelined after STLS came in clear text.
                     input.clear();
@@ -132,24 +129,14 @@ async fn prelogin(
             }
         }
         send(&mut stream, &mut out).await?;
-        let deadline = tokio::time::Instant::now() + proxy.config.preauth_timeout;
-        let read = tokio::select! {
-            read = tokio::time::timeout_at(deadline, stream.read_buf(&mut input)) => read,
-            _ = signal.wait() => {
-                Reply::err("[SYS/TEMP] Server shutting down").write(&mut out);
-                send(&mut stream, &mut out).await?;
-                return Ok(None);
-            }
+        let farewell = match wait_for_input(&mut stream, &mut input, proxy.config.preauth_timeout, signal).await? {
+            Wakeup::Input(_) => continue,
+            Wakeup::Eof => return Ok(None),
+            Wakeup::Idle => Reply::err("Autologout; idle for too long"),
+            Wakeup::Shutdown => Reply::err_code(Code::SysTemp, "Server shutting down"),
         };
-        match read {
-            Ok(Ok(0)) => return Ok(None),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(e.into()),
-            Err(_) => {
-                Reply::err("Autologout; idle for too long").write(&mut out);
-                send(&mut stream, &mut out).await?;
-                return Ok(None);
-            }
-        }
+        farewell.write(&mut out);
+        send(&mut stream, &mut out).await?;
+        return Ok(None);
     }
 }
