@@ -37,6 +37,8 @@ class Up:
                 "[proxy]\n"
                 'imap = "127.0.0.1:0"\nimaps = "127.0.0.1:0"\n'
                 'pop3 = "127.0.0.1:0"\npop3s = "127.0.0.1:0"\n'
+                "[mx]\n"
+                'smtp = "127.0.0.1:0"\n'
             )
         self.log = open(os.path.join(directory, "up.log"), "ab")
         started = time.time()
@@ -194,3 +196,26 @@ def test_compress_through_the_proxy(up):
             assert data, f"closed before the SELECT answer: {text!r}"
             text += into.decompress(data)
         assert b"* 1 EXISTS" in text or b" EXISTS" in text, text
+
+
+def test_mail_through_the_mx_reaches_each_home(up):
+    """SMTP to the MX of `kotak up`: each recipient's copy lands on its own
+    home node and is read through the proxy."""
+    accounts = up.accounts[:2]
+    assert accounts[0][2] != accounts[1][2], "the first two demo accounts live on different nodes"
+    msg = (b"From: a@example.org\r\nTo: both\r\nSubject: via the mx\r\n"
+           b"Message-ID: <via-mx@example.org>\r\n\r\nhello from outside\r\n")
+    with smtplib.SMTP("127.0.0.1", up.port("mx", "smtp"), timeout=30) as c:
+        assert c.sendmail("a@example.org", [a for a, _, _ in accounts], msg) == {}
+    for address, password, _ in accounts:
+        deadline = time.time() + 30
+        while True:
+            c = imaplib.IMAP4("127.0.0.1", up.port("proxy", "imap"), timeout=30)
+            c.login(address, password)
+            c.select("INBOX", readonly=True)
+            typ, data = c.search(None, "HEADER", "Message-ID", "via-mx@example.org")
+            c.logout()
+            if data[0].split() or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert len(data[0].split()) == 1, address

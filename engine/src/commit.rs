@@ -1,6 +1,10 @@
 //! Group commit: one writer thread per shard turns every write that is
 //! waiting into a single RocksDB batch with one WAL sync, then wakes all the
 //! writers. A caller is told "done" only after its data is on disk.
+//!
+//! The same writer serves any RocksDB instance whose column families are
+//! typed by a [`Family`]: a shard's ([`Cf`], the default) and the mail
+//! queue's (`crate::queue`'s own key space).
 
 use crate::error::{Error, Result};
 use crate::keys::Cf;
@@ -9,66 +13,100 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+/// The column families of one kind of RocksDB instance, typed so that a
+/// key cannot be written to another instance's family. Exists so that the
+/// shards and the mail queue share one group-commit writer.
+pub trait Family: Copy + std::fmt::Debug + Send + 'static {
+    /// The RocksDB name of this column family.
+    fn name(self) -> &'static str;
+}
+
+impl Family for Cf {
+    fn name(self) -> &'static str {
+        Cf::name(self)
+    }
+}
+
 /// One storage mutation, recorded before it is committed.
 #[derive(Debug)]
-pub enum Op {
+pub enum Op<F = Cf> {
     /// Sets a key.
-    Put(Cf, Vec<u8>, Vec<u8>),
+    Put(F, Vec<u8>, Vec<u8>),
     /// Removes a key.
-    Delete(Cf, Vec<u8>),
+    Delete(F, Vec<u8>),
     /// Adds to a merge-operator counter.
-    Merge(Cf, Vec<u8>, Vec<u8>),
+    Merge(F, Vec<u8>, Vec<u8>),
     /// Removes every key in `[from, to)`.
-    DeleteRange(Cf, Vec<u8>, Vec<u8>),
+    DeleteRange(F, Vec<u8>, Vec<u8>),
 }
 
 /// Writes that must become durable together.
-#[derive(Debug, Default)]
-pub struct Batch {
-    pub ops: Vec<Op>,
+#[derive(Debug)]
+pub struct Batch<F = Cf> {
+    pub ops: Vec<Op<F>>,
 }
 
-impl Batch {
+impl<F> Default for Batch<F> {
+    fn default() -> Self {
+        Batch { ops: Vec::new() }
+    }
+}
+
+impl<F: Family> Batch<F> {
     /// Records a put.
-    pub fn put(&mut self, cf: Cf, key: impl Into<Vec<u8>>, value: Vec<u8>) {
+    pub fn put(&mut self, cf: F, key: impl Into<Vec<u8>>, value: Vec<u8>) {
         self.ops.push(Op::Put(cf, key.into(), value));
     }
     /// Records a delete.
-    pub fn delete(&mut self, cf: Cf, key: impl Into<Vec<u8>>) {
+    pub fn delete(&mut self, cf: F, key: impl Into<Vec<u8>>) {
         self.ops.push(Op::Delete(cf, key.into()));
     }
     /// Records a counter merge.
-    pub fn merge(&mut self, cf: Cf, key: impl Into<Vec<u8>>, value: Vec<u8>) {
+    pub fn merge(&mut self, cf: F, key: impl Into<Vec<u8>>, value: Vec<u8>) {
         self.ops.push(Op::Merge(cf, key.into(), value));
     }
     /// Records a range delete.
-    pub fn delete_range(&mut self, cf: Cf, from: impl Into<Vec<u8>>, to: impl Into<Vec<u8>>) {
+    pub fn delete_range(&mut self, cf: F, from: impl Into<Vec<u8>>, to: impl Into<Vec<u8>>) {
         self.ops.push(Op::DeleteRange(cf, from.into(), to.into()));
     }
 }
 
-struct Request {
-    batch: Batch,
+/// Work run on the writer thread once a write is durable, whether or not
+/// its caller still waits: in-memory state that mirrors the write (the
+/// queue's due index) then never misses a write whose caller went away.
+pub type AfterCommit = Box<dyn FnOnce() + Send>;
+
+struct Request<F> {
+    batch: Batch<F>,
     /// Who waits for the sync; `None` for a write that needs no sync of
     /// its own ([`Committer::commit_later`]).
     done: Option<oneshot::Sender<Result<()>>>,
+    /// Run after a successful write.
+    after: Option<AfterCommit>,
 }
 
-/// The sending side of a shard's writer thread.
-pub struct Committer {
-    tx: parking_lot::Mutex<Option<mpsc::Sender<Request>>>,
+/// The sending side of a shard's (or the queue's) writer thread.
+pub struct Committer<F = Cf> {
+    tx: parking_lot::Mutex<Option<mpsc::Sender<Request<F>>>>,
     thread: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// Most writes merged into one sync; bounds the latency of the first writer.
 const MAX_GROUP: usize = 512;
 
-impl Committer {
+impl Committer<Cf> {
     /// Starts the writer thread of one shard.
     pub fn start(db: Arc<DB>, shard: usize) -> Committer {
-        let (tx, rx) = mpsc::channel::<Request>();
+        Committer::start_named(db, format!("kotak-commit-{shard}"))
+    }
+}
+
+impl<F: Family> Committer<F> {
+    /// Starts a writer thread called `thread_name` for `db`.
+    pub fn start_named(db: Arc<DB>, thread_name: String) -> Committer<F> {
+        let (tx, rx) = mpsc::channel::<Request<F>>();
         let thread = std::thread::Builder::new()
-            .name(format!("kotak-commit-{shard}"))
+            .name(thread_name)
             .spawn(move || run(db, rx))
             .expect("spawn commit thread");
         Committer {
@@ -78,12 +116,19 @@ impl Committer {
     }
 
     /// Makes `batch` durable; returns once the WAL holding it is synced.
-    pub async fn commit(&self, batch: Batch) -> Result<()> {
+    pub async fn commit(&self, batch: Batch<F>) -> Result<()> {
+        self.commit_then(batch, None).await
+    }
+
+    /// [`Committer::commit`], running `after` once the write is durable
+    /// (even if this future is dropped by then).
+    pub async fn commit_then(&self, batch: Batch<F>, after: Option<AfterCommit>) -> Result<()> {
         if batch.ops.is_empty() {
+            after.into_iter().for_each(|f| f());
             return Ok(());
         }
         let (done, wait) = oneshot::channel();
-        self.send(Request { batch, done: Some(done) })?;
+        self.send(Request { batch, done: Some(done), after })?;
         wait.await.map_err(|_| Error::ShuttingDown)?
     }
 
@@ -91,14 +136,14 @@ impl Committer {
     /// reaches the disk with the next sync (any later durable write, or the
     /// shutdown). Only for writes whose loss in a crash costs nothing but
     /// space, such as deleting bodies nothing refers to any more.
-    pub fn commit_later(&self, batch: Batch) -> Result<()> {
+    pub fn commit_later(&self, batch: Batch<F>) -> Result<()> {
         if batch.ops.is_empty() {
             return Ok(());
         }
-        self.send(Request { batch, done: None })
+        self.send(Request { batch, done: None, after: None })
     }
 
-    fn send(&self, request: Request) -> Result<()> {
+    fn send(&self, request: Request<F>) -> Result<()> {
         let tx = self.tx.lock();
         tx.as_ref().ok_or(Error::ShuttingDown)?.send(request).map_err(|_| Error::ShuttingDown)
     }
@@ -112,7 +157,7 @@ impl Committer {
     }
 }
 
-fn run(db: Arc<DB>, rx: mpsc::Receiver<Request>) {
+fn run<F: Family>(db: Arc<DB>, rx: mpsc::Receiver<Request<F>>) {
     let mut sync = WriteOptions::default();
     sync.set_sync(true);
     let no_sync = WriteOptions::default();
@@ -125,10 +170,10 @@ fn run(db: Arc<DB>, rx: mpsc::Receiver<Request>) {
             }
         }
         let mut wb = WriteBatch::default();
-        let mut missing_cf = None;
+        let mut missing_cf: Option<F> = None;
         for req in &group {
             for op in &req.batch.ops {
-                let cf_of = |cf: Cf| db.cf_handle(cf.name());
+                let cf_of = |cf: F| db.cf_handle(cf.name());
                 match op {
                     Op::Put(cf, k, v) => match cf_of(*cf) {
                         Some(h) => wb.put_cf(&h, k, v),
@@ -160,8 +205,13 @@ fn run(db: Arc<DB>, rx: mpsc::Receiver<Request>) {
         if let Err(e) = &result {
             tracing::error!(error = %e, "group commit failed");
         }
-        for done in group.into_iter().filter_map(|r| r.done) {
-            let _ = done.send(result.clone().map_err(Error::Storage));
+        for request in group {
+            if let (Ok(()), Some(after)) = (&result, request.after) {
+                after();
+            }
+            if let Some(done) = request.done {
+                let _ = done.send(result.clone().map_err(Error::Storage));
+            }
         }
     }
     // The last writes may have been ones that wait for no sync.

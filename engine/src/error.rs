@@ -46,6 +46,10 @@ pub enum Error {
     /// A caller passed something the engine cannot accept.
     #[error("invalid argument: {0}")]
     Invalid(String),
+    /// The mail queue is at a configured limit (messages or bytes): new
+    /// mail must wait (the MX answers `452 4.3.1`).
+    #[error("mail queue full")]
+    QueueFull,
     /// The node is shutting down and takes no more writes.
     #[error("engine is shutting down")]
     ShuttingDown,

@@ -25,7 +25,9 @@
 //! deletes mailboxes.)
 //!
 //! The embedded directory is a separate RocksDB instance ([`crate::kv`])
-//! whose key space the directory crate declares (`kotak_directory::embedded::keys`).
+//! whose key space the directory crate declares (`kotak_directory::embedded::keys`),
+//! and the mail queue is one more (`DATA_DIR/queue`), its key space in
+//! [`crate::queue::keys`].
 
 use crate::types::{AccountId, BlobId, MailboxId, ModSeq, Uid};
 

@@ -25,6 +25,7 @@ pub mod message_ops;
 pub mod mime;
 mod node;
 pub mod preview;
+pub mod queue;
 mod records;
 mod shard;
 pub mod types;

@@ -96,7 +96,21 @@ fn queries(rng: &mut StdRng, raws: &[Vec<u8>]) -> Vec<TextQuery> {
         out.push(TextQuery::new(TextField::Body, &piece));
         out.push(TextQuery::new(TextField::Text, &piece.to_uppercase()));
     }
-    for q in ["nowhere", "zzz", "meeting nowhere", "", "!!", "e", "é", "q3", "3@", "ü", "я", "x-", "<", "id>", "message-id: <1"] {
+    // Pieces of the address fields and of the whole header, cut anywhere:
+    // inside words, across spaces, punctuation and part separators.
+    for _ in 0..40 {
+        let text = MessageText::extract(raws.choose(rng).unwrap(), 1 << 20);
+        for (field, source) in [(TextField::From, &text.from), (TextField::To, &text.to), (TextField::Text, &text.header)] {
+            let chars: Vec<char> = source.chars().collect();
+            let len = rng.gen_range(1..25).min(chars.len());
+            let at = rng.gen_range(0..=chars.len() - len);
+            out.push(TextQuery::new(field, &chars[at..at + len].iter().collect::<String>()));
+        }
+    }
+    for q in [
+        "nowhere", "zzz", "meeting nowhere", "", "!!", "e", "é", "q3", "3@", "ü", "я", "x-", "<", "id>", "message-id: <1", " ", " m", "g ", ", ", ".com",
+        "@", "\u{1}", "> ", " <",
+    ] {
         out.push(TextQuery::new(TextField::Body, q));
         out.push(TextQuery::new(TextField::Text, q));
     }

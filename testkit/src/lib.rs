@@ -3,7 +3,11 @@
 //! software production talks to instead of mocks, and a mailbox node opened
 //! the way `kotak serve` opens one.
 
+pub mod clamd;
+mod daemon;
+pub mod dns;
 pub mod line_client;
 pub mod mailnode;
 pub mod memcached;
+pub mod rspamd;
 pub mod slapd;

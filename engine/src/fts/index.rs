@@ -2,7 +2,7 @@
 //! snapshot searches read, and the work list its indexer thread takes from.
 
 use super::indexer::Indexer;
-use super::schema::{Fields, GramTokenizer, TOKENIZER};
+use super::schema::{Fields, GramTokenizer, TokenTokenizer, GRAM_TOKENIZER, TOKENIZER};
 use crate::error::{Error, Result};
 use crate::shard::Shard;
 use crate::types::{AccountId, ModSeq};
@@ -251,7 +251,8 @@ fn open_or_create(dir: &Path, fields: &Fields, shard_no: usize) -> Result<Index>
             Index::create_in_dir(dir, fields.schema.clone())?
         }
     };
-    index.tokenizers().register(TOKENIZER, GramTokenizer::default());
+    index.tokenizers().register(TOKENIZER, TokenTokenizer::default());
+    index.tokenizers().register(GRAM_TOKENIZER, GramTokenizer::default());
     Ok(index)
 }
 

@@ -9,21 +9,30 @@
 //! reflected in the same commit, so a searcher always knows exactly which
 //! messages it covers.
 
-use super::words::{covering_grams, gram_spans, pad};
+use super::words::{covering_grams, for_each_token, gram_spans, pad, starts_at_boundary, tokens};
 use super::{TextField, FIELDS};
 use crate::types::{AccountId, MailboxId, ModSeq, Uid};
+use std::sync::Arc;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
+use tantivy::query::{
+    AutomatonWeight, BooleanQuery, EnableScoring, Occur, PhraseQuery, Query, RangeQuery, RegexPhraseQuery, TermQuery, Weight,
+};
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED};
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
 
-/// Name under which [`GramTokenizer`] is registered with the index. It is
-/// part of the schema, so an index made with another name is rebuilt from
-/// the store when opened: the name changes whenever the normal form of
-/// [`super::words`] does ("casemap": the i;unicode-casemap folding).
-pub(crate) const TOKENIZER: &str = "kotak_grams_casemap";
+/// Names under which [`TokenTokenizer`] and [`GramTokenizer`] are
+/// registered with the index. They are part of the schema, so an index made
+/// with other names is rebuilt from the store when opened: a name changes
+/// whenever the normal form of [`super::words`] or the way it is cut does
+/// ("casemap": the i;unicode-casemap folding; the tokens replaced positioned
+/// grams in every field but the header, at a fifth of the size).
+pub(crate) const TOKENIZER: &str = "kotak_tokens_casemap";
+pub(crate) const GRAM_TOKENIZER: &str = "kotak_grams_casemap";
+
+/// The text field cut into grams rather than tokens: the whole header.
+const GRAM_FIELD: usize = 6;
 
 /// `kind` of a message document.
 const KIND_MESSAGE: u64 = 0;
@@ -55,13 +64,20 @@ impl Fields {
         let key = b.add_bytes_field("key", INDEXED);
         let modseq = b.add_u64_field("modseq", FAST);
         let generation = b.add_u64_field("gen", INDEXED);
-        let text_options = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(TOKENIZER)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions)
-                .set_fieldnorms(false),
-        );
-        let text = TextField::ALL_FIELDS.map(|name| b.add_text_field(name, text_options.clone()));
+        let text_options = |tokenizer| {
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(tokenizer)
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+                    .set_fieldnorms(false),
+            )
+        };
+        let mut i = 0;
+        let text = TextField::ALL_FIELDS.map(|name| {
+            let tokenizer = if i == GRAM_FIELD { GRAM_TOKENIZER } else { TOKENIZER };
+            i += 1;
+            b.add_text_field(name, text_options(tokenizer))
+        });
         Fields { schema: b.build(), kind, acct, mbox, uid, key, modseq, generation, text }
     }
 
@@ -125,25 +141,39 @@ impl Fields {
     }
 
     /// Messages of one mailbox whose `field` contains the normalised
-    /// `needle` (not empty), collected as UIDs. Exact: a needle of [`super::words::GRAM`]
-    /// characters or more is the phrase of its grams at their offsets, a
-    /// shorter one any gram that starts with it.
-    pub fn substring_query(&self, acct: AccountId, mb: MailboxId, field: TextField, needle: &str) -> (BooleanQuery, Columns<1>) {
-        let grams = covering_grams(needle);
+    /// `needle` (not empty), collected as UIDs. Exact (see
+    /// [`super::words`]): a needle of one token is found in the terms that
+    /// contain it, a longer one is the phrase of a term that ends with its
+    /// first token, its middle tokens, and a term that starts with its
+    /// last token.
+    pub fn substring_query(
+        &self,
+        acct: AccountId,
+        mb: MailboxId,
+        field: TextField,
+        needle: &str,
+    ) -> crate::error::Result<(BooleanQuery, Columns<1>)> {
+        let parts = tokens(needle);
+        // Built once, shared by the fields searched.
+        let phrase = match parts.as_slice() {
+            [_, _, ..] => Some(phrase_regexes(&parts)?),
+            _ => None,
+        };
         let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for &i in field.field_indexes() {
             let f = self.text[i];
-            let q: Box<dyn Query> = match grams.as_slice() {
-                [] => {
-                    let low = std::ops::Bound::Included(Term::from_field_text(f, needle));
-                    let high = match crate::shard::prefix_end(needle.as_bytes()) {
-                        Some(end) => std::ops::Bound::Excluded(Term::from_field_bytes(f, &end)),
-                        None => std::ops::Bound::Unbounded,
-                    };
-                    Box::new(RangeQuery::new(low, high))
+            let q: Box<dyn Query> = match (&phrase, parts.as_slice()) {
+                _ if i == GRAM_FIELD => gram_query(f, needle),
+                (_, []) => continue,
+                (_, [one]) if starts_at_boundary(one) => Box::new(TermsQuery { field: f, automaton: Arc::new(Piece::starts(one)) }),
+                (_, [one]) => Box::new(TermsQuery { field: f, automaton: Arc::new(Piece::contains(one)) }),
+                (Some(regexes), _) => {
+                    let terms = regexes.iter().enumerate().map(|(o, (pattern, regex))| (o, pattern.clone(), regex.clone())).collect();
+                    let mut q = RegexPhraseQuery::from_regexes(f, terms, 0);
+                    q.set_max_expansions(u32::MAX);
+                    Box::new(q)
                 }
-                [(_, gram)] => Box::new(term_query(Term::from_field_text(f, gram))),
-                _ => Box::new(PhraseQuery::new_with_offset(grams.iter().map(|(o, g)| (*o, Term::from_field_text(f, g))).collect())),
+                (None, _) => continue,
             };
             per_field.push((Occur::Should, q));
         }
@@ -152,8 +182,169 @@ impl Fields {
             (Occur::Must, Box::new(term_query(Term::from_field_u64(self.mbox, mb.into())))),
             (Occur::Must, Box::new(BooleanQuery::new(per_field))),
         ]);
-        (query, Columns(["uid"]))
+        Ok((query, Columns(["uid"])))
     }
+}
+
+/// The terms of each position of the phrase of `parts` (two tokens or
+/// more): one that ends with the first token (or is it, when it starts
+/// with a space), the middle tokens, one that starts with the last token.
+fn phrase_regexes(parts: &[&str]) -> crate::error::Result<Vec<(String, Arc<tantivy_fst::Regex>)>> {
+    let last = parts.len() - 1;
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let pattern = match i {
+                0 if !starts_at_boundary(part) => format!(".*{}", literal(part)),
+                _ if i == last => format!("{}.*", literal(part)),
+                _ => literal(part),
+            };
+            let regex =
+                tantivy_fst::Regex::new(&pattern).map_err(|e| crate::error::Error::Storage(format!("full-text query {pattern:?}: {e}")))?;
+            Ok((pattern, Arc::new(regex)))
+        })
+        .collect()
+}
+
+/// Which terms a [`Piece`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PieceKind {
+    /// Terms that contain the piece.
+    Contains,
+    /// Terms that start with it.
+    Starts,
+}
+
+/// An automaton over a field's terms (bytes: a piece of UTF-8 occurs in
+/// a text exactly where its bytes do), built in time linear in the piece,
+/// where a regular expression would take milliseconds to compile.
+#[derive(Debug)]
+struct Piece {
+    kind: PieceKind,
+    bytes: Vec<u8>,
+    /// Knuth-Morris-Pratt: the longest proper prefix of `bytes[..=i]` that
+    /// is also its suffix.
+    fail: Vec<usize>,
+}
+
+/// The state of a [`Piece`]: how many bytes of it are matched; `DEAD`
+/// when a prefix can no longer match.
+const DEAD: usize = usize::MAX;
+
+impl Piece {
+    fn contains(piece: &str) -> Piece {
+        let bytes = piece.as_bytes().to_vec();
+        let mut fail = vec![0; bytes.len()];
+        let mut k = 0;
+        for i in 1..bytes.len() {
+            while k > 0 && bytes[i] != bytes[k] {
+                k = fail[k - 1];
+            }
+            if bytes[i] == bytes[k] {
+                k += 1;
+            }
+            fail[i] = k;
+        }
+        Piece { kind: PieceKind::Contains, bytes, fail }
+    }
+
+    fn starts(piece: &str) -> Piece {
+        Piece { kind: PieceKind::Starts, bytes: piece.as_bytes().to_vec(), fail: Vec::new() }
+    }
+}
+
+impl tantivy_fst::Automaton for Piece {
+    type State = usize;
+
+    fn start(&self) -> usize {
+        0
+    }
+
+    fn is_match(&self, &s: &usize) -> bool {
+        s == self.bytes.len()
+    }
+
+    fn can_match(&self, &s: &usize) -> bool {
+        s != DEAD
+    }
+
+    fn will_always_match(&self, &s: &usize) -> bool {
+        s == self.bytes.len()
+    }
+
+    fn accept(&self, &s: &usize, byte: u8) -> usize {
+        let n = self.bytes.len();
+        if s == n || s == DEAD {
+            return s;
+        }
+        match self.kind {
+            PieceKind::Starts => {
+                if self.bytes[s] == byte {
+                    s + 1
+                } else {
+                    DEAD
+                }
+            }
+            PieceKind::Contains => {
+                let mut k = s;
+                while k > 0 && self.bytes[k] != byte {
+                    k = self.fail[k - 1];
+                }
+                if self.bytes[k] == byte {
+                    k + 1
+                } else {
+                    0
+                }
+            }
+        }
+    }
+}
+
+/// The documents whose field has a term that `automaton` accepts.
+#[derive(Debug, Clone)]
+struct TermsQuery {
+    field: Field,
+    automaton: Arc<Piece>,
+}
+
+impl Query for TermsQuery {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(AutomatonWeight::<Piece>::new(self.field, self.automaton.clone())))
+    }
+}
+
+/// The documents whose gram field `f` contains `needle`: for a needle of
+/// [`super::words::GRAM`] characters or more, the phrase of its grams at
+/// their offsets; for a shorter one, any gram that starts with it.
+fn gram_query(f: Field, needle: &str) -> Box<dyn Query> {
+    let grams = covering_grams(needle);
+    match grams.as_slice() {
+        [] => {
+            let low = std::ops::Bound::Included(Term::from_field_text(f, needle));
+            let high = match crate::shard::prefix_end(needle.as_bytes()) {
+                Some(end) => std::ops::Bound::Excluded(Term::from_field_bytes(f, &end)),
+                None => std::ops::Bound::Unbounded,
+            };
+            Box::new(RangeQuery::new(low, high))
+        }
+        [(_, gram)] => Box::new(term_query(Term::from_field_text(f, gram))),
+        _ => Box::new(PhraseQuery::new_with_offset(grams.iter().map(|(o, g)| (*o, Term::from_field_text(f, g))).collect())),
+    }
+}
+
+/// A regular expression that matches exactly `text`: letters and digits as
+/// themselves, every other character by its code point.
+fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\x{{{:x}}}", c as u32));
+        }
+    }
+    out
 }
 
 fn term_query(term: Term) -> TermQuery {
@@ -168,6 +359,57 @@ fn watermark_key(acct: AccountId) -> [u8; 5] {
     let mut k = [0xff; 5];
     k[..4].copy_from_slice(&acct.to_be_bytes());
     k
+}
+
+/// Tantivy's view of [`super::words::for_each_token`]: the tokens of the
+/// (normalised) text, positioned one after the other.
+#[derive(Clone, Default)]
+pub(crate) struct TokenTokenizer {
+    spans: Vec<(u32, u32)>,
+}
+
+/// The tokens of one text: byte ranges in it, turned into a token one at
+/// a time.
+pub(crate) struct TokenStreamOf<'a> {
+    text: &'a str,
+    spans: &'a [(u32, u32)],
+    next: usize,
+    token: Token,
+}
+
+impl Tokenizer for TokenTokenizer {
+    type TokenStream<'a> = TokenStreamOf<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenStreamOf<'a> {
+        // Documents hold normalised text already (see `message_doc`).
+        self.spans.clear();
+        for_each_token(text, |from, to| self.spans.push((from as u32, to as u32)));
+        TokenStreamOf { text, spans: &self.spans, next: 0, token: Token::default() }
+    }
+}
+
+impl TokenStream for TokenStreamOf<'_> {
+    fn advance(&mut self) -> bool {
+        let Some(&(from, to)) = self.spans.get(self.next) else {
+            return false;
+        };
+        self.token.text.clear();
+        self.token.text.push_str(&self.text[from as usize..to as usize]);
+        self.token.offset_from = from as usize;
+        self.token.offset_to = to as usize;
+        self.token.position = self.next;
+        self.token.position_length = 1;
+        self.next += 1;
+        true
+    }
+
+    fn token(&self) -> &Token {
+        &self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
 }
 
 /// Tantivy's view of [`super::words::for_each_gram`]: every 3-character
@@ -202,7 +444,9 @@ impl Tokenizer for GramTokenizer {
 
 impl TokenStream for GramStream<'_> {
     fn advance(&mut self) -> bool {
-        let Some(&(from, to)) = self.grams.get(self.next) else { return false };
+        let Some(&(from, to)) = self.grams.get(self.next) else {
+            return false;
+        };
         self.token.text.clear();
         self.token.text.push_str(&self.text[from as usize..to as usize]);
         self.token.offset_from = from as usize;
@@ -262,5 +506,46 @@ impl<const N: usize> SegmentCollector for SegmentColumns<N> {
 
     fn harvest(self) -> Vec<[u64; N]> {
         self.rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tantivy_fst::Automaton;
+
+    fn run(a: &Piece, text: &str) -> bool {
+        let mut s = a.start();
+        for &b in text.as_bytes() {
+            if !a.can_match(&s) {
+                return false;
+            }
+            s = a.accept(&s, b);
+        }
+        a.is_match(&s)
+    }
+
+    #[test]
+    fn pieces_match_like_str() {
+        let texts = ["", "a", "aab", "aaab", "abab", "ababab", "abaabab", "xabcabd", "abcabdab", "éaé", " dé", "baaa"];
+        let pieces = ["a", "aa", "aab", "abab", "abaab", "abcabd", "é", "aé", "b", " d", "aaa"];
+        for t in texts {
+            for p in pieces {
+                assert_eq!(run(&Piece::contains(p), t), t.contains(p), "{t:?} contains {p:?}");
+                assert_eq!(run(&Piece::starts(p), t), t.starts_with(p), "{t:?} starts with {p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn literals_are_exact() {
+        for text in ["a.b", "x*y+z?", "(é)[1]{2}", " \u{1}$^|\\"] {
+            let regex = tantivy_fst::Regex::new(&literal(text)).unwrap();
+            let mut s = regex.start();
+            for &b in text.as_bytes() {
+                s = regex.accept(&s, b);
+            }
+            assert!(regex.is_match(&s), "{text:?}");
+        }
     }
 }

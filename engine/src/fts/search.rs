@@ -21,7 +21,7 @@ impl Account {
             results.push(if query.text.is_empty() {
                 messages.iter().map(|m| m.uid).collect()
             } else {
-                let (q, columns) = index.fields.substring_query(self.id, mb, query.field, &query.text);
+                let (q, columns) = index.fields.substring_query(self.id, mb, query.field, &query.text)?;
                 let mut uids: Vec<Uid> = snapshot.searcher.search(&q, &columns)?.into_iter().map(|[uid]| uid as Uid).collect();
                 uids.sort_unstable();
                 // The index may still hold messages expunged since its commit.

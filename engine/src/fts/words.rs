@@ -20,11 +20,22 @@
 //! joined), so the normal form of a substring is a substring of the normal
 //! form.
 //!
-//! The index stores every [`GRAM`]-character piece of a normalised field
-//! with its position ([`for_each_gram`]): a string of `GRAM` characters or
-//! more matches exactly where its grams occur at consecutive positions, and
-//! a shorter one where some gram starts with it (the text is padded with
-//! [`SEPARATOR`]s so that its last characters start grams too).
+//! The index stores the [tokens](for_each_token) of each normalised field
+//! with their positions: runs of letters and digits and single other
+//! characters, each with the space before it, so that the tokens of a text
+//! put end to end are the text. Where tokens start depends only on the two
+//! characters around each point, so a search string is cut into tokens
+//! where the text is: it matches exactly where its first token ends a
+//! token of the text, the middle ones follow it as whole tokens and its
+//! last token starts the next; a string of one token matches inside a
+//! token (the index looks it up among the field's distinct terms).
+//!
+//! The whole header, where opaque values (signatures, message ids, relay
+//! ids) would make the distinct terms many, stores every [`GRAM`]-character
+//! piece with its position instead ([`for_each_gram`]): a string of `GRAM`
+//! characters or more matches exactly where its grams occur at consecutive
+//! positions, and a shorter one where some gram starts with it (the text is
+//! padded with [`SEPARATOR`]s so that its last characters start grams too).
 
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
@@ -33,7 +44,7 @@ pub const GRAM: usize = 3;
 
 /// Separates the parts of one field (the raw header value, display names,
 /// addresses) so that no string matches across two of them, and pads the
-/// end of a field in the index. A control character that mail text does
+/// end of a text cut into grams. A control character that mail text does
 /// not carry; a search string holding it matches only at part boundaries.
 pub const SEPARATOR: char = '\u{1}';
 
@@ -185,6 +196,98 @@ pub fn covering_grams(needle: &str) -> Vec<(usize, String)> {
     offsets.into_iter().map(|o| (o, needle[starts[o]..starts[o + GRAM]].to_string())).collect()
 }
 
+/// How a character takes part in [tokens](for_each_token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// `' '`: starts a token, and stays with what follows it.
+    Space,
+    /// Letters and digits (outside the scripts written without spaces):
+    /// a run of them is one token.
+    Word,
+    /// Anything else (punctuation, [`SEPARATOR`], ideographs): one token
+    /// of its own, with the space before it if there is one.
+    Single,
+}
+
+fn class(c: char) -> Class {
+    if c == ' ' {
+        Class::Space
+    } else if c.is_ascii() {
+        if c.is_ascii_alphanumeric() {
+            Class::Word
+        } else {
+            Class::Single
+        }
+    } else if c.is_alphanumeric() && !is_ideographic(c) {
+        Class::Word
+    } else {
+        Class::Single
+    }
+}
+
+/// Scripts written without spaces between words (Han, kana and their
+/// symbols), whose characters are tokens of their own, so a sentence is
+/// not one long token.
+fn is_ideographic(c: char) -> bool {
+    matches!(c, '\u{2e80}'..='\u{9fff}' | '\u{f900}'..='\u{faff}' | '\u{ff66}'..='\u{ff9f}' | '\u{20000}'..='\u{3ffff}')
+}
+
+/// Whether a token starts between characters of classes `prev` and `next`:
+/// before every space, before a `Single` unless a space comes just before
+/// it, and after every `Single`. The rule sees only the two neighbours, so
+/// a piece of a text is cut where the whole is.
+fn boundary(prev: Class, next: Class) -> bool {
+    next == Class::Space || (next == Class::Single && prev != Class::Space) || prev == Class::Single
+}
+
+/// Calls `f(from, to)` with the byte range of every token of the
+/// normalised `text`, in order. Tokens cover the text end to end (their
+/// concatenation is the text): a run of letters and digits, or one other
+/// character, each with the space before it.
+pub fn for_each_token(text: &str, mut f: impl FnMut(usize, usize)) {
+    if text.is_empty() {
+        return;
+    }
+    let mut start = 0;
+    if text.is_ascii() {
+        let bytes = text.as_bytes();
+        let mut prev = class(bytes[0] as char);
+        for (i, &b) in bytes.iter().enumerate().skip(1) {
+            let next = class(b as char);
+            if boundary(prev, next) {
+                f(start, i);
+                start = i;
+            }
+            prev = next;
+        }
+    } else {
+        let mut chars = text.char_indices();
+        let mut prev = chars.next().map_or(Class::Space, |(_, c)| class(c));
+        for (i, c) in chars {
+            let next = class(c);
+            if boundary(prev, next) {
+                f(start, i);
+                start = i;
+            }
+            prev = next;
+        }
+    }
+    f(start, text.len());
+}
+
+/// The tokens of the normalised `text` ([`for_each_token`]).
+pub fn tokens(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for_each_token(text, |from, to| out.push(&text[from..to]));
+    out
+}
+
+/// Whether a token can only start where it does: one that begins with a
+/// space (the text has a token boundary before every space).
+pub fn starts_at_boundary(token: &str) -> bool {
+    token.starts_with(' ')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +364,34 @@ mod tests {
         let cover: Vec<usize> = covering_grams("abcdefghij").into_iter().map(|(o, _)| o).collect();
         assert_eq!(cover, [0, 3, 6, 7]);
         assert_eq!(covering_grams("abcabc"), [(0, "abc".to_string()), (3, "abc".to_string())]);
+    }
+
+    #[test]
+    fn tokens_cover_the_text() {
+        let s = SEPARATOR;
+        assert_eq!(tokens("abc, dé-f  (x)"), ["abc", ",", " dé", "-", "f", " ", " (", "x", ")"]);
+        assert_eq!(tokens(&format!("a{s}b {s}")), ["a", &s.to_string(), "b", &format!(" {s}")]);
+        assert_eq!(tokens("日本語 ok"), ["日", "本", "語", " ok"]);
+        assert_eq!(tokens(""), Vec::<&str>::new());
+        assert_eq!(tokens(" "), [" "]);
+        // A piece of a text is cut where the text is, apart from its ends.
+        let text = normalise("Re: [kotak] user-from@Example.com wrote:  «ça va?» 日本 x");
+        let whole: Vec<(usize, usize)> = {
+            let mut v = Vec::new();
+            for_each_token(&text, |a, b| v.push((a, b)));
+            v
+        };
+        assert_eq!(whole.iter().map(|&(a, b)| &text[a..b]).collect::<String>(), text);
+        let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+        for (i, &a) in starts.iter().enumerate() {
+            for &b in &starts[i + 1..] {
+                let mut inner = Vec::new();
+                for_each_token(&text[a..b], |x, y| inner.push((a + x, a + y)));
+                for &(x, _) in &inner[1..] {
+                    assert!(whole.iter().any(|&(w, _)| w == x), "{:?} cut at {x}", &text[a..b]);
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,12 +6,12 @@
 //! in one write once the input holds no further complete command, so the
 //! replies to pipelined commands travel together.
 
-use crate::reply::Reply;
 use crate::session::{Flow, Session};
 use bytes::BytesMut;
 use kotak_directory::Directory;
 use kotak_engine::Node;
 use kotak_net::{ListenerConfig, Shutdown, ShutdownSignal, Wakeup};
+use kotak_smtp_proto::Reply;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;

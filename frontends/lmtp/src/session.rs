@@ -4,13 +4,14 @@
 //! hands complete messages to the engine. It never touches a socket:
 //! [`crate::server`] reads and writes for it.
 
-use crate::command::{self, Command, CommandError};
-use crate::data::{DataReceiver, Fault, Received};
-use kotak_net::line::{Framed, LineEnds, LineFramer};
-use crate::reply::Reply;
+use crate::junk;
 use crate::server::LmtpConfig;
-use crate::trace::{Trace, TRACE_RESERVE};
 use bytes::{Buf, BytesMut};
+use kotak_net::line::{Framed, LineEnds, LineFramer};
+use kotak_smtp_proto::command::{self, Command, CommandError, MailFrom, Offer, RcptTo};
+use kotak_smtp_proto::data::{DataReceiver, Fault, Received};
+use kotak_smtp_proto::trace::{Trace, TRACE_RESERVE};
+use kotak_smtp_proto::Reply;
 use kotak_directory::{Account as AccountRecord, AccountStatus, Directory, Recipient as ListMember, Resolution};
 use kotak_engine::{Error, Node, Uid};
 use std::net::IpAddr;
@@ -41,6 +42,8 @@ struct Recipient {
 /// The transaction opened by MAIL.
 struct Envelope {
     sender: String,
+    /// Whether MAIL carried SMTPUTF8, which non-ASCII recipients need.
+    smtputf8: bool,
     recipients: Vec<Recipient>,
 }
 
@@ -106,7 +109,7 @@ impl Session {
             match self.framer.next(input) {
                 Framed::Incomplete => return Flow::Continue,
                 Framed::Line(len) => {
-                    let parsed = command::parse(&input[..len]);
+                    let parsed = command::parse(&input[..len], &Offer::LMTP);
                     input.advance(len);
                     let (reply, flow) = self.execute(parsed).await;
                     reply.write(out);
@@ -136,8 +139,8 @@ impl Session {
         };
         let reply = match command {
             Command::Lhlo { host } => self.lhlo(&host),
-            Command::Mail { sender, declared_size } => self.mail(sender, declared_size),
-            Command::Rcpt { recipient } => self.rcpt(recipient).await,
+            Command::Mail(MailFrom { sender, size, smtputf8, .. }) => self.mail(sender, size, smtputf8),
+            Command::Rcpt(RcptTo { recipient, .. }) => self.rcpt(recipient).await,
             Command::Data => self.data(),
             Command::Rset => {
                 if !matches!(self.state, State::Fresh) {
@@ -151,6 +154,10 @@ impl Session {
                 return (bye, Flow::Close);
             }
             Command::NotOffered(name) => Reply::new(502, "5.5.1", format!("{name} is not offered by this LMTP server")),
+            // Not produced under the LMTP offer.
+            Command::Ehlo { .. } | Command::Helo { .. } | Command::StartTls | Command::Bdat { .. } => {
+                Reply::new(502, "5.5.1", "Not offered by this LMTP server")
+            }
         };
         (reply, Flow::Continue)
     }
@@ -166,12 +173,13 @@ impl Session {
                 "PIPELINING".into(),
                 "ENHANCEDSTATUSCODES".into(),
                 "8BITMIME".into(),
+                "SMTPUTF8".into(),
                 format!("SIZE {}", self.max_client_message()),
             ],
         )
     }
 
-    fn mail(&mut self, sender: String, declared_size: u64) -> Reply {
+    fn mail(&mut self, sender: String, declared_size: u64, smtputf8: bool) -> Reply {
         match self.state {
             State::Fresh => return Reply::new(503, "5.5.1", "Send LHLO first"),
             State::Envelope(_) | State::Data(..) => return Reply::new(503, "5.5.1", "Nested MAIL command"),
@@ -180,7 +188,7 @@ impl Session {
         if declared_size > self.max_client_message() {
             return Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size");
         }
-        self.state = State::Envelope(Envelope { sender, recipients: Vec::new() });
+        self.state = State::Envelope(Envelope { sender, smtputf8, recipients: Vec::new() });
         Reply::new(250, "2.1.0", "Ok")
     }
 
@@ -190,6 +198,9 @@ impl Session {
         };
         if envelope.recipients.len() >= self.config.max_recipients {
             return Reply::new(452, "4.5.3", "Too many recipients");
+        }
+        if !envelope.smtputf8 && !address.is_ascii() {
+            return Reply::new(553, "5.6.7", "Non-ASCII recipient needs SMTPUTF8");
         }
         let sender = envelope.sender.clone();
         let accounts = match self.directory.resolve(&address).await {
@@ -281,6 +292,9 @@ impl Session {
                 sender: &envelope.sender,
                 single_recipient,
                 at: chrono::Utc::now(),
+                protocol: "LMTP",
+                tls: None,
+                return_path: true,
             };
             let receiver = DataReceiver::new(trace.fields(), limit);
             self.state = State::Data(envelope, receiver);
@@ -306,7 +320,7 @@ impl Session {
             }
         };
         let accounts: Vec<AccountRecord> = envelope.recipients.iter().flat_map(|r| r.accounts.iter().cloned()).collect();
-        let mut results = self.node.deliver(&accounts, &raw).await.into_iter();
+        let mut results = junk::deliver(&self.node, &accounts, &raw).await.into_iter();
         for recipient in &envelope.recipients {
             let outcomes: Vec<_> = results.by_ref().take(recipient.accounts.len()).collect();
             delivery_reply(&envelope.sender, recipient, raw.len(), outcomes).write(out);
@@ -360,9 +374,8 @@ fn refusal(error: &CommandError) -> Reply {
         CommandError::Syntax(syntax) => Reply::new(501, "5.5.4", format!("Syntax: {syntax}")),
         CommandError::BadSender => Reply::new(501, "5.1.7", "Bad sender address syntax"),
         CommandError::BadRecipient => Reply::new(501, "5.1.3", "Bad recipient address syntax"),
+        CommandError::NeedsUtf8 => Reply::new(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"),
         CommandError::BadParameter(param) => Reply::new(501, "5.5.4", format!("Invalid {param} parameter")),
         CommandError::Unsupported(param) => Reply::new(555, "5.5.4", format!("Unsupported parameter: {param}")),
     }
 }
-
-

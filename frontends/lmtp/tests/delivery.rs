@@ -5,7 +5,7 @@ mod common;
 
 use common::{expect, Client, TestServer};
 use kotak_engine::Limits;
-use kotak_lmtp::trace::TRACE_RESERVE;
+use kotak_smtp_proto::trace::TRACE_RESERVE;
 use kotak_lmtp::LmtpConfig;
 
 const MESSAGE: &str = "From: s@remote.test\r\nTo: a@x.test\r\nSubject: hello\r\n\r\nFirst line.\r\nSecond line.\r\n";
@@ -27,7 +27,7 @@ async fn delivers_to_the_known_recipient_and_refuses_the_unknown_one() {
     assert_eq!(lhlo[0], format!("250-{HOSTNAME}"));
     assert_eq!(
         lhlo[1..],
-        ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", &format!("250 SIZE {}", Limits::default().max_message_size - TRACE_RESERVE)]
+        ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-SMTPUTF8", &format!("250 SIZE {}", Limits::default().max_message_size - TRACE_RESERVE)]
     );
     expect(&c.command("MAIL FROM:<s@remote.test>").await, "250 2.1.0");
     expect(&c.command("RCPT TO:<a@x.test>").await, "250 2.1.5");
@@ -62,7 +62,7 @@ async fn answers_pipelined_commands_in_order() {
         "DATA\r\n",
     ))
     .await;
-    assert_eq!(c.reply().await.len(), 5, "LHLO reply");
+    assert_eq!(c.reply().await.len(), 6, "LHLO reply");
     expect(&c.line().await, "250 2.1.0");
     expect(&c.line().await, "250 2.1.5");
     expect(&c.line().await, "550 5.1.1");
@@ -161,4 +161,28 @@ async fn limits_the_recipients_per_transaction() {
     c.send("Subject: two\r\n\r\n.\r\n").await;
     expect(&c.line().await, "250 2.0.0");
     expect(&c.line().await, "250 2.0.0");
+}
+
+/// The MX marks spam with `X-Spam-Flag: YES`; the node files it into the
+/// account's Junk mailbox (special use `\Junk`), everything else into INBOX.
+#[tokio::test]
+async fn files_marked_spam_into_junk() {
+    let server = TestServer::start(&["a@x.test", "b@x.test"]).await;
+    let spam = "X-Spam-Flag: YES\r\nX-Spam-Score: 15\r\nSubject: win\r\n\r\nGTUBE\r\n";
+    let ham = "X-Spam-Flag: NO\r\nSubject: hi\r\n\r\nhello\r\n";
+    let mut c = server.client().await;
+    c.lhlo().await;
+    for message in [spam, ham] {
+        expect(&c.command("MAIL FROM:<s@remote.test>").await, "250 2.1.0");
+        expect(&c.command("RCPT TO:<a@x.test>").await, "250 2.1.5");
+        expect(&c.command("RCPT TO:<b@x.test>").await, "250 2.1.5");
+        expect(&c.command("DATA").await, "354 ");
+        c.send(format!("{message}.\r\n")).await;
+        expect(&c.line().await, "250 2.0.0 <a@x.test>");
+        expect(&c.line().await, "250 2.0.0 <b@x.test>");
+    }
+    for address in ["a@x.test", "b@x.test"] {
+        assert_eq!(server.inbox(address), vec![ham.as_bytes().to_vec()], "{address} INBOX");
+        assert_eq!(server.mailbox(address, "\\Junk"), vec![spam.as_bytes().to_vec()], "{address} Junk");
+    }
 }

@@ -31,6 +31,8 @@ pub enum Request {
     },
     /// Report the full-text indexers' progress (an [`IndexStatus`]).
     IndexStatus,
+    /// Look at or change the MX's queue (`kotak queue`).
+    Queue(crate::queue_cmd::QueueOp),
 }
 
 /// The JSON form of the engine's [`ReindexScope`].
@@ -117,6 +119,10 @@ pub async fn execute(services: &Services, req: Request) -> Reply {
         },
         Request::IndexStatus => match services.nodes() {
             Ok(nodes) => Reply::with_index(index_status(&nodes, ReindexPlan::default())),
+            Err(e) => Reply::failure(e),
+        },
+        Request::Queue(op) => match crate::queue_cmd::execute(services, op).await {
+            Ok(lines) => Reply::with_lines(lines),
             Err(e) => Reply::failure(e),
         },
     }

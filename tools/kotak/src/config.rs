@@ -2,8 +2,10 @@
 //! A `[proxy]` table makes the process a routing proxy; without one it is
 //! a mailbox node.
 
+mod mx;
 mod proxy;
 
+pub use mx::{MxFileConfig, MxNodeFileConfig};
 pub use proxy::{ProxyFileConfig, ProxyTrustFileConfig};
 
 use crate::NodeArgs;
@@ -49,6 +51,8 @@ pub struct FileConfig {
     pub auth: AuthFileConfig,
     /// Present: this process is a routing proxy in front of these nodes.
     pub proxy: Option<ProxyFileConfig>,
+    /// Present: this process is an inbound MX (alone or beside a node).
+    pub mx: Option<MxFileConfig>,
     /// Where routes (account -> home node) are kept; nodes flush them on
     /// admin changes when it names memcached servers.
     pub route_cache: Option<RouteCacheConfig>,
@@ -139,6 +143,16 @@ pub struct Resolved {
     pub proxy: Option<ProxyConfig>,
     /// The `[route_cache]` table, when given.
     pub route_cache: Option<RouteCacheConfig>,
+    /// The `[mx]` table when this process is an inbound MX.
+    pub mx: Option<MxFileConfig>,
+}
+
+impl Resolved {
+    /// The queue's limits: the `[mx.queue]` table's, or the defaults for
+    /// a process that only administers the queue.
+    pub fn queue_limits(&self) -> kotak_engine::queue::QueueLimits {
+        self.mx.as_ref().map(|m| m.queue).unwrap_or_default()
+    }
 }
 
 fn directory_settings(file: DirectoryFileConfig) -> Result<DirectorySettings, String> {
@@ -246,5 +260,6 @@ pub fn resolve(args: &NodeArgs) -> Result<Resolved, String> {
         auth,
         proxy,
         route_cache: file.route_cache,
+        mx: file.mx,
     })
 }

@@ -8,6 +8,7 @@ mod config;
 mod import;
 mod provision;
 mod provision_cmd;
+mod queue_cmd;
 mod reindex;
 mod roles;
 mod serve;
@@ -89,6 +90,11 @@ enum Command {
     },
     /// Rebuilds the full-text index from the store (the node keeps serving).
     Reindex(reindex::ReindexArgs),
+    /// Shows and manages the MX's queue of mail waiting for delivery.
+    Queue {
+        #[command(subcommand)]
+        action: queue_cmd::QueueAction,
+    },
 }
 
 /// mimalloc instead of glibc's malloc: in paired LMTP runs (both builds
@@ -142,6 +148,7 @@ fn main() -> std::process::ExitCode {
             Command::List { action } => provision_cmd::list(action).await,
             Command::Bench { scenario } => bench::run(scenario).await,
             Command::Reindex(args) => return reindex::run(args).await,
+            Command::Queue { action } => queue_cmd::run(action).await,
         };
         done.map(|()| std::process::ExitCode::SUCCESS)
     });

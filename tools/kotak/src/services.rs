@@ -1,7 +1,7 @@
 //! What a `kotak` process opens from its configuration: the directory
-//! (embedded in the data directory, or OpenLDAP) and the mailbox nodes whose
+//! (embedded in the data directory, or OpenLDAP), the mailbox nodes whose
 //! mail it reaches: one node (`kotak serve`, admin commands), several
-//! (`kotak up`) or none (a routing proxy). An admin command opens its node
+//! (`kotak up`) or none (a routing proxy), and the MX's queue. An admin command opens its node
 //! only when its operation needs the mail (an account's deletion or usage,
 //! a reindex): most change only the directory, and opening every shard and
 //! index for them would cost more than the change.
@@ -9,9 +9,11 @@
 use crate::config::{DirectoryBackendConfig, Resolved};
 use kotak_directory::ldap::LdapBackend;
 use kotak_directory::{Directory, RouteCache};
+use kotak_engine::queue::{Queue, QueueLimits};
 use kotak_engine::{Node, NodeConfig};
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// One mailbox node of a process, opened on first use.
@@ -50,22 +52,45 @@ struct Nodes {
     homed: Mutex<Option<HashMap<String, usize>>>,
 }
 
-/// The directory and the nodes of one process.
+/// The MX's durable queue (`DATA_DIR/queue`), opened on first use: by the
+/// MX role, or by `kotak queue` when no MX runs.
+struct LazyQueue {
+    dir: PathBuf,
+    limits: QueueLimits,
+    slot: Mutex<Option<Arc<Queue>>>,
+}
+
+/// The directory, the nodes and the queue of one process.
 #[derive(Clone)]
 pub struct Services {
     /// Who the accounts are and where they live.
     pub directory: Directory,
     nodes: Arc<Nodes>,
+    queue: Arc<LazyQueue>,
 }
 
 impl Services {
-    fn new(directory: Directory, nodes: Vec<LazyNode>) -> Services {
-        Services { directory, nodes: Arc::new(Nodes { nodes, homed: Mutex::new(None) }) }
+    fn new(directory: Directory, nodes: Vec<LazyNode>, queue_dir: PathBuf, limits: QueueLimits) -> Services {
+        let queue = Arc::new(LazyQueue { dir: queue_dir, limits, slot: Mutex::new(None) });
+        Services { directory, nodes: Arc::new(Nodes { nodes, homed: Mutex::new(None) }), queue }
     }
 
-    /// Services over nodes opened by the caller (`kotak up`).
-    pub fn with_nodes(directory: Directory, nodes: Vec<Arc<Node>>) -> Services {
-        Self::new(directory, nodes.into_iter().map(|n| LazyNode::new(n.config().clone(), Some(n))).collect())
+    /// The MX's queue, opened on first use.
+    pub fn queue(&self) -> Result<Arc<Queue>, String> {
+        let mut slot = self.queue.slot.lock();
+        if let Some(q) = slot.as_ref() {
+            return Ok(q.clone());
+        }
+        let dir = &self.queue.dir;
+        let queue = Queue::open(dir, self.queue.limits).map_err(|e| format!("cannot open the queue in {}: {e}", dir.display()))?;
+        *slot = Some(queue.clone());
+        Ok(queue)
+    }
+
+    /// Services over nodes opened by the caller (`kotak up`), with the
+    /// queue in `queue_dir`.
+    pub fn with_nodes(directory: Directory, nodes: Vec<Arc<Node>>, queue_dir: PathBuf, limits: QueueLimits) -> Services {
+        Self::new(directory, nodes.into_iter().map(|n| LazyNode::new(n.config().clone(), Some(n))).collect(), queue_dir, limits)
     }
 
     /// The single mailbox node of this process, opened on first use; an
@@ -119,12 +144,15 @@ impl Services {
         Ok(count)
     }
 
-    /// Flushes and stops the nodes that were opened.
+    /// Flushes and stops the nodes and the queue that were opened.
     pub fn shutdown(&self) {
         for n in &self.nodes.nodes {
             if let Some(node) = n.slot.lock().as_ref() {
                 node.shutdown();
             }
+        }
+        if let Some(queue) = self.queue.slot.lock().as_ref() {
+            queue.shutdown();
         }
     }
 }
@@ -166,7 +194,8 @@ pub async fn open_with_routes(cfg: &Resolved, routes: Option<Arc<dyn RouteCache>
         Some(_) => Vec::new(),
         None => crate::up::node_configs(&cfg.node.data_dir)?.unwrap_or_else(|| vec![cfg.node.clone()]),
     };
-    Ok(Services::new(directory, configs.into_iter().map(|c| LazyNode::new(c, None)).collect()))
+    let queue_dir = cfg.node.data_dir.join("queue");
+    Ok(Services::new(directory, configs.into_iter().map(|c| LazyNode::new(c, None)).collect(), queue_dir, cfg.queue_limits()))
 }
 
 /// Opens the directory, with the route cache the configuration names.

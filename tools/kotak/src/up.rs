@@ -2,7 +2,9 @@
 //! embedded directory (`DATA_DIR/directory`), mailbox nodes `node1`..`nodeN`
 //! (each its own data directory `DATA_DIR/nodeN` and its own IMAP, POP3 and
 //! LMTP listeners on loopback, trusting the proxy from 127.0.0.0/8 with a
-//! secret made at each start), and the routing proxy in front of them. The
+//! secret made at each start), the routing proxy in front of them, and the
+//! inbound MX (SMTP on 127.0.0.1:2525, its queue in `DATA_DIR/queue`,
+//! delivering to each home node's LMTP; no filters). The
 //! admin socket (`DATA_DIR/admin.sock`) serves the shared directory, and
 //! each account's mail on its home node, to `kotak account ... --data-dir
 //! DATA_DIR`; with the process stopped those commands open the nodes named
@@ -14,6 +16,8 @@ mod topology;
 
 pub use topology::node_configs;
 
+use crate::config::{MxFileConfig, MxNodeFileConfig};
+use crate::roles::mx::MxRole;
 use crate::roles::node::NodeRole;
 use crate::roles::proxy::ProxyRole;
 use crate::roles::{self, Frontend, Proto, Role};
@@ -86,9 +90,10 @@ pub async fn run(args: UpArgs) -> Result<(), String> {
         networks: vec!["127.0.0.0/8".parse()?],
     };
     let mut running = Running { servers: JoinSet::new(), shutdown: Shutdown::new(), listeners: Vec::new() };
-    let (nodes, addresses) = start_nodes(&topo, &directory, &trust, &frontend, &mut running).await?;
-    start_proxy(&topo, &directory, routes, trust, addresses, &frontend, &mut running).await?;
-    let services = Services::with_nodes(directory.clone(), nodes);
+    let (nodes, addresses, lmtp) = start_nodes(&topo, &directory, &trust, &frontend, &mut running).await?;
+    start_proxy(&topo, &directory, routes.clone(), trust, addresses, &frontend, &mut running).await?;
+    let services = Services::with_nodes(directory.clone(), nodes, data_dir.join("queue"), Default::default());
+    start_mx(&topo, &services, routes, lmtp, &frontend, &mut running).await?;
     let socket = crate::admin::socket_path(data_dir);
     let admin = tokio::spawn(crate::admin::listen(services.clone(), socket.clone()));
     let homes = topo.node_names();
@@ -125,10 +130,10 @@ async fn start_nodes(
     trust: &ProxyTrust,
     frontend: &Frontend,
     running: &mut Running,
-) -> Result<(Vec<Arc<Node>>, HashMap<String, NodeAddresses>), String> {
+) -> Result<(Vec<Arc<Node>>, HashMap<String, NodeAddresses>, HashMap<String, SocketAddr>), String> {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let auth = AuthConfig { proxy: Some(trust.clone()), ..AuthConfig::default() };
-    let (mut nodes, mut addresses) = (Vec::new(), HashMap::new());
+    let (mut nodes, mut addresses, mut lmtp) = (Vec::new(), HashMap::new(), HashMap::new());
     for config in topo.record_nodes()? {
         let name = config.node_name.clone();
         let dir = config.data_dir.clone();
@@ -137,10 +142,30 @@ async fn start_nodes(
         let role = Role::Node(Box::new(NodeRole::new(node, directory.clone(), auth.clone(), frontend)));
         let imap = running.listen(&name, &role, Proto::Imap, loopback).await?;
         let pop3 = running.listen(&name, &role, Proto::Pop3, loopback).await?;
-        running.listen(&name, &role, Proto::Lmtp, loopback).await?;
+        lmtp.insert(name.clone(), running.listen(&name, &role, Proto::Lmtp, loopback).await?);
         addresses.insert(name, NodeAddresses { imap: Some(imap), pop3: Some(pop3) });
     }
-    Ok((nodes, addresses))
+    Ok((nodes, addresses, lmtp))
+}
+
+/// Starts the inbound MX, delivering to the nodes' LMTP listeners `lmtp`.
+async fn start_mx(
+    topo: &Topology,
+    services: &Services,
+    routes: Arc<dyn RouteCache>,
+    lmtp: HashMap<String, SocketAddr>,
+    frontend: &Frontend,
+    running: &mut Running,
+) -> Result<(), String> {
+    let file = MxFileConfig {
+        nodes: lmtp.into_iter().map(|(name, lmtp)| (name, MxNodeFileConfig { lmtp })).collect(),
+        ..MxFileConfig::default()
+    };
+    let max_message_size = kotak_engine::Limits::default().max_message_size;
+    let mx = MxRole::new(&file, max_message_size, services.directory.clone(), routes, services.queue()?, frontend)?;
+    mx.start_delivery(&mut running.servers, None, &running.shutdown);
+    running.listen("mx", &Role::Mx(Box::new(mx)), Proto::Smtp, topo.smtp).await?;
+    Ok(())
 }
 
 /// Starts the routing proxy in front of the nodes at `addresses`.

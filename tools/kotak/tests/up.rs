@@ -168,15 +168,15 @@ fn a_whole_topology_in_one_process() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let topology = format!(
-        "data_dir = {data:?}\nnodes = 2\ndemo_accounts = 4\ndemo_domain = \"up.test\"\n\n[proxy]\nimap = \"127.0.0.1:0\"\npop3 = \"127.0.0.1:0\"\n"
+        "data_dir = {data:?}\nnodes = 2\ndemo_accounts = 4\ndemo_domain = \"up.test\"\n\n[proxy]\nimap = \"127.0.0.1:0\"\npop3 = \"127.0.0.1:0\"\n\n[mx]\nsmtp = \"127.0.0.1:0\"\n"
     );
     let mut up = Up::start(dir.path(), &topology);
 
     // What was announced: each node's three listeners, the proxy's two,
-    // the demo accounts spread over the nodes.
+    // the MX's, the demo accounts spread over the nodes.
     let mut announced: Vec<String> = up.listeners.keys().map(|(r, p)| format!("{r} {p}")).collect();
     announced.sort();
-    assert_eq!(announced, ["node1 imap", "node1 lmtp", "node1 pop3", "node2 imap", "node2 lmtp", "node2 pop3", "proxy imap", "proxy pop3"]);
+    assert_eq!(announced, ["node1 imap", "node1 lmtp", "node1 pop3", "node2 imap", "node2 lmtp", "node2 pop3", "mx smtp", "proxy imap", "proxy pop3"]);
     let homes: Vec<(&str, &str)> = up.accounts.iter().map(|(a, _, h)| (a.as_str(), h.as_str())).collect();
     assert_eq!(homes, [("user1@up.test", "node1"), ("user2@up.test", "node2"), ("user3@up.test", "node1"), ("user4@up.test", "node2")]);
     let passwords = std::fs::read_to_string(data.join("demo-accounts.txt")).expect("demo passwords kept");

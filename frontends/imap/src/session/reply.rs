@@ -107,6 +107,8 @@ pub fn engine_error(e: &Error) -> Done {
         Error::OverQuota => Done::no("OVERQUOTA", "Quota exceeded"),
         Error::Invalid(why) => Done::no("CANNOT", format!("Invalid argument: {why}")),
         Error::ShuttingDown => Done::no("UNAVAILABLE", "Server is shutting down"),
+        // Only the mail queue returns it; no IMAP command writes there.
+        Error::QueueFull => Done::no("UNAVAILABLE", "Mail queue full"),
         Error::WrongNode { address, home } => {
             tracing::warn!(error = %e, "login to a node that is not the account's home");
             // RFC 2221: where the account is (node names are host names).

@@ -68,6 +68,16 @@ impl TestServer {
         self.inbox_with_trace(address).into_iter().map(|(_, message)| message).collect()
     }
 
+    /// Every message in the mailbox of `address` with the given special use
+    /// (`\\Junk`), trace fields cut off.
+    pub fn mailbox(&self, address: &str, special_use: &str) -> Vec<Vec<u8>> {
+        let account = self.node.account(self.records.get(address).expect("account exists")).expect("account");
+        let mailboxes = account.list_mailboxes().expect("list mailboxes");
+        let mailbox = mailboxes.iter().find(|m| m.special_use.as_deref() == Some(special_use)).expect("special-use mailbox");
+        let messages = account.messages(mailbox.id).expect("list mailbox");
+        messages.iter().map(|m| split_trace(&account.read_raw(m).expect("read message")).1).collect()
+    }
+
     /// Every message in `address`'s INBOX, in UID order, split into the
     /// trace fields and the message as the client sent it.
     pub fn inbox_with_trace(&self, address: &str) -> Vec<(String, Vec<u8>)> {

@@ -13,6 +13,10 @@ mod pop3;
 mod report;
 mod search;
 mod server_cpu;
+mod smtp;
+mod smtp_mailbox;
+mod smtp_readable;
+mod smtp_session;
 mod target;
 
 use clap::Subcommand;
@@ -30,6 +34,9 @@ pub enum Scenario {
     Idle(idle::IdleArgs),
     /// SEARCH by word, two words, phrase, sender and TEXT in one big mailbox.
     Search(search::SearchArgs),
+    /// MTA-like sessions sending to an inbound MX; with --imap, end to end
+    /// until every accepted message is readable.
+    Smtp(smtp::SmtpArgs),
 }
 
 /// Runs a scenario.
@@ -40,6 +47,7 @@ pub async fn run(s: Scenario) -> Result<(), String> {
         Scenario::Pop3(a) => pop3::run(a).await,
         Scenario::Idle(a) => idle::run(a).await,
         Scenario::Search(a) => search::run(a).await,
+        Scenario::Smtp(a) => smtp::run(a).await,
     }
 }
 

@@ -1,7 +1,9 @@
 //! The roles a `kotak` process plays and how their listeners start: a
-//! mailbox node ([`node`]) or a routing proxy ([`proxy`]). `kotak serve`
-//! starts one role, `kotak up` several in one process.
+//! mailbox node ([`node`]), a routing proxy ([`proxy`]) or an inbound MX
+//! ([`mx`]). `kotak serve` starts a node or a proxy, and an MX beside
+//! either or alone; `kotak up` several in one process.
 
+pub mod mx;
 pub mod node;
 pub mod proxy;
 
@@ -24,6 +26,8 @@ pub enum Proto {
     Pop3,
     /// POP3 over TLS from the first byte.
     Pop3s,
+    /// SMTP on an inbound MX (port 25), with STARTTLS.
+    Smtp,
 }
 
 impl Proto {
@@ -35,12 +39,13 @@ impl Proto {
             Proto::Lmtp => "lmtp",
             Proto::Pop3 => "pop3",
             Proto::Pop3s => "pop3s",
+            Proto::Smtp => "smtp",
         }
     }
 }
 
 /// Protocols named by DESIGN.md that are not built yet.
-const PLANNED: &[&str] = &["smtp", "submission", "submissions", "app-smtp", "list-smtp", "http", "https"];
+const PLANNED: &[&str] = &["submission", "submissions", "app-smtp", "list-smtp", "http", "https"];
 
 /// Parses a `--listen PROTO=ADDR` (or config `listen`) entry.
 pub fn parse_listen(spec: &str) -> Result<(Proto, SocketAddr), String> {
@@ -51,6 +56,7 @@ pub fn parse_listen(spec: &str) -> Result<(Proto, SocketAddr), String> {
         "lmtp" => Proto::Lmtp,
         "pop3" => Proto::Pop3,
         "pop3s" => Proto::Pop3s,
+        "smtp" => Proto::Smtp,
         p if PLANNED.contains(&p) => return Err(format!("--listen {spec}: {p} is not available in this version")),
         p => return Err(format!("--listen {spec}: unknown protocol {p}")),
     };
@@ -77,6 +83,8 @@ pub enum Role {
     Node(Box<node::NodeRole>),
     /// A routing proxy.
     Proxy(proxy::ProxyRole),
+    /// An inbound MX.
+    Mx(Box<mx::MxRole>),
 }
 
 impl Role {
@@ -86,6 +94,9 @@ impl Role {
             (Role::Proxy(_), Proto::Lmtp) => {
                 Err("lmtp is not served by a proxy (the [proxy] table is set): mail is delivered to the mailbox nodes' LMTP".into())
             }
+            (Role::Mx(_), Proto::Smtp) => Ok(()),
+            (Role::Mx(_), p) => Err(format!("{} is not served by an MX", p.name())),
+            (_, Proto::Smtp) => Err("smtp needs an [mx] table in the configuration (the inbound MX's settings)".into()),
             _ => Ok(()),
         }
     }
@@ -99,6 +110,7 @@ impl Role {
         match self {
             Role::Node(n) => n.spawn(set, proto, listener, shutdown.clone()),
             Role::Proxy(p) => p.spawn(set, proto, listener, shutdown.clone()),
+            Role::Mx(m) => m.spawn(set, proto, listener, shutdown.clone()),
         }
         tracing::info!(protocol = proto.name(), address = %bound, "listening");
         Ok(bound)

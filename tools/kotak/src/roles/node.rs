@@ -88,6 +88,7 @@ impl NodeRole {
             Proto::Pop3s => {
                 set.spawn(kotak_pop3::serve(listener, self.pop3.clone(), Mode::Implicit(self.tls.clone()), shutdown));
             }
+            Proto::Smtp => unreachable!("Role::check sends smtp to the MX role"),
         }
     }
 }

@@ -32,7 +32,7 @@ impl ProxyRole {
             Proto::Imaps => set.spawn(kotak_proxy::serve_imap(listener, proxy, implicit, shutdown)),
             Proto::Pop3 => set.spawn(kotak_proxy::serve_pop3(listener, proxy, starttls, shutdown)),
             Proto::Pop3s => set.spawn(kotak_proxy::serve_pop3(listener, proxy, implicit, shutdown)),
-            Proto::Lmtp => unreachable!("Role::check refuses lmtp on a proxy"),
+            Proto::Lmtp | Proto::Smtp => unreachable!("Role::check refuses lmtp and smtp on a proxy"),
         };
     }
 }

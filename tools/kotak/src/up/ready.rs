@@ -26,7 +26,7 @@ fn greeting(proto: Proto) -> Option<&'static str> {
     match proto {
         Proto::Imap => Some("* OK"),
         Proto::Pop3 => Some("+OK"),
-        Proto::Lmtp => Some("220"),
+        Proto::Lmtp | Proto::Smtp => Some("220"),
         Proto::Imaps | Proto::Pop3s => None,
     }
 }

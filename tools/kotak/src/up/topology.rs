@@ -1,5 +1,6 @@
 //! The topology file of `kotak up` (TOML, every key optional) and its
-//! defaults: five mailbox nodes and a proxy on unprivileged loopback ports.
+//! defaults: five mailbox nodes, a proxy and an inbound MX on unprivileged
+//! loopback ports.
 
 use crate::UpArgs;
 use kotak_directory::RouteCacheConfig;
@@ -16,6 +17,7 @@ struct TopologyFile {
     nodes: Option<usize>,
     hostname: Option<String>,
     proxy: ProxyListeners,
+    mx: MxListeners,
     demo_accounts: Option<usize>,
     demo_domain: Option<String>,
     route_cache: Option<RouteCacheConfig>,
@@ -30,6 +32,13 @@ struct ProxyListeners {
     imaps: Option<SocketAddr>,
     pop3: Option<SocketAddr>,
     pop3s: Option<SocketAddr>,
+}
+
+/// The `[mx]` table: where the inbound MX listens.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct MxListeners {
+    smtp: Option<SocketAddr>,
 }
 
 /// Most mailbox nodes one `kotak up` runs.
@@ -52,6 +61,8 @@ pub struct Topology {
     pub pop3: SocketAddr,
     /// The proxy's POP3 over TLS listener, if any.
     pub pop3s: Option<SocketAddr>,
+    /// The inbound MX's SMTP listener.
+    pub smtp: SocketAddr,
     /// Demo accounts made in an empty directory.
     pub demo_accounts: usize,
     /// Their domain.
@@ -83,6 +94,7 @@ impl Topology {
             imaps: file.proxy.imaps,
             pop3: file.proxy.pop3.unwrap_or(loopback(1110)),
             pop3s: file.proxy.pop3s,
+            smtp: file.mx.smtp.unwrap_or(loopback(2525)),
             demo_accounts: file.demo_accounts.unwrap_or(10),
             demo_domain: file.demo_domain.unwrap_or_else(|| "example.test".to_string()),
             route_cache: file.route_cache.unwrap_or_default(),

@@ -1,8 +1,9 @@
-//! The trace fields put in front of every delivered message (RFC 5321 4.4):
-//! `Return-Path` with the envelope sender, as the server making final
-//! delivery must add, and a `Received` field naming the client (its LHLO
-//! name and address), this server, the protocol, the recipient when there
-//! is only one, and the time.
+//! The trace fields put in front of every received message (RFC 5321 4.4):
+//! a `Received` field naming the client (its HELO/EHLO/LHLO name and
+//! address), this server, the protocol (RFC 3848's `LMTP`, `ESMTPS`, ...,
+//! with the TLS version in a comment), the recipient when there is only
+//! one, and the time; and, from the server making final delivery, a
+//! `Return-Path` with the envelope sender before it.
 //!
 //! Every recipient of a transaction gets the same fields, so one stored copy
 //! can serve them all. The fields never exceed [`TRACE_RESERVE`] bytes: the
@@ -22,13 +23,16 @@ pub const TRACE_RESERVE: u64 = 1024;
 /// into the fields; longer ones are cut.
 const MAX_PART: usize = 200;
 
+/// Longest protocol name or TLS version put into the fields.
+const MAX_WORD: usize = 16;
+
 /// Longest server host name put into the fields.
 const MAX_HOSTNAME: usize = 128;
 
 /// What the trace fields say about one transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct Trace<'a> {
-    /// The name the client gave in LHLO.
+    /// The name the client gave in HELO, EHLO or LHLO.
     pub client_name: &'a str,
     /// The client's address on the connection.
     pub peer: IpAddr,
@@ -40,6 +44,13 @@ pub struct Trace<'a> {
     pub single_recipient: Option<&'a str>,
     /// When the message was received.
     pub at: DateTime<Utc>,
+    /// The `with` protocol (RFC 3848): `LMTP`, `SMTP`, `ESMTP`, `ESMTPS`,
+    /// `UTF8SMTPS`, ...
+    pub protocol: &'a str,
+    /// The TLS version in use (`TLSv1.3`), put in a comment.
+    pub tls: Option<&'a str>,
+    /// Whether to write `Return-Path` (final delivery only).
+    pub return_path: bool,
 }
 
 impl Trace<'_> {
@@ -58,9 +69,17 @@ impl Trace<'_> {
             Some(r) => format!("\r\n\tfor <{}>", clean(r, MAX_PART)),
             None => String::new(),
         };
+        let return_path = match self.return_path {
+            true => format!("Return-Path: <{}>\r\n", clean(self.sender, MAX_PART)),
+            false => String::new(),
+        };
+        let tls = match self.tls {
+            Some(version) => format!(" ({})", clean(version, MAX_WORD)),
+            None => String::new(),
+        };
         format!(
-            "Return-Path: <{}>\r\nReceived: from {client} ({address})\r\n\tby {hostname} (Kotak) with LMTP{recipient};\r\n\t{}\r\n",
-            clean(self.sender, MAX_PART),
+            "{return_path}Received: from {client} ({address})\r\n\tby {hostname} (Kotak) with {}{tls}{recipient};\r\n\t{}\r\n",
+            clean(self.protocol, MAX_WORD),
             self.at.to_rfc2822(),
         )
         .into_bytes()
@@ -89,6 +108,9 @@ mod tests {
             sender,
             single_recipient,
             at: Utc.with_ymd_and_hms(2026, 11, 29, 10, 5, 0).unwrap(),
+            protocol: "LMTP",
+            tls: None,
+            return_path: true,
         }
     }
 
@@ -111,6 +133,10 @@ mod tests {
                 trace("evil>\t(name)", "127.0.0.1", "x<y>@z", Some("é@kotak.test")),
                 "Return-Path: <x?y?@z>\r\nReceived: from evil???name? ([127.0.0.1])\r\n\tby mbox1.example (Kotak) with LMTP\r\n\tfor <?@kotak.test>;\r\n\tSun, 29 Nov 2026 10:05:00 +0000\r\n",
             ),
+            (
+                Trace { protocol: "ESMTPS", tls: Some("TLSv1.3"), return_path: false, ..trace("client.example", "192.0.2.1", "a@b", Some("u@kotak.test")) },
+                "Received: from client.example ([192.0.2.1])\r\n\tby mbox1.example (Kotak) with ESMTPS (TLSv1.3)\r\n\tfor <u@kotak.test>;\r\n\tSun, 29 Nov 2026 10:05:00 +0000\r\n",
+            ),
         ];
         for (trace, want) in cases {
             assert_eq!(String::from_utf8(trace.fields()).unwrap(), want);
@@ -120,7 +146,7 @@ mod tests {
     #[test]
     fn fields_stay_within_the_reserve() {
         let long = "x".repeat(100_000);
-        let t = Trace { hostname: &long, ..trace(&long, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &long, Some(&long)) };
+        let t = Trace { hostname: &long, protocol: &long, tls: Some(&long), ..trace(&long, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &long, Some(&long)) };
         assert!(t.fields().len() as u64 <= TRACE_RESERVE, "{} bytes", t.fields().len());
     }
 }

@@ -12,6 +12,9 @@
 //!   `limit` bytes from the client: past that, the rest is scanned for the
 //!   end-of-data and thrown away, and the message is rejected as too large.
 //!
+//! [`dot_stuff`] is the client side: a message made ready to send after
+//! `DATA`.
+//!
 //! Pure: bytes in, a message (or the reason it was refused) out.
 
 /// Why a received message is refused.
@@ -182,6 +185,29 @@ fn find_line_end(s: &[u8]) -> Option<usize> {
     memchr::memchr2(b'\r', b'\n', s)
 }
 
+/// Appends `message` as a client sends it after `DATA`: every line that
+/// starts with `.` gets another one (RFC 5321 4.5.2), a CRLF is added when
+/// the message does not end with one, then the end-of-data `.` CRLF.
+pub fn dot_stuff(message: &[u8], out: &mut Vec<u8>) {
+    out.reserve(message.len() + message.len() / 64 + 5);
+    let mut rest = message;
+    if rest.first() == Some(&b'.') {
+        out.push(b'.');
+    }
+    while let Some(lf) = memchr::memchr(b'\n', rest) {
+        out.extend_from_slice(&rest[..=lf]);
+        rest = &rest[lf + 1..];
+        if rest.first() == Some(&b'.') {
+            out.push(b'.');
+        }
+    }
+    out.extend_from_slice(rest);
+    if !message.is_empty() && !message.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,5 +342,30 @@ mod tests {
         assert_eq!(outcome, Some(Received::Message([prefix.as_slice(), b"12345678\r\n"].concat())));
         let mut receiver = DataReceiver::new(prefix, 10);
         assert_eq!(receiver.feed(b"123456789\r\n.\r\n").1, Some(Received::Refused(Fault::TooLarge)));
+    }
+
+    #[test]
+    fn dot_stuffed_messages_come_back_the_same() {
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b"", b".\r\n"),
+            (b"a\r\n", b"a\r\n.\r\n"),
+            (b".\r\n", b"..\r\n.\r\n"),
+            (b"a\r\n.b\r\n..\r\n", b"a\r\n..b\r\n...\r\n.\r\n"),
+            (b"no end", b"no end\r\n.\r\n"),
+            (b"x\r\n.", b"x\r\n..\r\n.\r\n"),
+        ];
+        for (message, wire) in cases {
+            let mut out = Vec::new();
+            dot_stuff(message, &mut out);
+            assert_eq!(out, wire, "{message:?}");
+            let mut receiver = DataReceiver::new(Vec::new(), 1000);
+            let (used, done) = receiver.feed(&out);
+            assert_eq!(used, out.len());
+            let mut expected = message.to_vec();
+            if !expected.is_empty() && !expected.ends_with(b"\r\n") {
+                expected.extend_from_slice(b"\r\n");
+            }
+            assert_eq!(done, Some(Received::Message(expected)), "{message:?}");
+        }
     }
 }
