@@ -9,7 +9,9 @@ all on loopback and started by the run:
   scanning costs what clamd's engine costs on this mail, not what the full
   ClamAV database would.
 - Two rspamd (Debian's) instances from the packaged configuration with
-  only ports, paths, logging and the name server changed: one for Kotak
+  only ports, paths, logging, the name server, worker counts (one per
+  core), actions (no greylisting: it needs redis) and DKIM signing (off)
+  changed: one for Kotak
   (its normal worker, asked over HTTP `/checkv2`; Kotak asks clamd itself
   over INSTREAM), one for Postfix (the `rspamd_proxy` worker in milter mode
   with `self_scan = yes`, as many processes as Kotak's rspamd has normal

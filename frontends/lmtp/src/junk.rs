@@ -40,9 +40,12 @@ pub fn marked_spam(message: &[u8]) -> bool {
 }
 
 fn is_spam_flag(field: &[u8]) -> bool {
-    let Some(colon) = memchr::memchr(b':', field) else { return false };
+    let Some(colon) = memchr::memchr(b':', field) else {
+        return false;
+    };
     let name = field[..colon].trim_ascii();
-    name.eq_ignore_ascii_case(SPAM_FLAG) && field[colon + 1..].trim_ascii().eq_ignore_ascii_case(b"yes")
+    name.eq_ignore_ascii_case(SPAM_FLAG)
+        && field[colon + 1..].trim_ascii().eq_ignore_ascii_case(b"yes")
 }
 
 /// Delivers `raw` to each account like `Node::deliver` (one result per
@@ -61,10 +64,15 @@ pub async fn deliver(node: &Arc<Node>, accounts: &[AccountRecord], raw: &[u8]) -
 
 async fn deliver_junk(node: &Arc<Node>, record: &AccountRecord, raw: &[u8]) -> Result<Uid> {
     let account = node.open_account(record).await?;
-    let junk = account.list_mailboxes()?.into_iter().find(|m| m.special_use.as_deref() == Some("\\Junk") && !m.noselect);
+    let junk = account
+        .list_mailboxes()?
+        .into_iter()
+        .find(|m| m.special_use.as_deref() == Some("\\Junk") && !m.noselect);
     match junk {
         Some(mailbox) => {
-            let appended = account.append(mailbox.id, raw, Flags::default(), None).await?;
+            let appended = account
+                .append(mailbox.id, raw, Flags::default(), None)
+                .await?;
             tracing::debug!(account = %record.address, mailbox = %mailbox.name, "spam filed into Junk");
             Ok(appended.uid)
         }
@@ -85,7 +93,10 @@ mod tests {
         let cases: [(&str, bool); 11] = [
             ("X-Spam-Flag: YES\r\n\r\nbody\r\n", true),
             ("Subject: x\r\nx-spam-flag:yes\r\n\r\n", true),
-            ("Received: a\r\n\tb\r\nX-Spam-Flag:\r\n  Yes \r\nSubject: s\r\n\r\n", true),
+            (
+                "Received: a\r\n\tb\r\nX-Spam-Flag:\r\n  Yes \r\nSubject: s\r\n\r\n",
+                true,
+            ),
             ("Subject: x\r\nX-Spam-Flag: YES", true),
             ("X-Spam-Flag: NO\r\n\r\n", false),
             ("X-Spam-Flag: YESS\r\n\r\n", false),

@@ -53,26 +53,45 @@ impl Default for LmtpConfig {
 
 /// Serves LMTP on `listener` until `shutdown` is triggered; returns once
 /// every connection has closed.
-pub async fn serve(listener: TcpListener, node: Arc<Node>, directory: Directory, config: LmtpConfig, shutdown: Shutdown) {
-    let listener_config = ListenerConfig { protocol: "lmtp", max_connections: config.max_connections };
+pub async fn serve(
+    listener: TcpListener,
+    node: Arc<Node>,
+    directory: Directory,
+    config: LmtpConfig,
+    shutdown: Shutdown,
+) {
+    let listener_config = ListenerConfig {
+        protocol: "lmtp",
+        max_connections: config.max_connections,
+    };
     let config = Arc::new(config);
-    kotak_net::serve(listener, listener_config, shutdown, move |stream, peer, signal| {
-        let session = Session::new(node.clone(), directory.clone(), config.clone(), peer.ip());
-        let config = config.clone();
-        async move {
-            match converse(stream, session, &config, signal).await {
-                Ok(()) => tracing::debug!("connection closed"),
-                Err(e) => tracing::debug!(error = %e, "connection ended"),
+    kotak_net::serve(
+        listener,
+        listener_config,
+        shutdown,
+        move |stream, peer, signal| {
+            let session = Session::new(node.clone(), directory.clone(), config.clone(), peer.ip());
+            let config = config.clone();
+            async move {
+                match converse(stream, session, &config, signal).await {
+                    Ok(()) => tracing::debug!("connection closed"),
+                    Err(e) => tracing::debug!(error = %e, "connection ended"),
+                }
             }
-        }
-        .instrument(tracing::info_span!("lmtp", %peer))
-    })
+            .instrument(tracing::info_span!("lmtp", %peer))
+        },
+    )
     .await;
 }
 
 /// Runs one connection: greeting, then read / process / reply until the
 /// session, the client, the idle timer or the shutdown signal ends it.
-async fn converse(mut stream: TcpStream, mut session: Session, config: &LmtpConfig, mut signal: ShutdownSignal) -> io::Result<()> {
+async fn converse(
+    mut stream: TcpStream,
+    mut session: Session,
+    config: &LmtpConfig,
+    mut signal: ShutdownSignal,
+) -> io::Result<()> {
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Vec::new();
     session.greeting().write(&mut out);
@@ -83,12 +102,14 @@ async fn converse(mut stream: TcpStream, mut session: Session, config: &LmtpConf
             return Ok(());
         }
         input.reserve(READ_CHUNK);
-        let wakeup = kotak_net::wait_for_input(&mut stream, &mut input, config.idle_timeout, &mut signal).await?;
+        let wakeup =
+            kotak_net::wait_for_input(&mut stream, &mut input, config.idle_timeout, &mut signal)
+                .await?;
         let farewell = match wakeup {
             Wakeup::Input(_) => continue,
             Wakeup::Eof => return Ok(()),
-            Wakeup::Idle => Reply::new(421, "4.4.2", format!("{} Idle timeout, closing connection", config.hostname)),
-            Wakeup::Shutdown => Reply::new(421, "4.3.2", format!("{} Service shutting down", config.hostname)),
+            Wakeup::Idle => Reply::timed_out(&config.hostname),
+            Wakeup::Shutdown => Reply::shutting_down(&config.hostname),
         };
         farewell.write(&mut out);
         return send(&mut stream, &mut out, config.idle_timeout).await;
@@ -103,7 +124,9 @@ async fn send(stream: &mut TcpStream, out: &mut Vec<u8>, timeout: Duration) -> i
     }
     tokio::time::timeout(timeout, stream.write_all(out))
         .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client does not read its replies"))??;
+        .map_err(|_| {
+            io::Error::new(io::ErrorKind::TimedOut, "client does not read its replies")
+        })??;
     out.clear();
     Ok(())
 }

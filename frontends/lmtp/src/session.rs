@@ -7,13 +7,15 @@
 use crate::junk;
 use crate::server::LmtpConfig;
 use bytes::{Buf, BytesMut};
+use kotak_directory::{
+    Account as AccountRecord, AccountStatus, Directory, Recipient as ListMember, Resolution,
+};
+use kotak_engine::{Error, Node, Uid};
 use kotak_net::line::{Framed, LineEnds, LineFramer};
 use kotak_smtp_proto::command::{self, Command, CommandError, MailFrom, Offer, RcptTo};
 use kotak_smtp_proto::data::{DataReceiver, Fault, Received};
 use kotak_smtp_proto::trace::{Trace, TRACE_RESERVE};
 use kotak_smtp_proto::Reply;
-use kotak_directory::{Account as AccountRecord, AccountStatus, Directory, Recipient as ListMember, Resolution};
-use kotak_engine::{Error, Node, Uid};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -74,15 +76,31 @@ pub struct Session {
 
 impl Session {
     /// A session with the client at `peer` that has not yet sent its greeting.
-    pub fn new(node: Arc<Node>, directory: Directory, config: Arc<LmtpConfig>, peer: IpAddr) -> Self {
+    pub fn new(
+        node: Arc<Node>,
+        directory: Directory,
+        config: Arc<LmtpConfig>,
+        peer: IpAddr,
+    ) -> Self {
         let framer = LineFramer::new(config.max_line_length.max(MIN_LINE_LENGTH), LineEnds::Crlf);
-        Session { node, directory, config, framer, state: State::Fresh, peer, client_name: String::new() }
+        Session {
+            node,
+            directory,
+            config,
+            framer,
+            state: State::Fresh,
+            peer,
+            client_name: String::new(),
+        }
     }
 
     /// The largest message a client may send: the node's limit less the
     /// room kept for the trace fields.
     fn max_client_message(&self) -> u64 {
-        self.node.limits().max_message_size.saturating_sub(TRACE_RESERVE)
+        self.node
+            .limits()
+            .max_message_size
+            .saturating_sub(TRACE_RESERVE)
     }
 
     /// The `220` greeting that opens the connection.
@@ -100,7 +118,9 @@ impl Session {
             if let State::Data(_, receiver) = &mut self.state {
                 let (used, done) = receiver.feed(input);
                 input.advance(used);
-                let Some(received) = done else { return Flow::Continue };
+                let Some(received) = done else {
+                    return Flow::Continue;
+                };
                 if let State::Data(envelope, _) = std::mem::replace(&mut self.state, State::Ready) {
                     self.deliver(envelope, received, out).await;
                 }
@@ -139,7 +159,12 @@ impl Session {
         };
         let reply = match command {
             Command::Lhlo { host } => self.lhlo(&host),
-            Command::Mail(MailFrom { sender, size, smtputf8, .. }) => self.mail(sender, size, smtputf8),
+            Command::Mail(MailFrom {
+                sender,
+                size,
+                smtputf8,
+                ..
+            }) => self.mail(sender, size, smtputf8),
             Command::Rcpt(RcptTo { recipient, .. }) => self.rcpt(recipient).await,
             Command::Data => self.data(),
             Command::Rset => {
@@ -150,14 +175,23 @@ impl Session {
             }
             Command::Noop => Reply::new(250, "2.0.0", "Ok"),
             Command::Quit => {
-                let bye = Reply::new(221, "2.0.0", format!("{} closing connection", self.config.hostname));
+                let bye = Reply::new(
+                    221,
+                    "2.0.0",
+                    format!("{} closing connection", self.config.hostname),
+                );
                 return (bye, Flow::Close);
             }
-            Command::NotOffered(name) => Reply::new(502, "5.5.1", format!("{name} is not offered by this LMTP server")),
+            Command::NotOffered(name) => Reply::new(
+                502,
+                "5.5.1",
+                format!("{name} is not offered by this LMTP server"),
+            ),
             // Not produced under the LMTP offer.
-            Command::Ehlo { .. } | Command::Helo { .. } | Command::StartTls | Command::Bdat { .. } => {
-                Reply::new(502, "5.5.1", "Not offered by this LMTP server")
-            }
+            Command::Ehlo { .. }
+            | Command::Helo { .. }
+            | Command::StartTls
+            | Command::Bdat { .. } => Reply::new(502, "5.5.1", "Not offered by this LMTP server"),
         };
         (reply, Flow::Continue)
     }
@@ -182,13 +216,23 @@ impl Session {
     fn mail(&mut self, sender: String, declared_size: u64, smtputf8: bool) -> Reply {
         match self.state {
             State::Fresh => return Reply::new(503, "5.5.1", "Send LHLO first"),
-            State::Envelope(_) | State::Data(..) => return Reply::new(503, "5.5.1", "Nested MAIL command"),
+            State::Envelope(_) | State::Data(..) => {
+                return Reply::new(503, "5.5.1", "Nested MAIL command")
+            }
             State::Ready => {}
         }
         if declared_size > self.max_client_message() {
-            return Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size");
+            return Reply::new(
+                552,
+                "5.3.4",
+                "Message size exceeds fixed maximum message size",
+            );
         }
-        self.state = State::Envelope(Envelope { sender, smtputf8, recipients: Vec::new() });
+        self.state = State::Envelope(Envelope {
+            sender,
+            smtputf8,
+            recipients: Vec::new(),
+        });
         Reply::new(250, "2.1.0", "Ok")
     }
 
@@ -225,30 +269,57 @@ impl Session {
 
     /// The accounts on this node that mail for `address` goes to, or the
     /// refusal of the recipient.
-    fn accounts_for(&self, address: &str, sender: &str, resolution: Resolution) -> Result<Vec<AccountRecord>, Reply> {
+    fn accounts_for(
+        &self,
+        address: &str,
+        sender: &str,
+        resolution: Resolution,
+    ) -> Result<Vec<AccountRecord>, Reply> {
         let account = match resolution {
             Resolution::Account(a) | Resolution::Alias { account: a, .. } => a,
             Resolution::List { list, recipients } => {
                 if !Directory::may_post(&list, &recipients, sender) {
                     tracing::info!(%sender, list = %list.address, "sender may not post to the list");
-                    return Err(Reply::new(550, "5.7.1", format!("<{address}> Not allowed to post to this list")));
+                    return Err(Reply::new(
+                        550,
+                        "5.7.1",
+                        format!("<{address}> Not allowed to post to this list"),
+                    ));
                 }
                 let local = self.list_members_here(&list.address, recipients);
                 if local.is_empty() {
-                    return Err(Reply::new(550, "5.1.1", format!("<{address}> List has no members on this node")));
+                    return Err(Reply::new(
+                        550,
+                        "5.1.1",
+                        format!("<{address}> List has no members on this node"),
+                    ));
                 }
                 return Ok(local);
             }
-            Resolution::Unknown { .. } => return Err(Reply::new(550, "5.1.1", format!("<{address}> No such user here"))),
+            Resolution::Unknown { .. } => {
+                return Err(Reply::new(
+                    550,
+                    "5.1.1",
+                    format!("<{address}> No such user here"),
+                ))
+            }
         };
         if account.status == AccountStatus::Closed {
-            return Err(Reply::new(550, "5.2.1", format!("<{address}> Mailbox disabled")));
+            return Err(Reply::new(
+                550,
+                "5.2.1",
+                format!("<{address}> Mailbox disabled"),
+            ));
         }
         if account.home != self.node.name() {
             // A move in progress or a wrong route: the sender retries and
             // finds the new home, nothing is lost.
             tracing::warn!(recipient = %address, home = %account.home, "recipient lives on another node");
-            return Err(Reply::new(451, "4.3.0", format!("<{address}> Mailbox is on another node, try again later")));
+            return Err(Reply::new(
+                451,
+                "4.3.0",
+                format!("<{address}> Mailbox is on another node, try again later"),
+            ));
         }
         Ok(vec![account])
     }
@@ -267,7 +338,9 @@ impl Session {
                 ListMember::Account(a) => {
                     tracing::warn!(list, member = %a.address, home = %a.home, "list member on another node is not reached by LMTP")
                 }
-                ListMember::External(e) => tracing::warn!(list, member = %e, "outside list member is not reached by LMTP"),
+                ListMember::External(e) => {
+                    tracing::warn!(list, member = %e, "outside list member is not reached by LMTP")
+                }
             }
         }
         here
@@ -311,7 +384,9 @@ impl Session {
                 tracing::info!(sender = %envelope.sender, ?fault, "message refused");
                 let reply = match fault {
                     Fault::TooLarge => too_large(),
-                    Fault::BareLineEnd => Reply::new(550, "5.6.0", "Message contains a bare CR or LF"),
+                    Fault::BareLineEnd => {
+                        Reply::new(550, "5.6.0", "Message contains a bare CR or LF")
+                    }
                 };
                 for _ in &envelope.recipients {
                     reply.write(out);
@@ -319,7 +394,11 @@ impl Session {
                 return;
             }
         };
-        let accounts: Vec<AccountRecord> = envelope.recipients.iter().flat_map(|r| r.accounts.iter().cloned()).collect();
+        let accounts: Vec<AccountRecord> = envelope
+            .recipients
+            .iter()
+            .flat_map(|r| r.accounts.iter().cloned())
+            .collect();
         let mut results = junk::deliver(&self.node, &accounts, &raw).await.into_iter();
         for recipient in &envelope.recipients {
             let outcomes: Vec<_> = results.by_ref().take(recipient.accounts.len()).collect();
@@ -333,7 +412,12 @@ impl Session {
 /// or refused for good (over quota: logged); any temporary failure makes
 /// the whole RCPT temporary, since a retry that repeats a copy loses less
 /// than an acknowledgement that drops one.
-fn delivery_reply(sender: &str, recipient: &Recipient, size: usize, outcomes: Vec<kotak_engine::Result<Uid>>) -> Reply {
+fn delivery_reply(
+    sender: &str,
+    recipient: &Recipient,
+    size: usize,
+    outcomes: Vec<kotak_engine::Result<Uid>>,
+) -> Reply {
     let to = &recipient.address;
     let single = outcomes.len() == 1;
     let mut delivered = 0;
@@ -356,15 +440,25 @@ fn delivery_reply(sender: &str, recipient: &Recipient, size: usize, outcomes: Ve
         }
     }
     match (temporary, last_permanent) {
-        (true, _) => Reply::new(451, "4.3.0", format!("<{to}> Temporary storage failure, try again later")),
+        (true, _) => Reply::new(
+            451,
+            "4.3.0",
+            format!("<{to}> Temporary storage failure, try again later"),
+        ),
         (false, Some(Error::TooLarge)) if single || delivered == 0 => too_large(),
-        (false, Some(_)) if single || delivered == 0 => Reply::new(552, "5.2.2", format!("<{to}> Mailbox full")),
+        (false, Some(_)) if single || delivered == 0 => {
+            Reply::new(552, "5.2.2", format!("<{to}> Mailbox full"))
+        }
         _ => Reply::new(250, "2.0.0", format!("<{to}> Ok")),
     }
 }
 
 fn too_large() -> Reply {
-    Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size")
+    Reply::new(
+        552,
+        "5.3.4",
+        "Message size exceeds fixed maximum message size",
+    )
 }
 
 /// The reply to a command line that did not parse.
@@ -375,7 +469,11 @@ fn refusal(error: &CommandError) -> Reply {
         CommandError::BadSender => Reply::new(501, "5.1.7", "Bad sender address syntax"),
         CommandError::BadRecipient => Reply::new(501, "5.1.3", "Bad recipient address syntax"),
         CommandError::NeedsUtf8 => Reply::new(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"),
-        CommandError::BadParameter(param) => Reply::new(501, "5.5.4", format!("Invalid {param} parameter")),
-        CommandError::Unsupported(param) => Reply::new(555, "5.5.4", format!("Unsupported parameter: {param}")),
+        CommandError::BadParameter(param) => {
+            Reply::new(501, "5.5.4", format!("Invalid {param} parameter"))
+        }
+        CommandError::Unsupported(param) => {
+            Reply::new(555, "5.5.4", format!("Unsupported parameter: {param}"))
+        }
     }
 }

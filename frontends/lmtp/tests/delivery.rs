@@ -5,17 +5,21 @@ mod common;
 
 use common::{expect, Client, TestServer};
 use kotak_engine::Limits;
-use kotak_smtp_proto::trace::TRACE_RESERVE;
 use kotak_lmtp::LmtpConfig;
+use kotak_smtp_proto::trace::TRACE_RESERVE;
 
-const MESSAGE: &str = "From: s@remote.test\r\nTo: a@x.test\r\nSubject: hello\r\n\r\nFirst line.\r\nSecond line.\r\n";
+const MESSAGE: &str =
+    "From: s@remote.test\r\nTo: a@x.test\r\nSubject: hello\r\n\r\nFirst line.\r\nSecond line.\r\n";
 
 /// The host name the servers of these tests are configured with: every
 /// greeting, LHLO reply and `Received: by` must carry it, not a default.
 const HOSTNAME: &str = "mbox1.x.test";
 
 fn named() -> LmtpConfig {
-    LmtpConfig { hostname: HOSTNAME.to_string(), ..LmtpConfig::default() }
+    LmtpConfig {
+        hostname: HOSTNAME.to_string(),
+        ..LmtpConfig::default()
+    }
 }
 
 #[tokio::test]
@@ -27,7 +31,16 @@ async fn delivers_to_the_known_recipient_and_refuses_the_unknown_one() {
     assert_eq!(lhlo[0], format!("250-{HOSTNAME}"));
     assert_eq!(
         lhlo[1..],
-        ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-SMTPUTF8", &format!("250 SIZE {}", Limits::default().max_message_size - TRACE_RESERVE)]
+        [
+            "250-PIPELINING",
+            "250-ENHANCEDSTATUSCODES",
+            "250-8BITMIME",
+            "250-SMTPUTF8",
+            &format!(
+                "250 SIZE {}",
+                Limits::default().max_message_size - TRACE_RESERVE
+            )
+        ]
     );
     expect(&c.command("MAIL FROM:<s@remote.test>").await, "250 2.1.0");
     expect(&c.command("RCPT TO:<a@x.test>").await, "250 2.1.5");
@@ -36,7 +49,10 @@ async fn delivers_to_the_known_recipient_and_refuses_the_unknown_one() {
     c.send(format!("{MESSAGE}.\r\n")).await;
     // One reply per accepted recipient, sent once the copy is durable.
     assert_eq!(c.line().await, "250 2.0.0 <a@x.test> Ok");
-    assert_eq!(c.command("QUIT").await, format!("221 2.0.0 {HOSTNAME} closing connection"));
+    assert_eq!(
+        c.command("QUIT").await,
+        format!("221 2.0.0 {HOSTNAME} closing connection")
+    );
     c.expect_close().await;
     let stored = server.inbox_with_trace("a@x.test");
     assert_eq!(stored.len(), 1);
@@ -50,7 +66,8 @@ async fn delivers_to_the_known_recipient_and_refuses_the_unknown_one() {
 
 #[tokio::test]
 async fn answers_pipelined_commands_in_order() {
-    let server = TestServer::start_with(&["a@x.test", "b@x.test"], Limits::default(), named()).await;
+    let server =
+        TestServer::start_with(&["a@x.test", "b@x.test"], Limits::default(), named()).await;
     let mut c = server.client().await;
     c.send(concat!(
         "LHLO client.test\r\n",
@@ -121,26 +138,42 @@ async fn a_second_transaction_on_the_same_connection_works() {
 #[tokio::test]
 async fn enforces_the_size_limit() {
     // The node's limit less the room kept for the trace fields.
-    let limits = Limits { max_message_size: 1000 + TRACE_RESERVE, ..Limits::default() };
+    let limits = Limits {
+        max_message_size: 1000 + TRACE_RESERVE,
+        ..Limits::default()
+    };
     let server = TestServer::start_with(&["a@x.test"], limits, LmtpConfig::default()).await;
     let mut c = server.client().await;
-    assert_eq!(c.lhlo().await.last().map(String::as_str), Some("250 SIZE 1000"));
+    assert_eq!(
+        c.lhlo().await.last().map(String::as_str),
+        Some("250 SIZE 1000")
+    );
     // Declared too big: refused at once.
-    expect(&c.command("MAIL FROM:<s@remote.test> SIZE=1001").await, "552 5.3.4");
+    expect(
+        &c.command("MAIL FROM:<s@remote.test> SIZE=1001").await,
+        "552 5.3.4",
+    );
     // Sent too big: read to the end, then refused once per recipient.
-    expect(&c.command("MAIL FROM:<s@remote.test> SIZE=1000").await, "250 ");
+    expect(
+        &c.command("MAIL FROM:<s@remote.test> SIZE=1000").await,
+        "250 ",
+    );
     expect(&c.command("RCPT TO:<a@x.test>").await, "250 ");
     expect(&c.command("RCPT TO:<a+again@x.test>").await, "250 ");
     expect(&c.command("DATA").await, "354 ");
     let line = format!("{}\r\n", "x".repeat(98));
-    c.send(format!("Subject: big\r\n\r\n{}.\r\n", line.repeat(100))).await;
+    c.send(format!("Subject: big\r\n\r\n{}.\r\n", line.repeat(100)))
+        .await;
     expect(&c.line().await, "552 5.3.4");
     expect(&c.line().await, "552 5.3.4");
     // Exactly at the limit is fine; the session is still in step.
     expect(&c.command("MAIL FROM:<s@remote.test>").await, "250 ");
     expect(&c.command("RCPT TO:<a@x.test>").await, "250 ");
     expect(&c.command("DATA").await, "354 ");
-    let exact = format!("Subject: fits\r\n\r\n{}", "y".repeat(1000 - 17 - 2) + "\r\n");
+    let exact = format!(
+        "Subject: fits\r\n\r\n{}",
+        "y".repeat(1000 - 17 - 2) + "\r\n"
+    );
     assert_eq!(exact.len(), 1000);
     c.send(format!("{exact}.\r\n")).await;
     expect(&c.line().await, "250 2.0.0");
@@ -149,7 +182,10 @@ async fn enforces_the_size_limit() {
 
 #[tokio::test]
 async fn limits_the_recipients_per_transaction() {
-    let config = LmtpConfig { max_recipients: 2, ..LmtpConfig::default() };
+    let config = LmtpConfig {
+        max_recipients: 2,
+        ..LmtpConfig::default()
+    };
     let server = TestServer::start_with(&["a@x.test"], Limits::default(), config).await;
     let mut c = server.client().await;
     c.lhlo().await;
@@ -182,7 +218,15 @@ async fn files_marked_spam_into_junk() {
         expect(&c.line().await, "250 2.0.0 <b@x.test>");
     }
     for address in ["a@x.test", "b@x.test"] {
-        assert_eq!(server.inbox(address), vec![ham.as_bytes().to_vec()], "{address} INBOX");
-        assert_eq!(server.mailbox(address, "\\Junk"), vec![spam.as_bytes().to_vec()], "{address} Junk");
+        assert_eq!(
+            server.inbox(address),
+            vec![ham.as_bytes().to_vec()],
+            "{address} INBOX"
+        );
+        assert_eq!(
+            server.mailbox(address, "\\Junk"),
+            vec![spam.as_bytes().to_vec()],
+            "{address} Junk"
+        );
     }
 }

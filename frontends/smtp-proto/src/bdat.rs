@@ -48,7 +48,15 @@ impl ChunkReceiver {
     /// followed by at most `limit` bytes from the client.
     pub fn new(prefix: Vec<u8>, limit: usize) -> Self {
         let limit = limit.saturating_add(prefix.len());
-        ChunkReceiver { limit, message: prefix, fault: None, remaining: 0, last: false, in_chunk: false, previous: b'\n' }
+        ChunkReceiver {
+            limit,
+            message: prefix,
+            fault: None,
+            remaining: 0,
+            last: false,
+            in_chunk: false,
+            previous: b'\n',
+        }
     }
 
     /// Starts the chunk a `BDAT size [LAST]` announced; call [`Self::feed`]
@@ -77,7 +85,9 @@ impl ChunkReceiver {
     /// bytes after it are the client's next command and are left alone.
     /// Between chunks it takes nothing and reports nothing.
     pub fn feed(&mut self, input: &[u8]) -> (usize, Option<Chunk>) {
-        let take = input.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let take = input
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         let bytes = &input[..take];
         self.remaining -= take as u64;
         if self.fault.is_none() {

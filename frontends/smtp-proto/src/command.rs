@@ -7,8 +7,9 @@
 //! so relay checks judge the address mail would really go to. Pure: no I/O.
 
 use smtp_proto::{
-    MailFrom as ProtoMail, RcptTo as ProtoRcpt, Request, MAIL_BODY_7BIT, MAIL_BODY_8BITMIME, MAIL_RET_FULL, MAIL_RET_HDRS,
-    MAIL_SMTPUTF8, RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE, RCPT_NOTIFY_NEVER, RCPT_NOTIFY_SUCCESS,
+    MailFrom as ProtoMail, RcptTo as ProtoRcpt, Request, MAIL_BODY_7BIT, MAIL_BODY_8BITMIME,
+    MAIL_RET_FULL, MAIL_RET_HDRS, MAIL_SMTPUTF8, RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE,
+    RCPT_NOTIFY_NEVER, RCPT_NOTIFY_SUCCESS,
 };
 use std::borrow::Cow;
 
@@ -37,9 +38,19 @@ pub struct Offer {
 
 impl Offer {
     /// What a mailbox node's LMTP offers.
-    pub const LMTP: Offer = Offer { dialect: Dialect::Lmtp, smtputf8: true, dsn: false, chunking: false };
+    pub const LMTP: Offer = Offer {
+        dialect: Dialect::Lmtp,
+        smtputf8: true,
+        dsn: false,
+        chunking: false,
+    };
     /// What the inbound MX offers.
-    pub const MX: Offer = Offer { dialect: Dialect::Smtp, smtputf8: true, dsn: true, chunking: true };
+    pub const MX: Offer = Offer {
+        dialect: Dialect::Smtp,
+        smtputf8: true,
+        dsn: true,
+        chunking: true,
+    };
 }
 
 /// The `BODY` parameter of MAIL.
@@ -190,9 +201,15 @@ impl From<smtp_proto::Error> for CommandError {
 pub fn parse(line: &[u8], offer: &Offer) -> Result<Command, CommandError> {
     let smtp = offer.dialect == Dialect::Smtp;
     let command = match Request::parse(&mut line.iter())? {
-        Request::Lhlo { host } if !smtp => Command::Lhlo { host: host.into_owned() },
-        Request::Ehlo { host } if smtp => Command::Ehlo { host: host.into_owned() },
-        Request::Helo { host } if smtp => Command::Helo { host: host.into_owned() },
+        Request::Lhlo { host } if !smtp => Command::Lhlo {
+            host: host.into_owned(),
+        },
+        Request::Ehlo { host } if smtp => Command::Ehlo {
+            host: host.into_owned(),
+        },
+        Request::Helo { host } if smtp => Command::Helo {
+            host: host.into_owned(),
+        },
         Request::Mail { from } => {
             let mut mail = mail(from, offer)?;
             // smtp-proto's number reader wraps around past usize::MAX;
@@ -210,7 +227,10 @@ pub fn parse(line: &[u8], offer: &Offer) -> Result<Command, CommandError> {
             // out of step on where the chunk ends.
             let size = words(line).nth(1).and_then(|digits| digits.parse().ok());
             let size = size.ok_or(CommandError::Syntax("BDAT chunk-size [LAST]"))?;
-            Command::Bdat { size, last: is_last }
+            Command::Bdat {
+                size,
+                last: is_last,
+            }
         }
         Request::StartTls if smtp => Command::StartTls,
         Request::Rset => Command::Rset,
@@ -224,7 +244,10 @@ pub fn parse(line: &[u8], offer: &Offer) -> Result<Command, CommandError> {
 /// The space-separated words of a command line, CRLF removed.
 fn words(line: &[u8]) -> impl Iterator<Item = &str> {
     let content = line.strip_suffix(b"\r\n").unwrap_or(line);
-    std::str::from_utf8(content).unwrap_or("").split(' ').filter(|w| !w.is_empty())
+    std::str::from_utf8(content)
+        .unwrap_or("")
+        .split(' ')
+        .filter(|w| !w.is_empty())
 }
 
 /// The value of the parameter `name` (`SIZE=`, upper or lower case) when it
@@ -232,7 +255,11 @@ fn words(line: &[u8]) -> impl Iterator<Item = &str> {
 fn parameter<'a>(line: &'a [u8], name: &str) -> Option<&'a str> {
     words(line)
         .skip(2)
-        .find(|w| w.len() > name.len() && w.is_char_boundary(name.len()) && w[..name.len()].eq_ignore_ascii_case(name))
+        .find(|w| {
+            w.len() > name.len()
+                && w.is_char_boundary(name.len())
+                && w[..name.len()].eq_ignore_ascii_case(name)
+        })
         .map(|w| &w[name.len()..])
         .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
 }
@@ -287,7 +314,10 @@ fn mail(from: ProtoMail<Cow<'_, str>>, offer: &Offer) -> Result<MailFrom, Comman
 /// ones were taken out), for the refusal.
 fn unsupported_mail(rest: &ProtoMail<Cow<'_, str>>) -> String {
     let named = [
-        (MAIL_BODY_7BIT | MAIL_BODY_8BITMIME | smtp_proto::MAIL_BODY_BINARYMIME, "BODY"),
+        (
+            MAIL_BODY_7BIT | MAIL_BODY_8BITMIME | smtp_proto::MAIL_BODY_BINARYMIME,
+            "BODY",
+        ),
         (MAIL_RET_FULL | MAIL_RET_HDRS, "RET"),
         (MAIL_SMTPUTF8, "SMTPUTF8"),
         (smtp_proto::MAIL_REQUIRETLS, "REQUIRETLS"),
@@ -305,10 +335,25 @@ fn unsupported_mail(rest: &ProtoMail<Cow<'_, str>>) -> String {
 }
 
 fn rcpt(to: ProtoRcpt<Cow<'_, str>>, offer: &Offer) -> Result<RcptTo, CommandError> {
-    let (notify, orcpt) = if offer.dsn { (to.flags, to.orcpt.clone()) } else { (0, None) };
-    let rest = ProtoRcpt { address: Cow::Borrowed(""), flags: to.flags & !notify, orcpt: to.orcpt.clone().filter(|_| orcpt.is_none()), ..to.clone() };
+    let (notify, orcpt) = if offer.dsn {
+        (to.flags, to.orcpt.clone())
+    } else {
+        (0, None)
+    };
+    let rest = ProtoRcpt {
+        address: Cow::Borrowed(""),
+        flags: to.flags & !notify,
+        orcpt: to.orcpt.clone().filter(|_| orcpt.is_none()),
+        ..to.clone()
+    };
     if rest != ProtoRcpt::default() {
-        let name = if rest.orcpt.is_some() { "ORCPT" } else if rest.flags != 0 { "NOTIFY" } else { "RCPT parameter of an extension not offered here" };
+        let name = if rest.orcpt.is_some() {
+            "ORCPT"
+        } else if rest.flags != 0 {
+            "NOTIFY"
+        } else {
+            "RCPT parameter of an extension not offered here"
+        };
         return Err(CommandError::Unsupported(name.into()));
     }
     // smtp-proto reads both `<>` and `<postmaster>` as an empty path; neither
@@ -325,7 +370,11 @@ fn rcpt(to: ProtoRcpt<Cow<'_, str>>, offer: &Offer) -> Result<RcptTo, CommandErr
         failure: notify & RCPT_NOTIFY_FAILURE != 0,
         delay: notify & RCPT_NOTIFY_DELAY != 0,
     });
-    Ok(RcptTo { recipient: to.address.into_owned(), notify, orcpt: orcpt.map(Cow::into_owned) })
+    Ok(RcptTo {
+        recipient: to.address.into_owned(),
+        notify,
+        orcpt: orcpt.map(Cow::into_owned),
+    })
 }
 
 #[cfg(test)]

@@ -64,7 +64,12 @@ impl DataReceiver {
     /// followed by at most `limit` bytes from the client.
     pub fn new(prefix: Vec<u8>, limit: usize) -> Self {
         let limit = limit.saturating_add(prefix.len());
-        DataReceiver { position: Position::LineStart, limit, message: prefix, fault: None }
+        DataReceiver {
+            position: Position::LineStart,
+            limit,
+            message: prefix,
+            fault: None,
+        }
     }
 
     /// Consumes input up to and including the end-of-data, or all of it when
@@ -246,7 +251,12 @@ mod tests {
         let cases: Vec<(&str, usize, Option<Received>, &str)> = vec![
             (".\r\n", 100, message(""), ""),
             ("a\r\n.\r\n", 100, message("a\r\n"), ""),
-            ("Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n", 100, message("Subject: x\r\n\r\nbody\r\n"), "QUIT\r\n"),
+            (
+                "Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+                100,
+                message("Subject: x\r\n\r\nbody\r\n"),
+                "QUIT\r\n",
+            ),
             // Dot-unstuffing: the first dot of a line goes, whatever follows.
             ("..\r\n.\r\n", 100, message(".\r\n"), ""),
             ("..a\r\n...\r\n.\r\n", 100, message(".a\r\n..\r\n"), ""),
@@ -272,7 +282,12 @@ mod tests {
             ("0123456\r\n.\r\n", 9, message("0123456\r\n"), ""),
             ("01234567\r\n.\r\n", 9, REFUSED_SIZE, ""),
             ("..345678\r\n.\r\n", 9, message(".345678\r\n"), ""),
-            ("0123456789abcdef\r\n.\r\nQUIT\r\n", 9, REFUSED_SIZE, "QUIT\r\n"),
+            (
+                "0123456789abcdef\r\n.\r\nQUIT\r\n",
+                9,
+                REFUSED_SIZE,
+                "QUIT\r\n",
+            ),
             ("0123456789\nabcdef\r\n.\r\n", 9, REFUSED_SIZE, ""),
             ("0\n123456789abcdef\r\n.\r\n", 9, REFUSED_BARE, ""),
             // 8-bit and NUL bytes are content like any other.
@@ -281,12 +296,24 @@ mod tests {
         for (input, limit, expected, after) in &cases {
             let bytes = input.as_bytes();
             let whole = run(*limit, &[bytes]);
-            assert_eq!(whole, (expected.clone(), after.as_bytes().to_vec()), "input {input:?}");
+            assert_eq!(
+                whole,
+                (expected.clone(), after.as_bytes().to_vec()),
+                "input {input:?}"
+            );
             for at in 0..=bytes.len() {
-                assert_eq!(run(*limit, &[&bytes[..at], &bytes[at..]]), whole, "input {input:?} split at {at}");
+                assert_eq!(
+                    run(*limit, &[&bytes[..at], &bytes[at..]]),
+                    whole,
+                    "input {input:?} split at {at}"
+                );
             }
             let bytewise: Vec<&[u8]> = bytes.chunks(1).collect();
-            assert_eq!(run(*limit, &bytewise), whole, "input {input:?} fed byte by byte");
+            assert_eq!(
+                run(*limit, &bytewise),
+                whole,
+                "input {input:?} fed byte by byte"
+            );
         }
     }
 
@@ -296,7 +323,11 @@ mod tests {
         let whole = (expected, after.to_vec());
         assert_eq!(run(limit, &[input]), whole, "whole");
         for at in 0..=input.len() {
-            assert_eq!(run(limit, &[&input[..at], &input[at..]]), whole, "split at {at}");
+            assert_eq!(
+                run(limit, &[&input[..at], &input[at..]]),
+                whole,
+                "split at {at}"
+            );
         }
         for size in 1..=input.len() {
             let pieces: Vec<&[u8]> = input.chunks(size).collect();
@@ -311,8 +342,18 @@ mod tests {
         let input = format!("{long}\r\n..{long}\r\n\r\n{long}.\r\n.\r\nQUIT\r\n");
         let expected = format!("{long}\r\n.{long}\r\n\r\n{long}.\r\n");
         check_every_split(input.as_bytes(), 1000, message(&expected), b"QUIT\r\n");
-        check_every_split(input.as_bytes(), expected.len(), message(&expected), b"QUIT\r\n");
-        check_every_split(input.as_bytes(), expected.len() - 1, REFUSED_SIZE, b"QUIT\r\n");
+        check_every_split(
+            input.as_bytes(),
+            expected.len(),
+            message(&expected),
+            b"QUIT\r\n",
+        );
+        check_every_split(
+            input.as_bytes(),
+            expected.len() - 1,
+            REFUSED_SIZE,
+            b"QUIT\r\n",
+        );
         for bare in [BLOCK - 1, BLOCK, 2 * BLOCK + 1, 3 * BLOCK + 5] {
             for lone in [b'\r', b'\n'] {
                 let mut input = input.clone().into_bytes();
@@ -331,7 +372,10 @@ mod tests {
             receiver.feed(b"\r\n");
             assert!(receiver.message.len() <= 1000);
         }
-        assert_eq!(receiver.feed(b".\r\n"), (3, Some(Received::Refused(Fault::TooLarge))));
+        assert_eq!(
+            receiver.feed(b".\r\n"),
+            (3, Some(Received::Refused(Fault::TooLarge)))
+        );
     }
 
     #[test]
@@ -339,9 +383,17 @@ mod tests {
         let prefix = b"Return-Path: <a@b>\r\n".to_vec();
         let mut receiver = DataReceiver::new(prefix.clone(), 10);
         let (_, outcome) = receiver.feed(b"12345678\r\n.\r\n");
-        assert_eq!(outcome, Some(Received::Message([prefix.as_slice(), b"12345678\r\n"].concat())));
+        assert_eq!(
+            outcome,
+            Some(Received::Message(
+                [prefix.as_slice(), b"12345678\r\n"].concat()
+            ))
+        );
         let mut receiver = DataReceiver::new(prefix, 10);
-        assert_eq!(receiver.feed(b"123456789\r\n.\r\n").1, Some(Received::Refused(Fault::TooLarge)));
+        assert_eq!(
+            receiver.feed(b"123456789\r\n.\r\n").1,
+            Some(Received::Refused(Fault::TooLarge))
+        );
     }
 
     #[test]

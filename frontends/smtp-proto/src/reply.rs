@@ -31,18 +31,41 @@ impl Reply {
     /// A one-line reply with an enhanced status code, e.g.
     /// `Reply::new(250, "2.1.5", "Ok")` for `250 2.1.5 Ok`.
     pub fn new(code: u16, status: impl Into<String>, text: impl Into<String>) -> Self {
-        Reply { code, status: Some(status.into()), lines: vec![text.into()] }
+        Reply {
+            code,
+            status: Some(status.into()),
+            lines: vec![text.into()],
+        }
+    }
+
+    /// `421 4.4.2`: the client was silent too long and the server closes.
+    /// One text for LMTP and SMTP.
+    pub fn timed_out(hostname: &str) -> Self {
+        Reply::new(421, "4.4.2", format!("{hostname} Timeout, closing connection"))
+    }
+
+    /// `421 4.3.2`: the server is stopping and closes the connection.
+    pub fn shutting_down(hostname: &str) -> Self {
+        Reply::new(421, "4.3.2", format!("{hostname} Service shutting down"))
     }
 
     /// A reply without an enhanced status code: RFC 2034 leaves it off the
     /// greeting, the EHLO/LHLO reply and intermediate (3xx) replies.
     pub fn plain(code: u16, text: impl Into<String>) -> Self {
-        Reply { code, status: None, lines: vec![text.into()] }
+        Reply {
+            code,
+            status: None,
+            lines: vec![text.into()],
+        }
     }
 
     /// A multi-line reply without enhanced status code (the EHLO/LHLO reply).
     pub fn multiline(code: u16, lines: Vec<String>) -> Self {
-        Reply { code, status: None, lines }
+        Reply {
+            code,
+            status: None,
+            lines,
+        }
     }
 
     /// The three-digit reply code.
@@ -97,7 +120,10 @@ impl Reply {
                 out.extend_from_slice(status.as_bytes());
                 out.push(b' ');
             }
-            out.extend(text.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+            out.extend(
+                text.bytes()
+                    .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+            );
             out.extend_from_slice(b"\r\n");
         }
     }
@@ -151,7 +177,9 @@ pub fn parse_reply(input: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
             return Ok(None);
         };
         let line = &window[..=lf];
-        let Some(content) = line.strip_suffix(b"\r\n") else { return Err(malformed(line)) };
+        let Some(content) = line.strip_suffix(b"\r\n") else {
+            return Err(malformed(line));
+        };
         if content.contains(&b'\r') || content.len() < 3 {
             return Err(malformed(line));
         }
@@ -209,7 +237,11 @@ fn assemble(code: u16, raw_lines: &[(u16, &[u8])]) -> Reply {
             }
         })
         .collect();
-    Reply { code, status, lines }
+    Reply {
+        code,
+        status,
+        lines,
+    }
 }
 
 /// The `class.subject.detail` at the start of `text` (RFC 3463: class 2, 4
@@ -219,7 +251,8 @@ fn enhanced_status(code: u16, text: &str) -> Option<&str> {
     let candidate = text.split(' ').next()?;
     let mut parts = candidate.split('.');
     let (class, subject, detail) = (parts.next()?, parts.next()?, parts.next()?);
-    let digits = |s: &str, max: usize| (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    let digits =
+        |s: &str, max: usize| (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
     let ok = parts.next().is_none()
         && class.len() == 1
         && class.as_bytes()[0] == b'0' + (code / 100) as u8
@@ -244,9 +277,15 @@ mod tests {
         let cases = [
             (Reply::new(250, "2.1.5", "Ok"), "250 2.1.5 Ok\r\n"),
             (Reply::plain(354, "Go ahead"), "354 Go ahead\r\n"),
-            (Reply::new(550, "5.1.1", "bad\r\nRCPT"), "550 5.1.1 bad  RCPT\r\n"),
             (
-                Reply::multiline(250, vec!["host".into(), "PIPELINING".into(), "SIZE 10".into()]),
+                Reply::new(550, "5.1.1", "bad\r\nRCPT"),
+                "550 5.1.1 bad  RCPT\r\n",
+            ),
+            (
+                Reply::multiline(
+                    250,
+                    vec!["host".into(), "PIPELINING".into(), "SIZE 10".into()],
+                ),
                 "250-host\r\n250-PIPELINING\r\n250 SIZE 10\r\n",
             ),
         ];
@@ -256,15 +295,27 @@ mod tests {
     }
 
     fn reply(code: u16, status: Option<&str>, lines: &[&str]) -> Reply {
-        Reply { code, status: status.map(str::to_string), lines: lines.iter().map(|l| l.to_string()).collect() }
+        Reply {
+            code,
+            status: status.map(str::to_string),
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+        }
     }
 
     /// Input, the replies it holds (in order), then the error that ends it
     /// or the bytes left over waiting for more.
     fn table() -> Vec<(&'static str, Vec<Reply>, Result<&'static str, &'static str>)> {
         vec![
-            ("250 2.1.5 Ok\r\n", vec![reply(250, Some("2.1.5"), &["Ok"])], Ok("")),
-            ("220 mx.example ESMTP\r\n", vec![reply(220, None, &["mx.example ESMTP"])], Ok("")),
+            (
+                "250 2.1.5 Ok\r\n",
+                vec![reply(250, Some("2.1.5"), &["Ok"])],
+                Ok(""),
+            ),
+            (
+                "220 mx.example ESMTP\r\n",
+                vec![reply(220, None, &["mx.example ESMTP"])],
+                Ok(""),
+            ),
             ("354\r\n", vec![reply(354, None, &[""])], Ok("")),
             ("250 \r\n", vec![reply(250, None, &[""])], Ok("")),
             (
@@ -277,18 +328,42 @@ mod tests {
                 vec![reply(550, Some("5.1.1"), &["no such", "user", "here"])],
                 Ok(""),
             ),
-            ("452 4.3.1 Full\r\n", vec![reply(452, Some("4.3.1"), &["Full"])], Ok("")),
+            (
+                "452 4.3.1 Full\r\n",
+                vec![reply(452, Some("4.3.1"), &["Full"])],
+                Ok(""),
+            ),
             // The status class must match the code; otherwise it is text.
-            ("250 5.1.1 odd\r\n", vec![reply(250, None, &["5.1.1 odd"])], Ok("")),
-            ("250 2.0 short\r\n", vec![reply(250, None, &["2.0 short"])], Ok("")),
-            ("250 2.0.0\r\n", vec![reply(250, Some("2.0.0"), &[""])], Ok("")),
+            (
+                "250 5.1.1 odd\r\n",
+                vec![reply(250, None, &["5.1.1 odd"])],
+                Ok(""),
+            ),
+            (
+                "250 2.0 short\r\n",
+                vec![reply(250, None, &["2.0 short"])],
+                Ok(""),
+            ),
+            (
+                "250 2.0.0\r\n",
+                vec![reply(250, Some("2.0.0"), &[""])],
+                Ok(""),
+            ),
             // Pipelined replies come out one by one.
             (
                 "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go\r\n",
-                vec![reply(250, Some("2.1.0"), &["Ok"]), reply(250, Some("2.1.5"), &["Ok"]), reply(354, None, &["Go"])],
+                vec![
+                    reply(250, Some("2.1.0"), &["Ok"]),
+                    reply(250, Some("2.1.5"), &["Ok"]),
+                    reply(354, None, &["Go"]),
+                ],
                 Ok(""),
             ),
-            ("250-a\r\n250 b\r\n25", vec![reply(250, None, &["a", "b"])], Ok("25")),
+            (
+                "250-a\r\n250 b\r\n25",
+                vec![reply(250, None, &["a", "b"])],
+                Ok("25"),
+            ),
             ("250-a\r\n", vec![], Ok("250-a\r\n")),
             ("250 a\r", vec![], Ok("250 a\r")),
             // Malformed.
@@ -299,7 +374,11 @@ mod tests {
             ("150 no\r\n", vec![], Err("malformed")),
             ("250 a\n", vec![], Err("malformed")),
             ("250 a\rb\r\n", vec![], Err("malformed")),
-            ("250 Ok\r\n250 a\rb", vec![reply(250, None, &["Ok"])], Err("malformed")),
+            (
+                "250 Ok\r\n250 a\rb",
+                vec![reply(250, None, &["Ok"])],
+                Err("malformed"),
+            ),
         ]
     }
 
@@ -330,12 +409,24 @@ mod tests {
         for (input, replies, end) in table() {
             let bytes = input.as_bytes();
             let end = end.map(|rest| rest.as_bytes().to_vec());
-            assert_eq!(run(&[bytes]), (replies.clone(), end.clone()), "input {input:?}");
+            assert_eq!(
+                run(&[bytes]),
+                (replies.clone(), end.clone()),
+                "input {input:?}"
+            );
             for at in 0..=bytes.len() {
-                assert_eq!(run(&[&bytes[..at], &bytes[at..]]), (replies.clone(), end.clone()), "input {input:?} split at {at}");
+                assert_eq!(
+                    run(&[&bytes[..at], &bytes[at..]]),
+                    (replies.clone(), end.clone()),
+                    "input {input:?} split at {at}"
+                );
             }
             let bytewise: Vec<&[u8]> = bytes.chunks(1).collect();
-            assert_eq!(run(&bytewise), (replies, end), "input {input:?} byte by byte");
+            assert_eq!(
+                run(&bytewise),
+                (replies, end),
+                "input {input:?} byte by byte"
+            );
         }
     }
 
@@ -358,8 +449,12 @@ mod tests {
     fn limits_hold_before_buffering_more() {
         let long = format!("250 {}", "x".repeat(MAX_REPLY_LINE));
         assert_eq!(parse_reply(long.as_bytes()), Err(ReplyError::TooLong));
-        let many = "250-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n".repeat(MAX_REPLY / 50);
+        let many = "250-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"
+            .repeat(MAX_REPLY / 50);
         assert_eq!(parse_reply(many.as_bytes()), Err(ReplyError::TooLong));
-        assert_eq!(reply(250, Some("2.0.0"), &["a", "b"]).to_string(), "250 2.0.0 a b");
+        assert_eq!(
+            reply(250, Some("2.0.0"), &["a", "b"]).to_string(),
+            "250 2.0.0 a b"
+        );
     }
 }

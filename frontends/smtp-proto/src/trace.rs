@@ -91,7 +91,13 @@ impl Trace<'_> {
 fn clean(text: &str, max: usize) -> String {
     text.chars()
         .take(max)
-        .map(|c| if c.is_ascii_graphic() && !matches!(c, '<' | '>' | '(' | ')') { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() && !matches!(c, '<' | '>' | '(' | ')') {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -100,7 +106,12 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn trace<'a>(client_name: &'a str, peer: &str, sender: &'a str, single_recipient: Option<&'a str>) -> Trace<'a> {
+    fn trace<'a>(
+        client_name: &'a str,
+        peer: &str,
+        sender: &'a str,
+        single_recipient: Option<&'a str>,
+    ) -> Trace<'a> {
         Trace {
             client_name,
             peer: peer.parse().unwrap(),
@@ -146,7 +157,21 @@ mod tests {
     #[test]
     fn fields_stay_within_the_reserve() {
         let long = "x".repeat(100_000);
-        let t = Trace { hostname: &long, protocol: &long, tls: Some(&long), ..trace(&long, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &long, Some(&long)) };
-        assert!(t.fields().len() as u64 <= TRACE_RESERVE, "{} bytes", t.fields().len());
+        let t = Trace {
+            hostname: &long,
+            protocol: &long,
+            tls: Some(&long),
+            ..trace(
+                &long,
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                &long,
+                Some(&long),
+            )
+        };
+        assert!(
+            t.fields().len() as u64 <= TRACE_RESERVE,
+            "{} bytes",
+            t.fields().len()
+        );
     }
 }

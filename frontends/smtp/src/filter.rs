@@ -109,13 +109,6 @@ impl Filters {
         })
     }
 
-    /// Whether any check runs on messages, so a session with nothing to
-    /// check skips [`Filters::check_message`]'s work (it still adds the
-    /// `Authentication-Results` field only when something was checked).
-    pub fn checks_messages(&self) -> bool {
-        self.config.authenticates() || self.config.rspamd.is_some() || self.config.clamd.is_some()
-    }
-
     /// The client checks. Call once at connection with `helo: None`
     /// (reverse DNS, DNS block lists: DNS lookups) and at each HELO/EHLO
     /// with the name given (HELO sanity only: no lookups).
@@ -160,6 +153,11 @@ impl Filters {
             if !verdict.decision.is_accept() {
                 return verdict;
             }
+        } else {
+            // RFC 8601 2.2: a field saying no authentication was done,
+            // so every accepted message carries one.
+            let field = format!("Authentication-Results: {}; none\r\n", self.authserv_id);
+            verdict.fields.extend_from_slice(field.as_bytes());
         }
         if let Some(clamd) = &self.config.clamd {
             let (decision, field) = clamd::check(clamd, context, message).await;

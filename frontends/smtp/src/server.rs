@@ -96,19 +96,35 @@ pub async fn serve(
     queue: Arc<Queue>,
     shutdown: Shutdown,
 ) {
-    let listener_config = ListenerConfig { protocol: "smtp", max_connections: config.max_connections };
-    let admission = Arc::new(Admission::new(config.max_connections_per_ip, config.max_rate_per_ip));
-    let mx = Arc::new(Mx { config, directory, filters, queue });
-    kotak_net::serve(listener, listener_config, shutdown, move |tcp, peer, signal| {
-        let (mx, tls, admission) = (mx.clone(), tls.clone(), admission.clone());
-        async move {
-            match connection(tcp, peer, mx, tls, &admission, signal).await {
-                Ok(()) => tracing::debug!("connection closed"),
-                Err(e) => tracing::debug!(error = %e, "connection ended"),
+    let listener_config = ListenerConfig {
+        protocol: "smtp",
+        max_connections: config.max_connections,
+    };
+    let admission = Arc::new(Admission::new(
+        config.max_connections_per_ip,
+        config.max_rate_per_ip,
+    ));
+    let mx = Arc::new(Mx {
+        config,
+        directory,
+        filters,
+        queue,
+    });
+    kotak_net::serve(
+        listener,
+        listener_config,
+        shutdown,
+        move |tcp, peer, signal| {
+            let (mx, tls, admission) = (mx.clone(), tls.clone(), admission.clone());
+            async move {
+                match connection(tcp, peer, mx, tls, &admission, signal).await {
+                    Ok(()) => tracing::debug!("connection closed"),
+                    Err(e) => tracing::debug!(error = %e, "connection ended"),
+                }
             }
-        }
-        .instrument(tracing::info_span!("smtp", %peer))
-    })
+            .instrument(tracing::info_span!("smtp", %peer))
+        },
+    )
     .await;
 }
 
@@ -130,7 +146,12 @@ async fn connection(
         Ok(admitted) => admitted,
         Err(refusal) => {
             tracing::info!(%refusal, "client refused at connect");
-            Reply::new(421, "4.7.0", format!("{} {refusal}, try again later", config.hostname)).write(&mut out);
+            Reply::new(
+                421,
+                "4.7.0",
+                format!("{} {refusal}, try again later", config.hostname),
+            )
+            .write(&mut out);
             send(&mut stream, &mut out, config.idle_timeout).await?;
             close(stream).await;
             return Ok(());
@@ -138,12 +159,21 @@ async fn connection(
     };
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     if !config.greeting_pause.is_zero() {
-        match kotak_net::wait_for_input(&mut stream, &mut input, config.greeting_pause, &mut signal).await? {
+        match kotak_net::wait_for_input(&mut stream, &mut input, config.greeting_pause, &mut signal)
+            .await?
+        {
             Wakeup::Idle => {}
             Wakeup::Input(_) => {
                 tracing::info!("client talked before the greeting");
-                Reply::new(554, "5.5.1", format!("{} Protocol error: talked before the greeting", config.hostname))
-                    .write(&mut out);
+                Reply::new(
+                    554,
+                    "5.5.1",
+                    format!(
+                        "{} Protocol error: talked before the greeting",
+                        config.hostname
+                    ),
+                )
+                .write(&mut out);
                 send(&mut stream, &mut out, config.idle_timeout).await?;
                 close(stream).await;
                 return Ok(());
@@ -151,7 +181,11 @@ async fn connection(
             Wakeup::Eof | Wakeup::Shutdown => return Ok(()),
         }
     }
-    let offered = if tls.is_some() { Tls::Offered } else { Tls::Unavailable };
+    let offered = if tls.is_some() {
+        Tls::Offered
+    } else {
+        Tls::Unavailable
+    };
     let mut session = Session::new(mx.clone(), peer.ip(), offered);
     let (greeting, flow) = session.open().await;
     greeting.write(&mut out);
@@ -173,20 +207,27 @@ async fn connection(
                 // Whatever the client pipelined after STARTTLS was sent in
                 // clear text and must not be taken as coming through TLS.
                 input.clear();
-                let acceptor = tls.as_ref().expect("STARTTLS is offered only with an acceptor");
+                let acceptor = tls
+                    .as_ref()
+                    .expect("STARTTLS is offered only with an acceptor");
                 stream = acceptor.starttls(stream).await?;
                 session.tls_started(version_name(stream.protocol_version()));
                 tracing::debug!("STARTTLS handshake done");
             }
         }
-        let timeout = if session.in_message() { config.data_timeout } else { config.idle_timeout };
+        let timeout = if session.in_message() {
+            config.data_timeout
+        } else {
+            config.idle_timeout
+        };
         input.reserve(READ_CHUNK);
-        let wakeup = kotak_net::wait_for_input(&mut stream, &mut input, timeout, &mut signal).await?;
+        let wakeup =
+            kotak_net::wait_for_input(&mut stream, &mut input, timeout, &mut signal).await?;
         let farewell = match wakeup {
             Wakeup::Input(_) => continue,
             Wakeup::Eof => return Ok(()),
-            Wakeup::Idle => Reply::new(421, "4.4.2", format!("{} Timeout, closing connection", config.hostname)),
-            Wakeup::Shutdown => Reply::new(421, "4.3.2", format!("{} Service shutting down", config.hostname)),
+            Wakeup::Idle => Reply::timed_out(&config.hostname),
+            Wakeup::Shutdown => Reply::shutting_down(&config.hostname),
         };
         farewell.write(&mut out);
         send(&mut stream, &mut out, config.idle_timeout).await?;
@@ -215,9 +256,9 @@ async fn send(stream: &mut MaybeTlsStream, out: &mut Vec<u8>, timeout: Duration)
         stream.write_all(out).await?;
         stream.flush().await
     };
-    tokio::time::timeout(timeout, write)
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client does not read its replies"))??;
+    tokio::time::timeout(timeout, write).await.map_err(|_| {
+        io::Error::new(io::ErrorKind::TimedOut, "client does not read its replies")
+    })??;
     out.clear();
     Ok(())
 }

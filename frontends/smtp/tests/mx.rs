@@ -35,7 +35,10 @@ struct Mx {
 
 async fn start(config: MxConfig) -> Mx {
     let dir = tempfile::tempdir().expect("temp dir");
-    let node = TestNode::open(NodeConfig { shards: Some(1), ..NodeConfig::new(dir.path().join("node")) });
+    let node = TestNode::open(NodeConfig {
+        shards: Some(1),
+        ..NodeConfig::new(dir.path().join("node"))
+    });
     node.add_account("a@x.test", "pw").await;
     let queue = Queue::open(&dir.path().join("queue"), QueueLimits::default()).expect("queue");
     let filters = Arc::new(Filters::new(FilterConfig::default(), HOST).expect("filters"));
@@ -43,15 +46,37 @@ async fn start(config: MxConfig) -> Mx {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let shutdown = Shutdown::new();
-    let config = MxConfig { hostname: HOST.into(), ..config };
-    let task = tokio::spawn(serve(listener, config, Some(tls.clone()), node.directory.clone(), filters, queue.clone(), shutdown.clone()));
-    Mx { addr, queue, tls, shutdown, task, _node: node, _dir: dir }
+    let config = MxConfig {
+        hostname: HOST.into(),
+        ..config
+    };
+    let task = tokio::spawn(serve(
+        listener,
+        config,
+        Some(tls.clone()),
+        node.directory.clone(),
+        filters,
+        queue.clone(),
+        shutdown.clone(),
+    ));
+    Mx {
+        addr,
+        queue,
+        tls,
+        shutdown,
+        task,
+        _node: node,
+        _dir: dir,
+    }
 }
 
 impl Mx {
     async fn stop(self) {
         self.shutdown.trigger();
-        tokio::time::timeout(Duration::from_secs(10), self.task).await.expect("stops").expect("no panic");
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("stops")
+            .expect("no panic");
     }
 
     fn queued(&self) -> usize {
@@ -66,7 +91,10 @@ async fn takes_mail_and_queues_it_before_the_250() {
     assert!(c.line().await.starts_with(&format!("220 {HOST} ESMTP")));
     c.send("EHLO client.example\r\nMAIL FROM:<s@r.example>\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<x@other.example>\r\nDATA\r\n").await;
     let replies = c.until("354 ").await;
-    assert!(replies.iter().any(|l| l.starts_with("554 5.7.1")), "{replies:?}");
+    assert!(
+        replies.iter().any(|l| l.starts_with("554 5.7.1")),
+        "{replies:?}"
+    );
     c.send("Subject: hi\r\n\r\nhello\r\n.\r\n").await;
     assert!(c.line().await.starts_with("250 2.0.0 Ok: queued as "));
     assert_eq!(mx.queued(), 1, "on disk once the 250 is out");
@@ -81,7 +109,11 @@ async fn starttls_discards_commands_injected_before_the_handshake() {
     let mut plain = BufReader::new(tcp);
     let mut line = String::new();
     plain.read_line(&mut line).await.expect("greeting");
-    plain.get_mut().write_all(b"EHLO c.example\r\n").await.expect("send");
+    plain
+        .get_mut()
+        .write_all(b"EHLO c.example\r\n")
+        .await
+        .expect("send");
     loop {
         line.clear();
         plain.read_line(&mut line).await.expect("EHLO reply");
@@ -90,23 +122,36 @@ async fn starttls_discards_commands_injected_before_the_handshake() {
         }
     }
     // The injection: commands in the same packet as STARTTLS.
-    plain.get_mut().write_all(b"STARTTLS\r\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<a@x.test>\r\n").await.expect("send");
+    plain
+        .get_mut()
+        .write_all(b"STARTTLS\r\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<a@x.test>\r\n")
+        .await
+        .expect("send");
     line.clear();
     plain.read_line(&mut line).await.expect("STARTTLS reply");
     assert_eq!(line, "220 2.0.0 Ready to start TLS\r\n");
     let mut roots = RootCertStore::empty();
-    roots.add(mx.tls.certificate_chain()[0].clone()).expect("root");
-    let config = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    roots
+        .add(mx.tls.certificate_chain()[0].clone())
+        .expect("root");
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     let tcp = plain.into_inner();
     let name = ServerName::try_from(HOST).expect("name");
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.expect("handshake");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("handshake");
     let mut tls = BufReader::new(tls);
     // Had the injected MAIL been taken, this RCPT would be accepted.
-    tls.get_mut().write_all(b"RCPT TO:<a@x.test>\r\nEHLO c.example\r\n").await.expect("send");
+    tls.get_mut()
+        .write_all(b"RCPT TO:<a@x.test>\r\nEHLO c.example\r\n")
+        .await
+        .expect("send");
     line.clear();
     tls.read_line(&mut line).await.expect("reply");
     assert!(line.starts_with("503 5.5.1"), "{line}");
@@ -120,7 +165,10 @@ async fn starttls_discards_commands_injected_before_the_handshake() {
         }
     }
     assert!(!ehlo.iter().any(|l| l.contains("STARTTLS")), "{ehlo:?}");
-    tls.get_mut().write_all(b"MAIL FROM:<s@r.example>\r\nRCPT TO:<a@x.test>\r\nBDAT 3 LAST\r\nx\r\n").await.expect("send");
+    tls.get_mut()
+        .write_all(b"MAIL FROM:<s@r.example>\r\nRCPT TO:<a@x.test>\r\nBDAT 3 LAST\r\nx\r\n")
+        .await
+        .expect("send");
     for expected in ["250 2.1.0", "250 2.1.5", "250 2.0.0"] {
         line.clear();
         tls.read_line(&mut line).await.expect("reply");
@@ -134,7 +182,11 @@ async fn starttls_discards_commands_injected_before_the_handshake() {
 
 #[tokio::test]
 async fn a_client_talking_before_the_greeting_is_refused() {
-    let mx = start(MxConfig { greeting_pause: Duration::from_millis(300), ..MxConfig::default() }).await;
+    let mx = start(MxConfig {
+        greeting_pause: Duration::from_millis(300),
+        ..MxConfig::default()
+    })
+    .await;
     let mut eager = LineClient::connect(mx.addr).await;
     eager.send("EHLO spam.example\r\n").await;
     assert!(eager.line().await.starts_with("554 5.5.1"));
@@ -146,7 +198,12 @@ async fn a_client_talking_before_the_greeting_is_refused() {
 
 #[tokio::test]
 async fn connections_per_address_and_per_minute_are_limited() {
-    let mx = start(MxConfig { max_connections_per_ip: 2, max_rate_per_ip: 3, ..MxConfig::default() }).await;
+    let mx = start(MxConfig {
+        max_connections_per_ip: 2,
+        max_rate_per_ip: 2,
+        ..MxConfig::default()
+    })
+    .await;
     let mut first = LineClient::connect(mx.addr).await;
     assert!(first.line().await.starts_with("220 "));
     let mut second = LineClient::connect(mx.addr).await;
@@ -158,18 +215,26 @@ async fn connections_per_address_and_per_minute_are_limited() {
     // A slot is free again, but this address has used up its minute.
     let mut fourth = LineClient::connect(mx.addr).await;
     let line = fourth.line().await;
-    assert!(line.starts_with("421 4.7.0") && line.contains("per minute"), "{line}");
+    assert!(
+        line.starts_with("421 4.7.0") && line.contains("per minute"),
+        "{line}"
+    );
     mx.stop().await;
 }
 
 #[tokio::test]
 async fn slow_senders_time_out() {
-    let config = MxConfig { idle_timeout: Duration::from_millis(400), data_timeout: Duration::from_millis(400), ..MxConfig::default() };
+    let config = MxConfig {
+        idle_timeout: Duration::from_millis(400),
+        data_timeout: Duration::from_millis(400),
+        ..MxConfig::default()
+    };
     let mx = start(config).await;
     // A client that never finishes DATA.
     let mut c = LineClient::connect(mx.addr).await;
     c.line().await;
-    c.send("EHLO c.example\r\nMAIL FROM:<s@r.example>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n").await;
+    c.send("EHLO c.example\r\nMAIL FROM:<s@r.example>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n")
+        .await;
     c.until("354 ").await;
     c.send("Subject: never ends\r\n\r\nbody\r\n").await;
     assert!(c.line().await.starts_with("421 4.4.2"));
@@ -190,5 +255,8 @@ async fn shutdown_says_goodbye() {
     let shutdown = mx.shutdown.clone();
     shutdown.trigger();
     assert!(c.line().await.starts_with("421 4.3.2"));
-    tokio::time::timeout(Duration::from_secs(10), mx.task).await.expect("stops").expect("no panic");
+    tokio::time::timeout(Duration::from_secs(10), mx.task)
+        .await
+        .expect("stops")
+        .expect("no panic");
 }

@@ -65,14 +65,14 @@ pub enum QueueOp {
     Delete { id: QueueId },
 }
 
-/// How ids are written for operators: 16 hex digits, as the MX's
-/// `250 2.0.0 Queued as ...` reply gives them.
+/// How ids are written for operators: the number the MX's `250 2.0.0 Ok:
+/// queued as ID` reply and its log lines give.
 pub fn format_id(id: QueueId) -> String {
-    format!("{id:016X}")
+    id.to_string()
 }
 
 fn parse_id(text: &str) -> Result<QueueId, String> {
-    QueueId::from_str_radix(text.trim(), 16).map_err(|_| format!("{text:?} is not a queue id (16 hex digits, as `kotak queue list` prints)"))
+    text.trim().parse().map_err(|_| format!("{text:?} is not a queue id (a number, as `kotak queue list` prints)"))
 }
 
 /// Runs a `kotak queue` command.

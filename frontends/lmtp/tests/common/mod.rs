@@ -4,10 +4,10 @@
 
 use kotak_directory::Account as AccountRecord;
 use kotak_engine::{Limits, Node, NodeConfig};
-use kotak_testkit::mailnode::TestNode;
-use std::collections::HashMap;
 use kotak_lmtp::LmtpConfig;
 use kotak_net::Shutdown;
+use kotak_testkit::mailnode::TestNode;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,17 +41,38 @@ impl TestServer {
     /// A server with explicit node limits and LMTP settings.
     pub async fn start_with(accounts: &[&str], limits: Limits, config: LmtpConfig) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mailnode = TestNode::open(NodeConfig { shards: Some(2), limits, ..NodeConfig::new(dir.path()) });
+        let mailnode = TestNode::open(NodeConfig {
+            shards: Some(2),
+            limits,
+            ..NodeConfig::new(dir.path())
+        });
         let mut records = HashMap::new();
         for address in accounts {
-            records.insert(address.to_string(), mailnode.add_account(address, "pw").await);
+            records.insert(
+                address.to_string(),
+                mailnode.add_account(address, "pw").await,
+            );
         }
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let shutdown = Shutdown::new();
         let node = mailnode.node.clone();
-        let task = tokio::spawn(kotak_lmtp::serve(listener, node.clone(), mailnode.directory.clone(), config, shutdown.clone()));
-        TestServer { addr, node, mailnode, records, shutdown, task, _dir: dir }
+        let task = tokio::spawn(kotak_lmtp::serve(
+            listener,
+            node.clone(),
+            mailnode.directory.clone(),
+            config,
+            shutdown.clone(),
+        ));
+        TestServer {
+            addr,
+            node,
+            mailnode,
+            records,
+            shutdown,
+            task,
+            _dir: dir,
+        }
     }
 
     /// A client connected and past the greeting.
@@ -65,25 +86,45 @@ impl TestServer {
     /// Every message in `address`'s INBOX, in UID order, as the client sent
     /// it: the trace fields the server put in front are cut off.
     pub fn inbox(&self, address: &str) -> Vec<Vec<u8>> {
-        self.inbox_with_trace(address).into_iter().map(|(_, message)| message).collect()
+        self.inbox_with_trace(address)
+            .into_iter()
+            .map(|(_, message)| message)
+            .collect()
     }
 
     /// Every message in the mailbox of `address` with the given special use
     /// (`\\Junk`), trace fields cut off.
     pub fn mailbox(&self, address: &str, special_use: &str) -> Vec<Vec<u8>> {
-        let account = self.node.account(self.records.get(address).expect("account exists")).expect("account");
+        let account = self
+            .node
+            .account(self.records.get(address).expect("account exists"))
+            .expect("account");
         let mailboxes = account.list_mailboxes().expect("list mailboxes");
-        let mailbox = mailboxes.iter().find(|m| m.special_use.as_deref() == Some(special_use)).expect("special-use mailbox");
+        let mailbox = mailboxes
+            .iter()
+            .find(|m| m.special_use.as_deref() == Some(special_use))
+            .expect("special-use mailbox");
         let messages = account.messages(mailbox.id).expect("list mailbox");
-        messages.iter().map(|m| split_trace(&account.read_raw(m).expect("read message")).1).collect()
+        messages
+            .iter()
+            .map(|m| split_trace(&account.read_raw(m).expect("read message")).1)
+            .collect()
     }
 
     /// Every message in `address`'s INBOX, in UID order, split into the
     /// trace fields and the message as the client sent it.
     pub fn inbox_with_trace(&self, address: &str) -> Vec<(String, Vec<u8>)> {
-        let account = self.node.account(self.records.get(address).expect("account exists")).expect("account");
-        let messages = account.messages(kotak_engine::account::INBOX_ID).expect("list INBOX");
-        messages.iter().map(|m| split_trace(&account.read_raw(m).expect("read message"))).collect()
+        let account = self
+            .node
+            .account(self.records.get(address).expect("account exists"))
+            .expect("account");
+        let messages = account
+            .messages(kotak_engine::account::INBOX_ID)
+            .expect("list INBOX");
+        messages
+            .iter()
+            .map(|m| split_trace(&account.read_raw(m).expect("read message")))
+            .collect()
     }
 }
 
@@ -91,8 +132,14 @@ impl TestServer {
 /// failing the test when it does not start with them.
 pub fn split_trace(raw: &[u8]) -> (String, Vec<u8>) {
     let text = String::from_utf8_lossy(raw);
-    assert!(text.starts_with("Return-Path: <"), "no Return-Path first: {text:.200}");
-    let received = text.find("\r\nReceived: from ").expect("a Received field second") + 2;
+    assert!(
+        text.starts_with("Return-Path: <"),
+        "no Return-Path first: {text:.200}"
+    );
+    let received = text
+        .find("\r\nReceived: from ")
+        .expect("a Received field second")
+        + 2;
     // The field ends at the first line end not followed by a folded line.
     let mut end = received;
     loop {
@@ -113,8 +160,14 @@ pub struct Client {
 impl Client {
     /// Connects without reading the greeting.
     pub async fn connect(addr: SocketAddr) -> Client {
-        let (read, writer) = TcpStream::connect(addr).await.expect("connect").into_split();
-        Client { reader: BufReader::new(read), writer }
+        let (read, writer) = TcpStream::connect(addr)
+            .await
+            .expect("connect")
+            .into_split();
+        Client {
+            reader: BufReader::new(read),
+            writer,
+        }
     }
 
     /// Sends bytes as they are, in one write.
@@ -139,7 +192,10 @@ impl Client {
     /// Reads one complete reply, every line of a multi-line one.
     pub async fn reply(&mut self) -> Vec<String> {
         let mut lines = vec![self.line().await];
-        while lines.last().is_some_and(|l| l.as_bytes().get(3) == Some(&b'-')) {
+        while lines
+            .last()
+            .is_some_and(|l| l.as_bytes().get(3) == Some(&b'-'))
+        {
             lines.push(self.line().await);
         }
         lines
@@ -164,12 +220,19 @@ impl Client {
             .await
             .expect("close in time")
             .expect("read to EOF");
-        assert!(rest.is_empty(), "unexpected bytes before close: {:?}", String::from_utf8_lossy(&rest));
+        assert!(
+            rest.is_empty(),
+            "unexpected bytes before close: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
     }
 }
 
 /// Asserts that `reply` starts with `prefix`, showing it otherwise.
 #[track_caller]
 pub fn expect(reply: &str, prefix: &str) {
-    assert!(reply.starts_with(prefix), "expected {prefix:?}, got {reply:?}");
+    assert!(
+        reply.starts_with(prefix),
+        "expected {prefix:?}, got {reply:?}"
+    );
 }

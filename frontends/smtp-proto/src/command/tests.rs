@@ -1,46 +1,106 @@
 use super::*;
 
 fn mail(sender: &str, size: u64) -> Result<Command, CommandError> {
-    Ok(Command::Mail(MailFrom { sender: sender.into(), size, ..MailFrom::default() }))
+    Ok(Command::Mail(MailFrom {
+        sender: sender.into(),
+        size,
+        ..MailFrom::default()
+    }))
 }
 
 fn rcpt(recipient: &str) -> Result<Command, CommandError> {
-    Ok(Command::Rcpt(RcptTo { recipient: recipient.into(), notify: None, orcpt: None }))
+    Ok(Command::Rcpt(RcptTo {
+        recipient: recipient.into(),
+        notify: None,
+        orcpt: None,
+    }))
 }
 
 /// Lines and what LMTP's offer makes of them.
 fn lmtp_table() -> Vec<(&'static str, Result<Command, CommandError>)> {
     use CommandError::*;
     vec![
-        ("LHLO mx.example\r\n", Ok(Command::Lhlo { host: "mx.example".into() })),
-        ("lhlo mx.example\r\n", Ok(Command::Lhlo { host: "mx.example".into() })),
+        (
+            "LHLO mx.example\r\n",
+            Ok(Command::Lhlo {
+                host: "mx.example".into(),
+            }),
+        ),
+        (
+            "lhlo mx.example\r\n",
+            Ok(Command::Lhlo {
+                host: "mx.example".into(),
+            }),
+        ),
         ("LHLO\r\n", Err(Syntax("LHLO domain"))),
         ("MAIL FROM:<a@b.example>\r\n", mail("a@b.example", 0)),
         (
             "mail from:<a@b.example> SIZE=1234 BODY=8BITMIME\r\n",
-            Ok(Command::Mail(MailFrom { sender: "a@b.example".into(), size: 1234, body: Some(Body::EightBitMime), ..MailFrom::default() })),
+            Ok(Command::Mail(MailFrom {
+                sender: "a@b.example".into(),
+                size: 1234,
+                body: Some(Body::EightBitMime),
+                ..MailFrom::default()
+            })),
         ),
         (
             "MAIL FROM:<a@b.example> BODY=7BIT\r\n",
-            Ok(Command::Mail(MailFrom { sender: "a@b.example".into(), body: Some(Body::SevenBit), ..MailFrom::default() })),
+            Ok(Command::Mail(MailFrom {
+                sender: "a@b.example".into(),
+                body: Some(Body::SevenBit),
+                ..MailFrom::default()
+            })),
         ),
         ("MAIL FROM:<>\r\n", mail("", 0)),
-        ("MAIL FROM:<a@b.example> SIZE=x\r\n", Err(BadParameter("SIZE"))),
+        (
+            "MAIL FROM:<a@b.example> SIZE=x\r\n",
+            Err(BadParameter("SIZE")),
+        ),
         ("MAIL FROM:<a@@b>\r\n", Err(BadSender)),
-        ("MAIL FROM:a@b.example\r\n", Err(Syntax("MAIL FROM:<reverse-path> [parameters]"))),
-        ("MAIL\r\n", Err(Syntax("MAIL FROM:<reverse-path> [parameters]"))),
-        ("MAIL FROM:<a@b.example> FOO=BAR\r\n", Err(Unsupported("FOO=BAR".into()))),
-        ("MAIL FROM:<a@b.example> BODY=BINARYMIME\r\n", Err(Unsupported("BODY".into()))),
-        ("MAIL FROM:<a@b.example> RET=FULL\r\n", Err(Unsupported("RET".into()))),
-        ("MAIL FROM:<a@b.example> ENVID=x\r\n", Err(Unsupported("ENVID".into()))),
-        ("MAIL FROM:<a@b.example> AUTH=<>\r\n", Err(Unsupported("AUTH".into()))),
+        (
+            "MAIL FROM:a@b.example\r\n",
+            Err(Syntax("MAIL FROM:<reverse-path> [parameters]")),
+        ),
+        (
+            "MAIL\r\n",
+            Err(Syntax("MAIL FROM:<reverse-path> [parameters]")),
+        ),
+        (
+            "MAIL FROM:<a@b.example> FOO=BAR\r\n",
+            Err(Unsupported("FOO=BAR".into())),
+        ),
+        (
+            "MAIL FROM:<a@b.example> BODY=BINARYMIME\r\n",
+            Err(Unsupported("BODY".into())),
+        ),
+        (
+            "MAIL FROM:<a@b.example> RET=FULL\r\n",
+            Err(Unsupported("RET".into())),
+        ),
+        (
+            "MAIL FROM:<a@b.example> ENVID=x\r\n",
+            Err(Unsupported("ENVID".into())),
+        ),
+        (
+            "MAIL FROM:<a@b.example> AUTH=<>\r\n",
+            Err(Unsupported("AUTH".into())),
+        ),
         ("RCPT TO:<u@x.test>\r\n", rcpt("u@x.test")),
         ("RCPT TO: <U+tag@X.test>\r\n", rcpt("U+tag@X.test")),
         ("RCPT TO:<>\r\n", Err(BadRecipient)),
         ("RCPT TO:<nodomain>\r\n", Err(BadRecipient)),
-        ("RCPT\r\n", Err(Syntax("RCPT TO:<forward-path> [parameters]"))),
-        ("RCPT TO:<u@x.test> NOTIFY=NEVER\r\n", Err(Unsupported("NOTIFY".into()))),
-        ("RCPT TO:<u@x.test> ORCPT=rfc822;u@x.test\r\n", Err(Unsupported("ORCPT".into()))),
+        (
+            "RCPT\r\n",
+            Err(Syntax("RCPT TO:<forward-path> [parameters]")),
+        ),
+        (
+            "RCPT TO:<u@x.test> NOTIFY=NEVER\r\n",
+            Err(Unsupported("NOTIFY".into())),
+        ),
+        (
+            "RCPT TO:<u@x.test> ORCPT=rfc822;u@x.test\r\n",
+            Err(Unsupported("ORCPT".into())),
+        ),
         ("DATA\r\n", Ok(Command::Data)),
         ("RSET\r\n", Ok(Command::Rset)),
         ("NOOP\r\n", Ok(Command::Noop)),
@@ -61,9 +121,17 @@ fn lmtp_table() -> Vec<(&'static str, Result<Command, CommandError>)> {
 fn mx_table() -> Vec<(&'static str, Result<Command, CommandError>)> {
     use CommandError::*;
     let dsn_rcpt = |recipient: &str, notify: Option<Notify>, orcpt: Option<&str>| {
-        Ok(Command::Rcpt(RcptTo { recipient: recipient.into(), notify, orcpt: orcpt.map(str::to_string) }))
+        Ok(Command::Rcpt(RcptTo {
+            recipient: recipient.into(),
+            notify,
+            orcpt: orcpt.map(str::to_string),
+        }))
     };
-    let all = Notify { success: true, failure: true, delay: true };
+    let all = Notify {
+        success: true,
+        failure: true,
+        delay: true,
+    };
     vec![
         ("EHLO client.example\r\n", Ok(Command::Ehlo { host: "client.example".into() })),
         ("HELO client.example\r\n", Ok(Command::Helo { host: "client.example".into() })),

@@ -85,7 +85,7 @@ async fn run(
     let helo_is_domain = is_domain(helo);
     let mut field = format!("Authentication-Results: {authserv_id}");
     if let (Some(iprev), true) = (iprev, config.reverse_dns != ReverseDns::Off) {
-        field.push_str(&part(|r| r.with_iprev_result(iprev, peer)));
+        field.push_str(&part(authserv_id, |r| r.with_iprev_result(iprev, peer)));
     }
 
     // SPF: the MAIL FROM identity (postmaster@HELO for the null sender),
@@ -101,14 +101,14 @@ async fn run(
                     context.sender,
                 ))
                 .await;
-            field.push_str(&part(|r| {
+            field.push_str(&part(authserv_id, |r| {
                 r.with_spf_mailfrom_result(&spf_mail_from, peer, context.sender, helo)
             }));
         } else if helo_is_domain {
             spf_mail_from = dns
                 .verify_spf(SpfParameters::verify_ehlo(peer, helo, authserv_id))
                 .await;
-            field.push_str(&part(|r| {
+            field.push_str(&part(authserv_id, |r| {
                 r.with_spf_mailfrom_result(&spf_mail_from, peer, "", helo)
             }));
         }
@@ -116,7 +116,9 @@ async fn run(
             let spf_helo = dns
                 .verify_spf(SpfParameters::verify_ehlo(peer, helo, authserv_id))
                 .await;
-            field.push_str(&part(|r| r.with_spf_ehlo_result(&spf_helo, peer, helo)));
+            field.push_str(&part(authserv_id, |r| {
+                r.with_spf_ehlo_result(&spf_helo, peer, helo)
+            }));
         }
     }
 
@@ -146,11 +148,11 @@ async fn run(
                 if dkim.is_empty() {
                     field.push_str(";\r\n\tdkim=none");
                 }
-                field.push_str(&part(|r| r.with_dkim_results(&dkim, &from)));
+                field.push_str(&part(authserv_id, |r| r.with_dkim_results(&dkim, &from)));
             }
             if config.arc {
                 let arc = dns.verify_arc(&parsed).await;
-                field.push_str(&part(|r| r.with_arc_result(&arc, peer)));
+                field.push_str(&part(authserv_id, |r| r.with_arc_result(&arc, peer)));
             }
             if config.dmarc {
                 let mail_from_domain = match context.sender.rsplit_once('@') {
@@ -165,7 +167,7 @@ async fn run(
                         &spf_mail_from,
                     ))
                     .await;
-                field.push_str(&part(|r| r.with_dmarc_result(&dmarc)));
+                field.push_str(&part(authserv_id, |r| r.with_dmarc_result(&dmarc)));
                 if matches!(dmarc.result(), DmarcResult::Fail(_)) && config.dmarc_reject {
                     match dmarc.policy() {
                         Policy::Reject => {
@@ -192,9 +194,12 @@ async fn run(
     }
 }
 
-/// One result as `mail-auth` renders it: `;CRLF<TAB>method=result ...`.
-fn part(
-    add: impl FnOnce(AuthenticationResults<'static>) -> AuthenticationResults<'static>,
+/// One result as `mail-auth` renders it: `;CRLF<TAB>method=result ...`
+/// (its comments name `authserv_id`).
+fn part<'a>(
+    authserv_id: &'a str,
+    add: impl FnOnce(AuthenticationResults<'a>) -> AuthenticationResults<'a>,
 ) -> String {
-    add(AuthenticationResults::new("")).to_string()
+    let rendered = add(AuthenticationResults::new(authserv_id)).to_string();
+    rendered[authserv_id.len()..].to_string()
 }

@@ -39,7 +39,11 @@ impl Admission {
     /// Limits of `max_open` connections at once (0: none) and `max_rate`
     /// per minute (0: none) per address.
     pub(super) fn new(max_open: usize, max_rate: u32) -> Self {
-        Admission { max_open, max_rate, clients: Mutex::new(HashMap::new()) }
+        Admission {
+            max_open,
+            max_rate,
+            clients: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Admits a connection from `ip`, or says which limit it is over.
@@ -49,7 +53,11 @@ impl Admission {
         if clients.len() >= SWEEP_AT {
             clients.retain(|_, c| c.open > 0 || now.duration_since(c.window) < WINDOW);
         }
-        let client = clients.entry(ip).or_insert(Client { open: 0, window: now, opened: 0 });
+        let client = clients.entry(ip).or_insert(Client {
+            open: 0,
+            window: now,
+            opened: 0,
+        });
         if now.duration_since(client.window) >= WINDOW {
             client.window = now;
             client.opened = 0;
@@ -62,7 +70,10 @@ impl Admission {
         }
         client.open += 1;
         client.opened += 1;
-        Ok(Admitted { admission: self, ip })
+        Ok(Admitted {
+            admission: self,
+            ip,
+        })
     }
 }
 
@@ -86,12 +97,18 @@ mod tests {
         let admission = Admission::new(2, 3);
         let a = admission.admit(ip).unwrap();
         let b = admission.admit(ip).unwrap();
-        assert_eq!(admission.admit(ip).err(), Some("Too many connections from your address"));
+        assert_eq!(
+            admission.admit(ip).err(),
+            Some("Too many connections from your address")
+        );
         assert!(admission.admit(other).is_ok());
         drop(a);
         let _c = admission.admit(ip).unwrap();
         drop(b);
-        assert_eq!(admission.admit(ip).err(), Some("Too many connections per minute from your address"));
+        assert_eq!(
+            admission.admit(ip).err(),
+            Some("Too many connections per minute from your address")
+        );
         let unlimited = Admission::new(0, 0);
         let held: Vec<_> = (0..100).map(|_| unlimited.admit(ip).unwrap()).collect();
         assert_eq!(held.len(), 100);

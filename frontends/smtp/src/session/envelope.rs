@@ -34,14 +34,23 @@ impl Session {
             _ => return Reply::new(503, "5.5.1", "Nested MAIL command"),
         }
         if mail.size > self.mx.config.max_message_size {
-            return Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size");
+            return Reply::new(
+                552,
+                "5.3.4",
+                "Message size exceeds fixed maximum message size",
+            );
         }
         if self.mx.queue.is_full() {
             tracing::warn!(peer = %self.peer, "queue full; mail deferred");
             return Reply::new(452, "4.3.1", "Insufficient system storage, try again later");
         }
         tracing::debug!(peer = %self.peer, sender = %mail.sender, "MAIL");
-        self.state = State::Envelope(Envelope { mail, accepted: Vec::new(), recipients: Vec::new(), seen: HashSet::new() });
+        self.state = State::Envelope(Envelope {
+            mail,
+            accepted: Vec::new(),
+            recipients: Vec::new(),
+            seen: HashSet::new(),
+        });
         Reply::new(250, "2.1.0", "Ok")
     }
 
@@ -73,7 +82,11 @@ impl Session {
             Err(e) => return self.unusable(address, e).await,
         };
         let notify = match rcpt.notify {
-            Some(n) => DsnNotify { success: n.success, failure: n.failure, delay: n.delay },
+            Some(n) => DsnNotify {
+                success: n.success,
+                failure: n.failure,
+                delay: n.delay,
+            },
             None => DsnNotify::default(),
         };
         let orcpt = rcpt.orcpt.as_ref().map(|o| format!("rfc822;{}", xtext(o)));
@@ -111,23 +124,40 @@ impl Session {
     }
 
     /// The accounts mail for `address` goes to, or the refusal.
-    fn accounts_for(&self, address: &str, sender: &str, resolution: Resolution) -> Result<Vec<Account>, Reply> {
+    fn accounts_for(
+        &self,
+        address: &str,
+        sender: &str,
+        resolution: Resolution,
+    ) -> Result<Vec<Account>, Reply> {
         let account = match resolution {
             Resolution::Account(a) | Resolution::Alias { account: a, .. } => a,
             Resolution::List { list, recipients } => {
                 if !Directory::may_post(&list, &recipients, sender) {
                     tracing::info!(%sender, list = %list.address, "sender may not post to the list");
-                    return Err(Reply::new(550, "5.7.1", format!("<{address}> Not allowed to post to this list")));
+                    return Err(Reply::new(
+                        550,
+                        "5.7.1",
+                        format!("<{address}> Not allowed to post to this list"),
+                    ));
                 }
                 let members = list_accounts(&list.address, recipients);
                 if members.is_empty() {
-                    return Err(Reply::new(550, "5.1.1", format!("<{address}> List has no members")));
+                    return Err(Reply::new(
+                        550,
+                        "5.1.1",
+                        format!("<{address}> List has no members"),
+                    ));
                 }
                 return Ok(members);
             }
             Resolution::Unknown { our_domain: true } => {
                 tracing::info!(peer = %self.peer, recipient = %address, "unknown recipient");
-                return Err(Reply::new(550, "5.1.1", format!("<{address}> No such user here")));
+                return Err(Reply::new(
+                    550,
+                    "5.1.1",
+                    format!("<{address}> No such user here"),
+                ));
             }
             Resolution::Unknown { our_domain: false } => {
                 tracing::info!(peer = %self.peer, recipient = %address, "relay attempt refused");
@@ -135,7 +165,11 @@ impl Session {
             }
         };
         if account.status == AccountStatus::Closed {
-            return Err(Reply::new(550, "5.2.1", format!("<{address}> Mailbox disabled")));
+            return Err(Reply::new(
+                550,
+                "5.2.1",
+                format!("<{address}> Mailbox disabled"),
+            ));
         }
         Ok(vec![account])
     }
@@ -152,7 +186,9 @@ fn list_accounts(list: &str, members: Vec<ListMember>) -> Vec<Account> {
                 tracing::info!(list, member = %a.address, "closed account on the list skipped");
             }
             ListMember::Account(a) => accounts.push(a),
-            ListMember::External(e) => tracing::warn!(list, member = %e, "outside list member is not reached by the MX"),
+            ListMember::External(e) => {
+                tracing::warn!(list, member = %e, "outside list member is not reached by the MX")
+            }
         }
     }
     accounts
@@ -176,7 +212,10 @@ fn xtext(text: &str) -> String {
         match u32::from(c) {
             33..=126 if c != '+' && c != '=' => out.push(c),
             byte @ 0..=255 => out.push_str(&format!("+{byte:02X}")),
-            _ => c.to_string().bytes().for_each(|b| out.push_str(&format!("+{b:02X}"))),
+            _ => c
+                .to_string()
+                .bytes()
+                .for_each(|b| out.push_str(&format!("+{b:02X}"))),
         }
     }
     out

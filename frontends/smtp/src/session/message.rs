@@ -2,7 +2,7 @@
 //! trace field and the filters' fields go in front of it, and it goes into
 //! the queue. The `250` is sent only once the queue has it on disk.
 
-use super::{Envelope, Flow, Greeted, Session, State, Tls};
+use super::{forged, Envelope, Flow, Greeted, Session, State, Tls};
 use crate::filter::{Decision, MessageContext};
 use bytes::{Buf, BytesMut};
 use kotak_engine::queue::{DsnRet, NewQueueMessage};
@@ -100,9 +100,15 @@ impl Session {
     /// Feeds message data from `input`. Returns `None` when the message (or
     /// chunk) is over and its reply written, so commands follow; `Some` when
     /// more input is needed or the connection ends.
-    pub(super) async fn receive_data(&mut self, input: &mut BytesMut, out: &mut Vec<u8>) -> Option<Flow> {
+    pub(super) async fn receive_data(
+        &mut self,
+        input: &mut BytesMut,
+        out: &mut Vec<u8>,
+    ) -> Option<Flow> {
         if let Some((remaining, _)) = &mut self.skip {
-            let take = input.len().min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+            let take = input
+                .len()
+                .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
             input.advance(take);
             *remaining -= take as u64;
             if *remaining > 0 {
@@ -124,7 +130,10 @@ impl Session {
             }
             _ => return None,
         };
-        let reply = match outcome? {
+        let Some(outcome) = outcome else {
+            return Some(Flow::Read);
+        };
+        let reply = match outcome {
             Chunk::More(None) => Reply::new(250, "2.0.0", "Chunk received"),
             Chunk::More(Some(fault)) => fault_reply(fault),
             Chunk::Last(received) => {
@@ -157,7 +166,11 @@ impl Session {
             recipients: &envelope.accepted,
             tls: matches!(self.tls, Tls::Active(_)),
         };
-        let verdict = self.mx.filters.check_message(&context, &message[trace_len..]).await;
+        let verdict = self
+            .mx
+            .filters
+            .check_message(&context, &message[trace_len..])
+            .await;
         match verdict.decision {
             Decision::Accept => {}
             Decision::Reject { code, status, text } | Decision::TempFail { code, status, text } => {
@@ -165,7 +178,12 @@ impl Session {
                 return Reply::new(code, status, text);
             }
         }
-        message.splice(trace_len..trace_len, verdict.fields);
+        // The filters judged what the client sent; fields only we may
+        // write are dropped from it before ours go in front.
+        let mut sent = message.split_off(trace_len);
+        forged::remove_forged_fields(&mut sent, &self.mx.config.hostname);
+        message.extend_from_slice(&verdict.fields);
+        message.append(&mut sent);
         let size = message.len();
         let recipients = envelope.recipients.len();
         let queued = NewQueueMessage {
@@ -211,7 +229,11 @@ pub(super) fn trace_length(message: &[u8]) -> usize {
 
 fn fault_reply(fault: Fault) -> Reply {
     match fault {
-        Fault::TooLarge => Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size"),
+        Fault::TooLarge => Reply::new(
+            552,
+            "5.3.4",
+            "Message size exceeds fixed maximum message size",
+        ),
         Fault::BareLineEnd => Reply::new(550, "5.6.0", "Message contains a bare CR or LF"),
     }
 }

@@ -15,6 +15,7 @@
 //! read by count.
 
 mod envelope;
+mod forged;
 mod message;
 
 #[cfg(test)]
@@ -118,8 +119,20 @@ pub struct Session {
 impl Session {
     /// A session for a client at `peer` that has not been greeted yet.
     pub fn new(mx: Arc<Mx>, peer: IpAddr, tls: Tls) -> Self {
-        let framer = LineFramer::new(mx.config.max_line_length.max(MIN_LINE_LENGTH), LineEnds::Crlf);
-        Session { mx, peer, tls, framer, state: State::Fresh, greeted: None, errors: 0, skip: None }
+        let framer = LineFramer::new(
+            mx.config.max_line_length.max(MIN_LINE_LENGTH),
+            LineEnds::Crlf,
+        );
+        Session {
+            mx,
+            peer,
+            tls,
+            framer,
+            state: State::Fresh,
+            greeted: None,
+            errors: 0,
+            skip: None,
+        }
     }
 
     /// The connection checks (reverse DNS, DNS block lists) and the reply
@@ -127,7 +140,13 @@ impl Session {
     /// which the server closes.
     pub async fn open(&mut self) -> (Reply, Flow) {
         match self.mx.filters.check_client(self.peer, None).await {
-            Decision::Accept => (Reply::plain(220, format!("{} ESMTP Kotak ready", self.mx.config.hostname)), Flow::Read),
+            Decision::Accept => (
+                Reply::plain(
+                    220,
+                    format!("{} ESMTP Kotak ready", self.mx.config.hostname),
+                ),
+                Flow::Read,
+            ),
             Decision::Reject { code, status, text } | Decision::TempFail { code, status, text } => {
                 tracing::info!(peer = %self.peer, code, %status, %text, "client refused at connection");
                 (Reply::new(code, status, text), Flow::Close)
@@ -182,7 +201,9 @@ impl Session {
                 Framed::Overlong { len, first } => {
                     input.advance(len);
                     if first {
-                        if let Some(flow) = self.answer(Reply::new(500, "5.5.2", "Line too long"), out) {
+                        if let Some(flow) =
+                            self.answer(Reply::new(500, "5.5.2", "Line too long"), out)
+                        {
                             return flow;
                         }
                     }
@@ -204,7 +225,15 @@ impl Session {
             self.errors += 1;
             if self.errors >= self.mx.config.max_errors {
                 tracing::info!(peer = %self.peer, errors = self.errors, "too many errors; closing");
-                Reply::new(421, "4.7.0", format!("{} Too many errors, closing connection", self.mx.config.hostname)).write(out);
+                Reply::new(
+                    421,
+                    "4.7.0",
+                    format!(
+                        "{} Too many errors, closing connection",
+                        self.mx.config.hostname
+                    ),
+                )
+                .write(out);
                 return Some(Flow::Close);
             }
         }
@@ -240,10 +269,16 @@ impl Session {
             }
             Command::Noop => Reply::new(250, "2.0.0", "Ok"),
             Command::Quit => {
-                let bye = Reply::new(221, "2.0.0", format!("{} closing connection", self.mx.config.hostname));
+                let bye = Reply::new(
+                    221,
+                    "2.0.0",
+                    format!("{} closing connection", self.mx.config.hostname),
+                );
                 return (Some(bye), Flow::Close);
             }
-            Command::Lhlo { .. } | Command::NotOffered(_) => Reply::new(502, "5.5.1", "Command not implemented"),
+            Command::Lhlo { .. } | Command::NotOffered(_) => {
+                Reply::new(502, "5.5.1", "Command not implemented")
+            }
         };
         (Some(reply), Flow::Read)
     }
@@ -282,8 +317,14 @@ impl Session {
         match (&self.tls, &self.state) {
             (Tls::Active(_), _) => (Reply::new(503, "5.5.1", "TLS already active"), Flow::Read),
             (Tls::Unavailable, _) => (Reply::new(502, "5.5.1", "STARTTLS not offered"), Flow::Read),
-            (Tls::Offered, State::Fresh | State::Ready) => (Reply::new(220, "2.0.0", "Ready to start TLS"), Flow::StartTls),
-            (Tls::Offered, _) => (Reply::new(503, "5.5.1", "STARTTLS inside a transaction"), Flow::Read),
+            (Tls::Offered, State::Fresh | State::Ready) => (
+                Reply::new(220, "2.0.0", "Ready to start TLS"),
+                Flow::StartTls,
+            ),
+            (Tls::Offered, _) => (
+                Reply::new(503, "5.5.1", "STARTTLS inside a transaction"),
+                Flow::Read,
+            ),
         }
     }
 }
@@ -296,7 +337,11 @@ fn refusal(error: &CommandError) -> Reply {
         CommandError::BadSender => Reply::new(501, "5.1.7", "Bad sender address syntax"),
         CommandError::BadRecipient => Reply::new(501, "5.1.3", "Bad recipient address syntax"),
         CommandError::NeedsUtf8 => Reply::new(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"),
-        CommandError::BadParameter(param) => Reply::new(501, "5.5.4", format!("Invalid {param} parameter")),
-        CommandError::Unsupported(param) => Reply::new(555, "5.5.4", format!("Unsupported parameter: {param}")),
+        CommandError::BadParameter(param) => {
+            Reply::new(501, "5.5.4", format!("Invalid {param} parameter"))
+        }
+        CommandError::Unsupported(param) => {
+            Reply::new(555, "5.5.4", format!("Unsupported parameter: {param}"))
+        }
     }
 }
