@@ -87,7 +87,7 @@ def insecure():
 
 def test_up_prints_every_role_and_spreads_accounts(up):
     roles = {role for role, _ in up.listeners}
-    assert roles == {"proxy"} | {f"node{i}" for i in range(1, NODES + 1)}
+    assert roles == {"proxy", "mx"} | {f"node{i}" for i in range(1, NODES + 1)}
     for i in range(1, NODES + 1):
         assert {"imap", "pop3", "lmtp"} <= {p for r, p in up.listeners if r == f"node{i}"}
     assert {h for _, _, h in up.accounts} == {f"node{i}" for i in range(1, NODES + 1)}

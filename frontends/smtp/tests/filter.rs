@@ -138,8 +138,14 @@ async fn check(config: FilterConfig, sender: &str, message: &[u8]) -> MessageVer
     filters.check_message(&context, message).await
 }
 
+/// The field every message gets when no authentication check ran.
+const NO_AUTHENTICATION: &str = "Authentication-Results: mx.kotak.test; none\r\n";
+
+/// The fields of a verdict, less the `Authentication-Results: ...; none`
+/// that the spam and virus tests (no SPF, DKIM or DMARC) all get.
 fn field(verdict: &MessageVerdict) -> String {
-    String::from_utf8(verdict.fields.clone()).unwrap()
+    let all = String::from_utf8(verdict.fields.clone()).unwrap();
+    all.strip_prefix(NO_AUTHENTICATION).map(str::to_string).unwrap_or(all)
 }
 
 fn code(decision: &Decision) -> Option<(u16, &str)> {
@@ -378,7 +384,7 @@ async fn clamd_refuses_an_eicar_attachment() {
     )
     .await;
     assert_eq!(clean.decision, Decision::Accept);
-    assert!(clean.fields.is_empty());
+    assert_eq!(String::from_utf8(clean.fields).unwrap(), NO_AUTHENTICATION);
 }
 
 /// An address where nothing listens, and one that accepts and never answers.
