@@ -11,13 +11,18 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Starts the server in the background, stops it when standard input
-/// closes, and exits when the server does. `$@` is the server's command line.
+/// Starts the server in the background and exits when it does; when
+/// standard input closes it stops the server and, once it is gone, removes
+/// the server's temporary directory (`$DAEMON_DIR`; a `static` server's
+/// `TempDir` is never dropped). A server that dies by itself leaves its log
+/// for the error message. `$@` is the server's command line.
 const WATCHDOG: &str = r#"
 "$@" &
 server=$!
 exec 3<&0
-(read -r line <&3; kill "$server" 2>/dev/null) &
+(read -r line <&3; kill "$server" 2>/dev/null
+ while kill -0 "$server" 2>/dev/null; do sleep 0.1; done
+ rm -rf "$DAEMON_DIR") &
 wait "$server"
 "#;
 
@@ -32,7 +37,8 @@ pub(crate) struct Daemon {
 }
 
 impl Daemon {
-    /// Runs `program args` with its output in `log`, and waits until
+    /// Runs `program args` with its output in `log` (a file in the
+    /// server's temporary directory, removed when the server exits), and waits until
     /// `ready()` or `timeout`. On failure returns the log's end.
     pub(crate) fn spawn(
         program: &str,
@@ -43,9 +49,12 @@ impl Daemon {
     ) -> Result<Daemon, String> {
         let out = File::create(log).map_err(|e| format!("creating {}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
+        // The log is kept in the server's own temporary directory.
+        let dir = log.parent().ok_or_else(|| format!("{}: no directory", log.display()))?;
         let child = Command::new("sh")
             .args(["-c", WATCHDOG, "sh", program])
             .args(args)
+            .env("DAEMON_DIR", dir)
             .stdin(Stdio::piped())
             .stdout(out)
             .stderr(err)
