@@ -44,7 +44,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from quiet import group_cpu_seconds  # noqa: E402
+from quiet import group_cpu_seconds, settle_groups  # noqa: E402
 
 DOMAIN = "bench.test"
 NGINX_PACKAGES = ["nginx-light", "libnginx-mod-mail"]
@@ -180,17 +180,6 @@ def tree_rss_kb(pid):
     return total
 
 
-def settle(procs, limit=60):
-    """Waits until all of `procs` together use under 5% of a core for a second."""
-    start = time.monotonic()
-    last = sum(p.cpu() for p in procs)
-    while time.monotonic() - start < limit:
-        time.sleep(1)
-        now = sum(p.cpu() for p in procs)
-        if now - last < 0.05:
-            return
-        last = now
-
 
 # --- the Kotak processes -------------------------------------------------------------------
 
@@ -323,7 +312,7 @@ mail {{
 
     def measured(self, args, timeout):
         """One bench run with every server's CPU around it."""
-        settle(self.servers(), 30)
+        settle_groups(self.servers(), 30)
         before = {s.name: s.cpu() for s in self.servers()}
         t0 = time.monotonic()
         figures = self.bench(args, timeout)
@@ -358,7 +347,7 @@ mail {{
                     runs[name][kind].append(self.measured(args, timeout))
             for name, key in targets:
                 log(f"round {rnd + 1}: login storm via {name}")
-                settle(self.servers(), 30)
+                settle_groups(self.servers(), 30)
                 before = {s.name: s.cpu() for s in self.servers()}
                 r = login_storm(p[f"{key}_imap"], accounts, 8, o.seconds)
                 cpu = {s.name: round(s.cpu() - before[s.name], 3) for s in self.servers()}
@@ -387,7 +376,7 @@ mail {{
             self.bench(["idle", "--port", str(p[f"{key}_imap"]), "--users", str(o.users), "--connections",
                         str(max(50, o.idle // 5)), "--concurrency", "50", "--hold", "1", "--time-limit",
                         str(o.idle_seconds)], o.idle_seconds + 300)
-            settle(self.servers(), 30)
+            settle_groups(self.servers(), 30)
             stable = wait_rss_stable(proc.pid, 60)
             log(f"idle via {name}: {o.idle} connections (RSS stable after {stable} s)")
             before = {s.name: s.cpu() for s in self.servers()}
@@ -507,7 +496,7 @@ class Up:
         return round(ready, 2)
 
     def storm(self, label, accounts):
-        settle([self.proc], 30)
+        settle_groups([self.proc], 30)
         cpu0 = self.proc.cpu()
         r = login_storm(self.imap_port, accounts, self.o.login_threads, self.o.login_seconds)
         r["server_cpu_s"] = round(self.proc.cpu() - cpu0, 2)

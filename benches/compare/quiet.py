@@ -62,3 +62,18 @@ def log_everyone_in(server):
             imap.login(address, password)
             imap.logout()
     return round(time.monotonic() - start, 1)
+
+
+def settle_groups(procs, limit=60):
+    """Waits until the process groups of `procs` (objects with `cpu()`)
+    together use under 5% of a core for a second, at most `limit` seconds;
+    returns the seconds waited."""
+    start = time.monotonic()
+    last = sum(p.cpu() for p in procs)
+    while time.monotonic() - start < limit:
+        time.sleep(1)
+        now = sum(p.cpu() for p in procs)
+        if now - last < 0.05:
+            break
+        last = now
+    return round(time.monotonic() - start, 1)

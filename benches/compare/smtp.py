@@ -47,7 +47,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from quiet import group_cpu_seconds  # noqa: E402
+from quiet import group_cpu_seconds, settle_groups  # noqa: E402
 from servers import DOMAIN, Dovecot, account, free_port, wait_for_port  # noqa: E402
 
 STARTED = []  # every server started, stopped at exit
@@ -275,22 +275,10 @@ class Path:
         return {p.name: p.cpu() for p in self.procs}
 
 
-def settle(procs, limit=60):
-    """Waits until all of `procs` together use under 5% of a core for a second."""
-    start = time.monotonic()
-    last = sum(p.cpu() for p in procs)
-    while time.monotonic() - start < limit:
-        time.sleep(1)
-        now = sum(p.cpu() for p in procs)
-        if now - last < 0.05:
-            break
-        last = now
-    return round(time.monotonic() - start, 1)
-
 
 def bench_smtp(o, kotak, path, rnd):
     """One `kotak bench smtp` run, end to end."""
-    waited = settle(path.procs)
+    waited = settle_groups(path.procs)
     argv = [kotak, "bench", "smtp", "--target", f"127.0.0.1:{path.smtp_port}", "--imap",
             f"127.0.0.1:{path.imap_port}", "--users", str(o.users), "--clients", str(o.clients),
             "--messages", str(o.messages), "--duration", str(o.max_seconds), "--readable-timeout",
@@ -335,7 +323,7 @@ def bench_smtp_source(o, path):
     """Postfix's smtp-source: `procs` processes, each to its own recipient,
     with o.source_sessions sessions in all; msgs/s until the last one exits
     (accepted), and until the recipients' INBOXes hold them all (readable)."""
-    waited = settle(path.procs)
+    waited = settle_groups(path.procs)
     procs = o.source_procs
     recipients = list(range(1, procs + 1))
     sessions = inbox_counts(path.imap_port, recipients)

@@ -155,7 +155,7 @@ impl Session {
     async fn execute(&mut self, parsed: Result<Command, CommandError>) -> (Reply, Flow) {
         let command = match parsed {
             Ok(command) => command,
-            Err(e) => return (refusal(&e), Flow::Continue),
+            Err(e) => return (e.reply(), Flow::Continue),
         };
         let reply = match command {
             Command::Lhlo { host } => self.lhlo(&host),
@@ -222,11 +222,7 @@ impl Session {
             State::Ready => {}
         }
         if declared_size > self.max_client_message() {
-            return Reply::new(
-                552,
-                "5.3.4",
-                "Message size exceeds fixed maximum message size",
-            );
+            return Reply::too_large();
         }
         self.state = State::Envelope(Envelope {
             sender,
@@ -383,7 +379,7 @@ impl Session {
             Received::Refused(fault) => {
                 tracing::info!(sender = %envelope.sender, ?fault, "message refused");
                 let reply = match fault {
-                    Fault::TooLarge => too_large(),
+                    Fault::TooLarge => Reply::too_large(),
                     Fault::BareLineEnd => {
                         Reply::new(550, "5.6.0", "Message contains a bare CR or LF")
                     }
@@ -445,7 +441,7 @@ fn delivery_reply(
             "4.3.0",
             format!("<{to}> Temporary storage failure, try again later"),
         ),
-        (false, Some(Error::TooLarge)) if single || delivered == 0 => too_large(),
+        (false, Some(Error::TooLarge)) if single || delivered == 0 => Reply::too_large(),
         (false, Some(_)) if single || delivered == 0 => {
             Reply::new(552, "5.2.2", format!("<{to}> Mailbox full"))
         }
@@ -453,27 +449,4 @@ fn delivery_reply(
     }
 }
 
-fn too_large() -> Reply {
-    Reply::new(
-        552,
-        "5.3.4",
-        "Message size exceeds fixed maximum message size",
-    )
-}
 
-/// The reply to a command line that did not parse.
-fn refusal(error: &CommandError) -> Reply {
-    match error {
-        CommandError::Unknown => Reply::new(500, "5.5.2", "Unknown command"),
-        CommandError::Syntax(syntax) => Reply::new(501, "5.5.4", format!("Syntax: {syntax}")),
-        CommandError::BadSender => Reply::new(501, "5.1.7", "Bad sender address syntax"),
-        CommandError::BadRecipient => Reply::new(501, "5.1.3", "Bad recipient address syntax"),
-        CommandError::NeedsUtf8 => Reply::new(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"),
-        CommandError::BadParameter(param) => {
-            Reply::new(501, "5.5.4", format!("Invalid {param} parameter"))
-        }
-        CommandError::Unsupported(param) => {
-            Reply::new(555, "5.5.4", format!("Unsupported parameter: {param}"))
-        }
-    }
-}

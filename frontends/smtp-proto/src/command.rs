@@ -181,6 +181,23 @@ pub enum CommandError {
     Unsupported(String),
 }
 
+impl CommandError {
+    /// The reply to a command line refused for this reason; the same for
+    /// LMTP and SMTP.
+    pub fn reply(&self) -> crate::Reply {
+        use crate::Reply;
+        match self {
+            CommandError::Unknown => Reply::new(500, "5.5.2", "Unknown command"),
+            CommandError::Syntax(syntax) => Reply::new(501, "5.5.4", format!("Syntax: {syntax}")),
+            CommandError::BadSender => Reply::new(501, "5.1.7", "Bad sender address syntax"),
+            CommandError::BadRecipient => Reply::new(501, "5.1.3", "Bad recipient address syntax"),
+            CommandError::NeedsUtf8 => Reply::new(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"),
+            CommandError::BadParameter(param) => Reply::new(501, "5.5.4", format!("Invalid {param} parameter")),
+            CommandError::Unsupported(param) => Reply::new(555, "5.5.4", format!("Unsupported parameter: {param}")),
+        }
+    }
+}
+
 impl From<smtp_proto::Error> for CommandError {
     fn from(e: smtp_proto::Error) -> Self {
         match e {

@@ -38,6 +38,11 @@ impl Reply {
         }
     }
 
+    /// `552 5.3.4`: a message (declared or received) over the size limit.
+    pub fn too_large() -> Self {
+        Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size")
+    }
+
     /// `421 4.4.2`: the client was silent too long and the server closes.
     /// One text for LMTP and SMTP.
     pub fn timed_out(hostname: &str) -> Self {

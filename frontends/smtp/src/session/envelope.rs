@@ -34,11 +34,7 @@ impl Session {
             _ => return Reply::new(503, "5.5.1", "Nested MAIL command"),
         }
         if mail.size > self.mx.config.max_message_size {
-            return Reply::new(
-                552,
-                "5.3.4",
-                "Message size exceeds fixed maximum message size",
-            );
+            return Reply::too_large();
         }
         if self.mx.queue.is_full() {
             tracing::warn!(peer = %self.peer, "queue full; mail deferred");

@@ -229,11 +229,7 @@ pub(super) fn trace_length(message: &[u8]) -> usize {
 
 fn fault_reply(fault: Fault) -> Reply {
     match fault {
-        Fault::TooLarge => Reply::new(
-            552,
-            "5.3.4",
-            "Message size exceeds fixed maximum message size",
-        ),
+        Fault::TooLarge => Reply::too_large(),
         Fault::BareLineEnd => Reply::new(550, "5.6.0", "Message contains a bare CR or LF"),
     }
 }

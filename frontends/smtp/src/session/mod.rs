@@ -245,7 +245,7 @@ impl Session {
     async fn execute(&mut self, parsed: Result<Command, CommandError>) -> (Option<Reply>, Flow) {
         let command = match parsed {
             Ok(command) => command,
-            Err(e) => return (Some(refusal(&e)), Flow::Read),
+            Err(e) => return (Some(e.reply()), Flow::Read),
         };
         let reply = match command {
             Command::Ehlo { host } => self.hello(Greeted::Ehlo, host).await,
@@ -329,19 +329,3 @@ impl Session {
     }
 }
 
-/// The reply to a command line that did not parse.
-fn refusal(error: &CommandError) -> Reply {
-    match error {
-        CommandError::Unknown => Reply::new(500, "5.5.2", "Unknown command"),
-        CommandError::Syntax(syntax) => Reply::new(501, "5.5.4", format!("Syntax: {syntax}")),
-        CommandError::BadSender => Reply::new(501, "5.1.7", "Bad sender address syntax"),
-        CommandError::BadRecipient => Reply::new(501, "5.1.3", "Bad recipient address syntax"),
-        CommandError::NeedsUtf8 => Reply::new(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"),
-        CommandError::BadParameter(param) => {
-            Reply::new(501, "5.5.4", format!("Invalid {param} parameter"))
-        }
-        CommandError::Unsupported(param) => {
-            Reply::new(555, "5.5.4", format!("Unsupported parameter: {param}"))
-        }
-    }
-}
