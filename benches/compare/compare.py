@@ -23,7 +23,7 @@ import machine
 import quiet
 import report
 from scenarios import CPU_PER_COMMAND, PROFILE_SCENARIOS, SCENARIOS
-from servers import Dovecot, Kotak
+from servers import Dovecot, DovecotFts, Kotak
 
 
 def parse_args():
@@ -62,6 +62,9 @@ def parse_args():
                    help="Dovecot's password scheme: ARGON2ID-KOTAK (Argon2id with Kotak's cost, made with the "
                         "argon2 tool) or any `doveadm pw -s` scheme, e.g. SHA512-CRYPT")
     p.add_argument("--dovecot-auth-cache", default="0", help="Dovecot's auth_cache_size (0: its default, off)")
+    p.add_argument("--dovecot-fts-autoindex", action="store_true",
+                   help="Dovecot indexes new mail for full-text search as it arrives (fts-xapian, fts_autoindex), "
+                        "as Kotak does")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     p.add_argument("--json-out", help="also write the JSON results to this file")
     o = p.parse_args()
@@ -81,6 +84,8 @@ def parse_args():
     o.servers = [s for s in ("Kotak", "Dovecot") if s in o.servers.split(",")]
     if not o.servers:
         p.error("--servers must name Kotak, Dovecot or both")
+    if o.dovecot_fts_autoindex and not DovecotFts.available():
+        p.error("--dovecot-fts-autoindex needs Debian's dovecot-fts-xapian (run.sh installs it for this flag)")
     return o
 
 
@@ -160,7 +165,8 @@ def main():
     if "Kotak" in o.servers:
         servers.append(Kotak(o.work, o.kotak, o.users, max(10_000, max_connections), accounts))
     if "Dovecot" in o.servers:
-        servers.append(Dovecot(o.work, o.users, o.dovecot_scheme, o.dovecot_auth_cache, max_connections, accounts))
+        servers.append(Dovecot(o.work, o.users, o.dovecot_scheme, o.dovecot_auth_cache, max_connections, accounts,
+                               fts_autoindex=o.dovecot_fts_autoindex))
     # Servers a scenario starts for itself; stopped with the others.
     extra = []
     tables = []

@@ -21,8 +21,8 @@ if ((${#need[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-if [[ "$*" == *search* ]] && ! dpkg -s dovecot-fts-xapian >/dev/null 2>&1; then
-    echo "run.sh: installing dovecot-fts-xapian for the search scenario" >&2
+if [[ "$*" == *search* || "$*" == *--dovecot-fts-autoindex* ]] && ! dpkg -s dovecot-fts-xapian >/dev/null 2>&1; then
+    echo "run.sh: installing dovecot-fts-xapian for full-text search in Dovecot" >&2
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-fts-xapian >/dev/null; } ||
         echo "run.sh: dovecot-fts-xapian did not install; search runs without Dovecot+fts" >&2
 fi

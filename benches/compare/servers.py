@@ -171,11 +171,14 @@ class Dovecot(Server):
 
     name = "Dovecot"
 
-    def __init__(self, work, users, scheme, auth_cache_size, max_connections, extra=()):
+    def __init__(self, work, users, scheme, auth_cache_size, max_connections, extra=(), fts_autoindex=False):
         super().__init__(work, users, extra)
         self.scheme = scheme
         self.auth_cache_size = auth_cache_size
         self.max_connections = max_connections
+        # Index for full-text search as mail arrives (fts-xapian,
+        # fts_autoindex), as Kotak does: the same work on both sides.
+        self.fts_autoindex = fts_autoindex
         self.config = os.path.join(self.dir, "dovecot.conf")
         self.mail = os.path.join(self.dir, "mail")
         self.passwd = os.path.join(self.dir, "passwd")
@@ -190,6 +193,8 @@ class Dovecot(Server):
                           + (" (no cache, Dovecot's default)" if self.auth_cache_size in ("0", 0) else ""),
             "durability": "mail_fsync = optimized (Dovecot's default), maildir",
             "processes": "login in high-performance mode (service_count = 0), one imap/pop3 process per session",
+            **({"full text": "fts-xapian (partial=3 full=20), fts_autoindex = yes: new mail indexed as it arrives"}
+               if self.fts_autoindex else {}),
         }
 
     def home(self, address):
@@ -223,7 +228,7 @@ class Dovecot(Server):
 
     def plugin_settings(self):
         """Settings a variant adds at the end of the config."""
-        return ""
+        return xapian_settings(autoindex=True) if self.fts_autoindex else ""
 
     def _config(self, uid, gid):
         d, passwd, mail = self.dir, self.passwd, self.mail
@@ -316,6 +321,22 @@ protocol lmtp {{
             wait_for_port(port, 30, self.proc)
 
 
+def xapian_settings(autoindex):
+    """Dovecot settings loading fts-xapian; with `autoindex`, mail is
+    indexed as it is delivered or appended rather than at the first search."""
+    return f"""mail_plugins = $mail_plugins fts fts_xapian
+plugin {{
+  fts = xapian
+  fts_xapian = partial=3 full=20
+  fts_autoindex = {"yes" if autoindex else "no"}
+  fts_enforced = yes
+}}
+service indexer-worker {{
+  vsz_limit = 0
+}}
+"""
+
+
 class DovecotFts(Dovecot):
     """A second Dovecot serving the first one's accounts and maildirs, with
     the fts-xapian full-text plugin (Debian's dovecot-fts-xapian); its
@@ -340,17 +361,7 @@ class DovecotFts(Dovecot):
                              "same maildirs as Dovecot"}
 
     def plugin_settings(self):
-        return """mail_plugins = $mail_plugins fts fts_xapian
-plugin {
-  fts = xapian
-  fts_xapian = partial=3 full=20
-  fts_autoindex = no
-  fts_enforced = yes
-}
-service indexer-worker {
-  vsz_limit = 0
-}
-"""
+        return xapian_settings(autoindex=False)
 
     def prepare(self):
         entry = pwd.getpwnam(MAIL_USER)

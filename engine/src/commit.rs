@@ -11,6 +11,7 @@ use crate::keys::Cf;
 use rocksdb::{WriteBatch, WriteOptions, DB};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// The column families of one kind of RocksDB instance, typed so that a
@@ -93,6 +94,12 @@ pub struct Committer<F = Cf> {
 
 /// Most writes merged into one sync; bounds the latency of the first writer.
 const MAX_GROUP: usize = 512;
+/// How long a group waits for one more writer, once the previous group
+/// showed that writers are concurrent (see [`gather`]).
+const LINGER_STEP: Duration = Duration::from_micros(50);
+/// The most a group waits for more writers in all: under the WAL sync's own
+/// latency (0.2-0.3 ms here), so a writer waits less than one more sync.
+const MAX_LINGER: Duration = Duration::from_micros(200);
 
 impl Committer<Cf> {
     /// Starts the writer thread of one shard.
@@ -157,18 +164,43 @@ impl<F: Family> Committer<F> {
     }
 }
 
-fn run<F: Family>(db: Arc<DB>, rx: mpsc::Receiver<Request<F>>) {
-    let mut sync = WriteOptions::default();
-    sync.set_sync(true);
-    let no_sync = WriteOptions::default();
-    while let Ok(first) = rx.recv() {
-        let mut group = vec![first];
+/// The writes of one group: `first`, everything already queued, and, when
+/// the previous group held `previous` writes (more than this one has so
+/// far), what arrives while the group waits in [`LINGER_STEP`]s for them, up
+/// to [`MAX_LINGER`] and only while writes keep arriving. Under concurrent
+/// writers this trades a fraction of a sync's latency for fewer syncs,
+/// each costing CPU in the kernel and the device; a lone writer never waits.
+fn gather<R>(rx: &mpsc::Receiver<R>, first: R, previous: usize) -> Vec<R> {
+    let mut group = vec![first];
+    let drain = |group: &mut Vec<R>| {
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
                 Ok(r) => group.push(r),
                 Err(_) => break,
             }
         }
+    };
+    drain(&mut group);
+    let deadline = Instant::now() + MAX_LINGER;
+    while group.len() < previous.min(MAX_GROUP) && Instant::now() < deadline {
+        let before = group.len();
+        std::thread::sleep(LINGER_STEP);
+        drain(&mut group);
+        if group.len() == before {
+            break;
+        }
+    }
+    group
+}
+
+fn run<F: Family>(db: Arc<DB>, rx: mpsc::Receiver<Request<F>>) {
+    let mut sync = WriteOptions::default();
+    sync.set_sync(true);
+    let no_sync = WriteOptions::default();
+    let mut previous = 1;
+    while let Ok(first) = rx.recv() {
+        let group = gather(&rx, first, previous);
+        previous = group.len();
         let mut wb = WriteBatch::default();
         let mut missing_cf: Option<F> = None;
         for req in &group {
@@ -217,5 +249,29 @@ fn run<F: Family>(db: Arc<DB>, rx: mpsc::Receiver<Request<F>>) {
     // The last writes may have been ones that wait for no sync.
     if let Err(e) = db.flush_wal(true) {
         tracing::error!(error = %e, "syncing the write-ahead log at shutdown failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_takes_every_queued_write_and_stops_when_none_comes() {
+        let (tx, rx) = mpsc::channel();
+        for i in 1..=5 {
+            tx.send(i).unwrap();
+        }
+        // A lone writer before: no wait, but everything queued goes along.
+        assert_eq!(gather(&rx, 0, 1), [0, 1, 2, 3, 4, 5]);
+        // Concurrent writers before, none now: the group ends after one
+        // step with what it has.
+        assert_eq!(gather(&rx, 6, 8), [6]);
+        for i in 0..MAX_GROUP + 3 {
+            tx.send(i).unwrap();
+        }
+        // Bounded by MAX_GROUP, the rest left for the next group.
+        assert_eq!(gather(&rx, 0, MAX_GROUP * 2).len(), MAX_GROUP);
+        assert_eq!(gather(&rx, 0, 1).len(), 5);
     }
 }

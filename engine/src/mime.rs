@@ -150,6 +150,13 @@ pub fn summarize(raw: &[u8], limits: &Limits) -> Summary {
     Summary { envelope: envelope.unwrap_or_default(), root, sent_date, references, truncated: walker.truncated, preview }
 }
 
+/// Where the parts of `raw` are, and their types: the summary's part tree
+/// without the rest (no preview, no references), for readers that only
+/// need to find parts.
+pub(crate) fn structure(raw: &[u8], limits: &Limits) -> Part {
+    Walker { raw, limits, parts: 0, truncated: false }.entity(0, raw.len(), 0, ("text", "plain")).0
+}
+
 struct Walker<'a> {
     raw: &'a [u8],
     limits: &'a Limits,

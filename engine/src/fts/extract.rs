@@ -9,6 +9,7 @@
 
 use super::words::{normalise, SEPARATOR};
 use super::FIELDS;
+use crate::mime::{Part, PartKind};
 use mail_parser::decoders::html::html_to_text;
 use mail_parser::parsers::MessageStream;
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
@@ -39,6 +40,12 @@ impl MessageText {
     /// header fields first, then the body), so a huge attachment cannot
     /// make an index entry huge.
     pub fn extract(raw: &[u8], cap: usize) -> MessageText {
+        let stripped = if raw.len() >= SKIP_BINARIES_FROM { without_binary_bodies(raw) } else { None };
+        MessageText::extract_all(stripped.as_deref().unwrap_or(raw), cap)
+    }
+
+    /// [`MessageText::extract`] with every part decoded.
+    fn extract_all(raw: &[u8], cap: usize) -> MessageText {
         let mut budget = Budget(cap);
         let Some(message) = MessageParser::new().with_minimal_headers().parse(raw) else { return MessageText::default() };
         let fields = decoded_header(raw, &message);
@@ -81,6 +88,48 @@ impl MessageText {
     /// compared.
     pub fn normalised(&self) -> [String; FIELDS] {
         self.fields().map(normalise)
+    }
+}
+
+/// Messages at least this large are first looked through for part bodies
+/// whose text is never indexed (images, PDFs, archives: only their names
+/// are), and those bytes are left out before the message is decoded: most
+/// of a large message is such a body, and undoing its base64 was a tenth
+/// of the indexer's time. Below this size the look costs more than it saves.
+const SKIP_BINARIES_FROM: usize = 16 * 1024;
+
+/// `raw` without the bodies of its leaf parts that are neither text nor
+/// messages (their header fields, and so their names, stay); `None` when it
+/// has none. Parts are found as the stored summary finds them.
+fn without_binary_bodies(raw: &[u8]) -> Option<Vec<u8>> {
+    let root = crate::mime::structure(raw, &crate::config::Limits::default());
+    let mut cuts = Vec::new();
+    binary_bodies(&root, &mut cuts);
+    if cuts.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    for (from, to) in cuts {
+        out.extend_from_slice(&raw[at..from]);
+        at = to;
+    }
+    out.extend_from_slice(&raw[at..]);
+    Some(out)
+}
+
+/// Appends the byte range of every leaf body under `part` that is not
+/// indexed, in message order.
+fn binary_bodies(part: &Part, cuts: &mut Vec<(usize, usize)>) {
+    match &part.kind {
+        PartKind::Multipart(children) => children.iter().for_each(|c| binary_bodies(c, cuts)),
+        PartKind::Message(_, inner) => binary_bodies(inner, cuts),
+        PartKind::Single => {
+            let kept = ["text", "message", "multipart"].iter().any(|t| part.media_type.eq_ignore_ascii_case(t));
+            if !kept && part.body_end > part.body_start {
+                cuts.push((part.body_start as usize, part.body_end as usize));
+            }
+        }
     }
 }
 
@@ -259,6 +308,38 @@ inner body\r\n\
         let raw = format!("Subject: s\r\n\r\n{}", "ä".repeat(100));
         let t = MessageText::extract(raw.as_bytes(), 10);
         assert!(t.body.len() <= 9 && t.body.trim_end().chars().all(|c| c == 'ä'), "{t:?}");
+    }
+
+    /// `MIXED` with a large base64 attachment in it, so that extraction
+    /// looks for bodies to leave out.
+    fn large(message: &str) -> String {
+        let blob = "QUJD".repeat(19).chars().chain("\r\n".chars()).collect::<String>().repeat(300);
+        let attachment = format!(
+            "--b\r\nContent-Type: image/jpeg; name=\"kantor baru.jpg\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{blob}"
+        );
+        message.replacen("--b\r\nContent-Type: message/rfc822", &format!("{attachment}--b\r\nContent-Type: message/rfc822"), 1)
+    }
+
+    #[test]
+    fn bodies_left_out_are_ones_never_indexed() {
+        let nested = large(MIXED).replace(
+            "Subject: inner subject\r\n\r\ninner body\r\n",
+            "Subject: inner subject\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\nContent-Type: text/plain\r\n\r\ninner body\r\n--c\r\nContent-Type: application/zip; name=a.zip\r\nContent-Transfer-Encoding: base64\r\n\r\nUEsDBA==\r\n--c--\r\n",
+        );
+        let single = format!("Subject: scan\r\nContent-Type: application/pdf; name=scan.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n{}", "JVBERi0x".repeat(4000));
+        let unterminated = large(MIXED).replace("--b--\r\n", "");
+        for raw in [large(MIXED), nested, single, unterminated] {
+            assert!(raw.len() >= SKIP_BINARIES_FROM);
+            let stripped = without_binary_bodies(raw.as_bytes()).expect("an attachment to leave out");
+            assert!(stripped.len() < raw.len() / 2, "{} of {}", stripped.len(), raw.len());
+            assert_eq!(MessageText::extract(raw.as_bytes(), 1 << 20), MessageText::extract_all(raw.as_bytes(), 1 << 20));
+        }
+        let t = MessageText::extract(large(MIXED).as_bytes(), 1 << 20);
+        for want in ["kantor baru.jpg", "Laporan Tahunan.pdf", "selamat pagi", "inner body"] {
+            assert!(t.body.contains(want), "{want:?} not in {:?}", t.body);
+        }
+        let text_only = format!("Subject: s\r\n\r\n{}", "kata ".repeat(5000));
+        assert_eq!(without_binary_bodies(text_only.as_bytes()), None);
     }
 
     #[test]
