@@ -13,6 +13,7 @@
 
 pub mod account;
 mod blob;
+mod body_cache;
 mod commit;
 pub mod config;
 mod error;

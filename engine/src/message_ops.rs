@@ -70,8 +70,10 @@ impl Account {
         self.check_quota(messages.len() as u64, bytes)?;
         let mut tx = self.begin()?;
         let mut uids = Vec::with_capacity(messages.len());
+        let mut blobs = Vec::with_capacity(messages.len());
         for (m, (summary, stored)) in messages.iter().zip(staged) {
             let blob = self.shard().new_blob_id();
+            blobs.push(blob);
             tx.batch.put(Cf::Blob, keys::blob(blob), stored);
             tx.batch.put(Cf::Summary, keys::blob(blob), summary);
             let date = m.internal_date.unwrap_or(now);
@@ -83,6 +85,9 @@ impl Account {
         }
         tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, mb), records::encode(&mbrec));
         self.commit(tx).await?;
+        for (m, blob) in messages.iter().zip(&blobs) {
+            self.shard().stored_blob(*blob, m.raw);
+        }
         Ok(AppendedBatch { uidvalidity: mbrec.uidvalidity, uids })
     }
 

@@ -188,6 +188,9 @@ impl Node {
             }
             let committed = self.shards[shard].commit(batch).await;
             drop(guards);
+            if committed.is_ok() {
+                self.shards[shard].stored_blob(blob, raw);
+            }
             for ((a, &i), staged) in accounts.iter().zip(&idx).zip(outcomes) {
                 results[i] = Some(match (&committed, staged) {
                     (Ok(()), Ok((uid, modseq))) => {

@@ -1,7 +1,8 @@
 //! One shard: a RocksDB instance with the column families of [`crate::keys`],
 //! its group-commit writer, and the counter for new blob ids.
 
-use crate::commit::{Batch, Committer};
+use crate::body_cache::BodyCache;
+use crate::commit::{Batch, Committer, Op};
 use crate::error::{Error, Result};
 use crate::keys::{self, Cf, SHARD_CFS};
 use crate::types::BlobId;
@@ -16,6 +17,11 @@ const MIN_BLOB_FILE_VALUE: u64 = 4096;
 /// Uncompressed blocks of a shard's tables kept in memory, for all its
 /// column families together.
 const BLOCK_CACHE_BYTES: usize = 64 << 20;
+
+/// Decompressed message bodies a shard keeps in memory ([`BodyCache`]):
+/// some seconds of deliveries at full speed, so the indexer and the
+/// clients that fetch new mail find it there.
+const BODY_CACHE_BYTES: usize = 32 << 20;
 
 /// Bloom filter bits per key: about 1% false positives, so a point read
 /// (a body, a summary, a message record) skips the tables that cannot hold
@@ -43,6 +49,7 @@ pub struct Shard {
     db: Arc<DB>,
     committer: Committer,
     next_blob: AtomicU64,
+    bodies: BodyCache,
 }
 
 fn add_counter(_key: &[u8], existing: Option<&[u8]>, ops: &MergeOperands) -> Option<Vec<u8>> {
@@ -92,7 +99,7 @@ impl Shard {
             last.and_then(|(k, _)| keys::blob_of_key(&k)).map(|b| b + 1).unwrap_or(1)
         };
         let committer = Committer::start(db.clone(), index);
-        Ok(Shard { db, committer, next_blob: AtomicU64::new(next_blob) })
+        Ok(Shard { db, committer, next_blob: AtomicU64::new(next_blob), bodies: BodyCache::new(BODY_CACHE_BYTES) })
     }
 
     /// A fresh blob id, never handed out before on this shard.
@@ -102,13 +109,27 @@ impl Shard {
 
     /// Makes `batch` durable (group commit).
     pub async fn commit(&self, batch: Batch) -> Result<()> {
+        self.forget_deleted_bodies(&batch);
         self.committer.commit(batch).await
     }
 
     /// Queues `batch` to be written without waiting for a sync of its own
     /// (see [`Committer::commit_later`]).
     pub fn commit_later(&self, batch: Batch) -> Result<()> {
+        self.forget_deleted_bodies(&batch);
         self.committer.commit_later(batch)
+    }
+
+    /// Drops from memory the bodies `batch` deletes, so a read after the
+    /// deletion finds them gone as the store does.
+    fn forget_deleted_bodies(&self, batch: &Batch) {
+        for op in &batch.ops {
+            if let Op::Delete(Cf::Blob, key) = op {
+                if let Some(blob) = keys::blob_of_key(key) {
+                    self.bodies.remove(blob);
+                }
+            }
+        }
     }
 
     /// Stops the writer after flushing what is queued.
@@ -125,10 +146,35 @@ impl Shard {
         Ok(self.db.get_cf(self.cf(cf), key)?)
     }
 
-    /// The raw bytes of a stored body, decoded straight from RocksDB's
-    /// buffer (no copy of the compressed form); [`Error::Corrupt`] when it
-    /// is missing or damaged.
+    /// The raw bytes of a stored body, from memory when kept there, else
+    /// decoded straight from RocksDB's buffer (no copy of the compressed
+    /// form) and kept for the next read; [`Error::Corrupt`] when it is
+    /// missing or damaged.
     pub fn read_blob(&self, blob: BlobId) -> Result<Vec<u8>> {
+        if let Some(body) = self.bodies.get(blob) {
+            return Ok(body.to_vec());
+        }
+        let raw = self.decode_blob(blob)?;
+        self.bodies.insert(blob, Arc::from(raw.as_slice()));
+        Ok(raw)
+    }
+
+    /// [`Shard::read_blob`] for a reader that will not come back to this
+    /// body (a rebuild of the full-text index): what it reads is not kept.
+    pub fn read_blob_once(&self, blob: BlobId) -> Result<Vec<u8>> {
+        match self.bodies.get(blob) {
+            Some(body) => Ok(body.to_vec()),
+            None => self.decode_blob(blob),
+        }
+    }
+
+    /// Keeps a body just stored under `blob` in memory, for the reads that
+    /// follow; call once the write that stores it is durable.
+    pub fn stored_blob(&self, blob: BlobId, raw: &[u8]) {
+        self.bodies.insert(blob, Arc::from(raw));
+    }
+
+    fn decode_blob(&self, blob: BlobId) -> Result<Vec<u8>> {
         let stored = self.db.get_pinned_cf(self.cf(Cf::Blob), keys::blob(blob))?;
         let stored = stored.ok_or_else(|| Error::Corrupt(format!("blob {blob} missing")))?;
         crate::blob::decode(&stored)
@@ -172,6 +218,9 @@ impl Shard {
     /// that damage stored data on purpose.
     #[doc(hidden)]
     pub fn put_raw_for_test(&self, cf: Cf, key: &[u8], value: &[u8]) -> Result<()> {
+        if let (Cf::Blob, Some(blob)) = (cf, keys::blob_of_key(key)) {
+            self.bodies.remove(blob);
+        }
         Ok(self.db.put_cf(self.cf(cf), key, value)?)
     }
 }

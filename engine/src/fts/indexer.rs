@@ -148,7 +148,7 @@ impl Indexer {
             match records::decode::<Change>(value)? {
                 Change::Added { mailbox, uid } => {
                     if let Some(meta) = self.shard.get(Cf::Message, &keys::message(acct, mailbox, uid))? {
-                        self.index_message(acct, mailbox, &records::decode(&meta)?)?;
+                        self.index_message(acct, mailbox, &records::decode(&meta)?, true)?;
                     }
                 }
                 Change::Expunged { mailbox, uid } => {
@@ -193,7 +193,7 @@ impl Indexer {
                 return Ok(());
             }
             let meta: MessageMeta = records::decode(value)?;
-            self.index_message(acct, *mb, &meta)?;
+            self.index_message(acct, *mb, &meta, false)?;
             current.after = Some((*mb, meta.uid));
         }
         self.uncommitted = true;
@@ -218,9 +218,12 @@ impl Indexer {
         Ok(())
     }
 
-    /// Replaces the document of one message.
-    fn index_message(&mut self, acct: AccountId, mb: MailboxId, meta: &MessageMeta) -> Result<()> {
-        let text = match self.shard.read_blob(meta.blob) {
+    /// Replaces the document of one message. `again`: the body may be read
+    /// again soon (new mail, which clients fetch), so it is kept in memory
+    /// if read from the store; a rebuild's reads are not.
+    fn index_message(&mut self, acct: AccountId, mb: MailboxId, meta: &MessageMeta, again: bool) -> Result<()> {
+        let read = if again { self.shard.read_blob(meta.blob) } else { self.shard.read_blob_once(meta.blob) };
+        let text = match read {
             Ok(raw) => MessageText::extract(&raw, self.text_cap),
             Err(e) => {
                 tracing::error!(shard = self.shared.shard_no, account = acct, uid = meta.uid, blob = meta.blob, error = %e, "message body unreadable; indexed without text");
