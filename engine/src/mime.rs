@@ -157,6 +157,11 @@ pub(crate) fn structure(raw: &[u8], limits: &Limits) -> Part {
     Walker { raw, limits, parts: 0, truncated: false }.entity(0, raw.len(), 0, ("text", "plain")).0
 }
 
+/// The parser of an entity's header fields, built once: building one fills
+/// a map of field parsers, which cost as much as parsing a small header.
+static ENTITY_PARSER: std::sync::LazyLock<MessageParser> =
+    std::sync::LazyLock::new(|| MessageParser::new().with_mime_headers().with_address_headers().with_date_headers());
+
 struct Walker<'a> {
     raw: &'a [u8],
     limits: &'a Limits,
@@ -221,7 +226,7 @@ impl Walker<'_> {
             return (part, None, None);
         }
         let block = &self.raw[start..hdr_end];
-        let parser = MessageParser::new().with_mime_headers().with_address_headers().with_date_headers();
+        let parser = &*ENTITY_PARSER;
         // A part with no header fields (a digest's message/rfc822 parts often
         // start with the empty line) still gets its default type's structure.
         let parsed = parser.parse_headers(block);

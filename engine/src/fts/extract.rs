@@ -47,7 +47,7 @@ impl MessageText {
     /// [`MessageText::extract`] with every part decoded.
     fn extract_all(raw: &[u8], cap: usize) -> MessageText {
         let mut budget = Budget(cap);
-        let Some(message) = MessageParser::new().with_minimal_headers().parse(raw) else { return MessageText::default() };
+        let Some(message) = PARSER.parse(raw) else { return MessageText::default() };
         let fields = decoded_header(raw, &message);
         let address_field = |name: &str, parsed: Option<&Address<'_>>| {
             let mut out = String::new();
@@ -90,6 +90,10 @@ impl MessageText {
         self.fields().map(normalise)
     }
 }
+
+/// The message parser, built once (building one fills a map of field
+/// parsers).
+static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| MessageParser::new().with_minimal_headers());
 
 /// Messages at least this large are first looked through for part bodies
 /// whose text is never indexed (images, PDFs, archives: only their names

@@ -6,6 +6,17 @@
 use kotak_engine::fts::words;
 use mail_parser::{HeaderName, Message, MessageParser};
 
+/// A parser that decodes every header field as text, built once (building
+/// one fills a map of field parsers). Without explicit entries mail-parser
+/// gives registered fields their structured parsers; with any entry, every
+/// field not listed uses the default. Listing the address fields as text
+/// makes all fields text.
+static TEXT_PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
+    [HeaderName::From, HeaderName::To, HeaderName::Cc, HeaderName::Bcc, HeaderName::Subject]
+        .into_iter()
+        .fold(MessageParser::new().default_header_text(), MessageParser::header_text)
+});
+
 /// The top-level header fields of one message, decoded and normalised.
 pub(crate) struct HeaderText {
     /// (field name, field value), in message order.
@@ -15,13 +26,7 @@ pub(crate) struct HeaderText {
 impl HeaderText {
     /// Decodes the header of `raw` (the body is not looked at).
     pub(crate) fn parse(raw: &[u8]) -> Self {
-        // Without explicit entries mail-parser gives registered fields their
-        // structured parsers; with any entry, every field not listed uses
-        // the default. Listing the address fields as text makes all fields text.
-        let parser = [HeaderName::From, HeaderName::To, HeaderName::Cc, HeaderName::Bcc, HeaderName::Subject]
-            .into_iter()
-            .fold(MessageParser::new().default_header_text(), MessageParser::header_text);
-        let parsed = parser.parse_headers(raw);
+        let parsed = TEXT_PARSER.parse_headers(raw);
         let fields = parsed.as_ref().map(decoded_fields).unwrap_or_default();
         HeaderText { fields }
     }
