@@ -161,7 +161,20 @@ impl Account {
             // over every mailbox record.
             return self.mailbox_record(INBOX_ID);
         }
-        Ok(self.mailbox_records()?.into_iter().find(|(_, r)| r.name == name).map(|(_, r)| r))
+        let key = (self.id, name);
+        let hint = self.node.mailbox_ids.lock().get(&key).copied();
+        if let Some(rec) = hint.map(|mb| self.mailbox_record(mb)).transpose()?.flatten().filter(|r| r.name == key.1) {
+            return Ok(Some(rec));
+        }
+        let found = self.mailbox_records()?.into_iter().find(|(_, r)| r.name == key.1);
+        if let Some((mb, _)) = &found {
+            let mut hints = self.node.mailbox_ids.lock();
+            if hints.len() >= crate::node::MAILBOX_ID_HINTS {
+                hints.clear();
+            }
+            hints.insert(key, *mb);
+        }
+        Ok(found.map(|(_, r)| r))
     }
 
     /// One mailbox by id.

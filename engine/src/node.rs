@@ -34,7 +34,14 @@ pub struct Node {
     watchers: Mutex<HashMap<AccountId, watch::Sender<ModSeq>>>,
     recent: Mutex<HashMap<(AccountId, MailboxId), Uid>>,
     pub(crate) message_lists: MessageLists,
+    /// Which id a mailbox name had when last looked up: a hint that saves
+    /// a walk over the account's mailbox records, trusted only when the
+    /// record it points to still has that name (names are unique).
+    pub(crate) mailbox_ids: Mutex<HashMap<(AccountId, String), MailboxId>>,
 }
+
+/// Most names [`Node::mailbox_ids`] holds before it starts again empty.
+pub(crate) const MAILBOX_ID_HINTS: usize = 200_000;
 
 /// Shards of a new data directory when the configuration names none: one per
 /// two cores. Under load a shard keeps two threads busy, its group-commit
@@ -76,6 +83,7 @@ impl Node {
             watchers: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
             message_lists: MessageLists::default(),
+            mailbox_ids: Mutex::new(HashMap::new()),
         }))
     }
 

@@ -134,6 +134,21 @@ async fn mailboxes_create_rename_delete() {
     assert!(matches!(a.delete_mailbox("INBOX").await, Err(Error::NotPermitted(_))));
     let copied = a.copy(old.id, &[1], 1).await.unwrap();
     assert_eq!(copied.uids, vec![(1, 2)], "INBOX keeps its UIDNEXT after RENAME INBOX");
+    // Lookups by name stay exact whatever the node remembers of earlier
+    // lookups: a name that moved, a name given to a new mailbox, a
+    // deleted one, and another session of the same account.
+    let projects = a.mailbox("Kerja/2026").unwrap().unwrap();
+    a.rename_mailbox("Kerja/2026", "Projects").await.unwrap();
+    assert!(a.mailbox("Kerja/2026").unwrap().is_none());
+    assert_eq!(a.mailbox("Projects").unwrap().unwrap().id, projects.id);
+    let again = a.create_mailbox("Kerja/2026", None).await.unwrap();
+    assert_ne!(again.id, projects.id);
+    assert_eq!(a.mailbox("Kerja/2026").unwrap().unwrap().id, again.id);
+    assert!(a.mailbox("Projects/Q4").unwrap().is_some(), "children move with their parent");
+    let other = node.account(&rec).unwrap();
+    other.delete_mailbox("Projects/Q4").await.unwrap();
+    assert!(a.mailbox("Projects/Q4").unwrap().is_none());
+    assert_eq!(a.mailbox("Kerja/2026").unwrap().unwrap().id, again.id);
 }
 
 #[tokio::test]
