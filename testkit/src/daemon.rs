@@ -2,7 +2,7 @@
 //! small `sh` watchdog whose standard input is a pipe from the test
 //! process, so when the test process exits, however it exits (a `static`
 //! server is never dropped), the pipe closes and the watchdog stops the
-//! server. Used by the filter servers (`dns`, `clamd`, `rspamd`).
+//! server. Used by the filter servers (`dns`, `clamd`, `rspamd`) and `memcached`.
 
 use std::fs::File;
 use std::net::{TcpListener, UdpSocket};

@@ -368,47 +368,14 @@ pub(crate) struct TokenTokenizer {
     spans: Vec<(u32, u32)>,
 }
 
-/// The tokens of one text: byte ranges in it, turned into a token one at
-/// a time.
-pub(crate) struct TokenStreamOf<'a> {
-    text: &'a str,
-    spans: &'a [(u32, u32)],
-    next: usize,
-    token: Token,
-}
-
 impl Tokenizer for TokenTokenizer {
-    type TokenStream<'a> = TokenStreamOf<'a>;
+    type TokenStream<'a> = SpanStream<'a>;
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenStreamOf<'a> {
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> SpanStream<'a> {
         // Documents hold normalised text already (see `message_doc`).
         self.spans.clear();
         for_each_token(text, |from, to| self.spans.push((from as u32, to as u32)));
-        TokenStreamOf { text, spans: &self.spans, next: 0, token: Token::default() }
-    }
-}
-
-impl TokenStream for TokenStreamOf<'_> {
-    fn advance(&mut self) -> bool {
-        let Some(&(from, to)) = self.spans.get(self.next) else {
-            return false;
-        };
-        self.token.text.clear();
-        self.token.text.push_str(&self.text[from as usize..to as usize]);
-        self.token.offset_from = from as usize;
-        self.token.offset_to = to as usize;
-        self.token.position = self.next;
-        self.token.position_length = 1;
-        self.next += 1;
-        true
-    }
-
-    fn token(&self) -> &Token {
-        &self.token
-    }
-
-    fn token_mut(&mut self) -> &mut Token {
-        &mut self.token
+        SpanStream { text, spans: &self.spans, next: 0, token: Token::default() }
     }
 }
 
@@ -417,34 +384,34 @@ impl TokenStream for TokenStreamOf<'_> {
 #[derive(Clone, Default)]
 pub(crate) struct GramTokenizer {
     normalised: String,
-}
-
-/// The grams of one text: byte offsets into the tokenizer's normalised
-/// text, turned into a token one at a time.
-pub(crate) struct GramStream<'a> {
-    text: &'a str,
-    /// (byte start, byte end) of each gram, by position.
-    grams: Vec<(u32, u32)>,
-    next: usize,
-    token: Token,
+    spans: Vec<(u32, u32)>,
 }
 
 impl Tokenizer for GramTokenizer {
-    type TokenStream<'a> = GramStream<'a>;
+    type TokenStream<'a> = SpanStream<'a>;
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> GramStream<'a> {
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> SpanStream<'a> {
         // Documents hold normalised text already (see `message_doc`).
         self.normalised.clear();
         self.normalised.push_str(text);
         pad(&mut self.normalised);
-        let grams = gram_spans(&self.normalised);
-        GramStream { text: &self.normalised, grams, next: 0, token: Token::default() }
+        self.spans = gram_spans(&self.normalised);
+        SpanStream { text: &self.normalised, spans: &self.spans, next: 0, token: Token::default() }
     }
 }
 
-impl TokenStream for GramStream<'_> {
+/// The pieces of one text (tokens or grams) as byte ranges in it, by
+/// position, turned into a Tantivy token one at a time.
+pub(crate) struct SpanStream<'a> {
+    text: &'a str,
+    spans: &'a [(u32, u32)],
+    next: usize,
+    token: Token,
+}
+
+impl TokenStream for SpanStream<'_> {
     fn advance(&mut self) -> bool {
-        let Some(&(from, to)) = self.grams.get(self.next) else {
+        let Some(&(from, to)) = self.spans.get(self.next) else {
             return false;
         };
         self.token.text.clear();

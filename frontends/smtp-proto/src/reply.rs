@@ -43,6 +43,12 @@ impl Reply {
         Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size")
     }
 
+    /// `550 5.7.1`: the sender may not post to the list at `address`
+    /// (its posting policy). One text for LMTP and SMTP.
+    pub fn may_not_post(address: &str) -> Self {
+        Reply::new(550, "5.7.1", format!("<{address}> Not allowed to post to this list"))
+    }
+
     /// `421 4.4.2`: the client was silent too long and the server closes.
     /// One text for LMTP and SMTP.
     pub fn timed_out(hostname: &str) -> Self {

@@ -131,11 +131,7 @@ impl Session {
             Resolution::List { list, recipients } => {
                 if !Directory::may_post(&list, &recipients, sender) {
                     tracing::info!(%sender, list = %list.address, "sender may not post to the list");
-                    return Err(Reply::new(
-                        550,
-                        "5.7.1",
-                        format!("<{address}> Not allowed to post to this list"),
-                    ));
+                    return Err(Reply::may_not_post(address));
                 }
                 let members = list_accounts(&list.address, recipients);
                 if members.is_empty() {

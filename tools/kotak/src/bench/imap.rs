@@ -248,7 +248,7 @@ pub fn report(args: &ImapArgs, total: &Tally, secs: f64, extra: serde_json::Valu
 pub fn append_pool(args: &ImapArgs) -> Vec<Vec<u8>> {
     const POOL: usize = 256;
     let mut corpus = Corpus::new(args.seed.wrapping_mul(7919));
-    let to = [format!("imap-bench@{}", args.target.domain)];
+    let to = [format!("imap-bench@{}", args.target.names.domain)];
     (0..POOL).map(|i| corpus.message("bench@kotak.test", &to, Some(2000 + i * 6000 / POOL))).collect()
 }
 

@@ -10,6 +10,7 @@ use super::report::Figures;
 use super::server_cpu::group_cpu_seconds;
 use super::smtp_readable::{Tracker, Watch};
 use super::smtp_session::Sender;
+use super::target::AccountNames;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -26,15 +27,9 @@ pub struct SmtpArgs {
     /// Accounts `USER_PREFIX<k>@DOMAIN`, k in 1..=users, the messages go to.
     #[arg(long, default_value_t = 100)]
     pub users: usize,
-    /// The accounts' local part before their number.
-    #[arg(long, default_value = "user")]
-    pub user_prefix: String,
-    /// The accounts' domain.
-    #[arg(long, default_value = "bench.test")]
-    pub domain: String,
-    /// Passwords are `PASSWORD_PREFIX<k>` (for `--imap`).
-    #[arg(long, default_value = "pw")]
-    pub password_prefix: String,
+    /// How the accounts are named (their passwords serve `--imap`).
+    #[command(flatten)]
+    pub names: AccountNames,
     /// Concurrent SMTP sessions.
     #[arg(long, default_value_t = 16)]
     pub clients: usize,
@@ -73,17 +68,6 @@ pub struct SmtpArgs {
     pub json: bool,
 }
 
-impl SmtpArgs {
-    /// The address of account `k` (1-based).
-    pub fn address(&self, k: usize) -> String {
-        format!("{}{k}@{}", self.user_prefix, self.domain)
-    }
-
-    /// The password of account `k` (1-based).
-    pub fn password(&self, k: usize) -> String {
-        format!("{}{k}", self.password_prefix)
-    }
-}
 
 /// Splits `HOST:PORT`.
 pub fn host_port(s: &str) -> Result<(String, u16), String> {

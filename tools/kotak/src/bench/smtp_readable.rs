@@ -185,7 +185,7 @@ impl Watch {
         let logins: Vec<_> = (0..args.users)
             .map(|u| {
                 let (host, gate) = (host.to_string(), gate.clone());
-                let (user, password) = (args.address(u + 1), args.password(u + 1));
+                let (user, password) = (args.names.address(u + 1), args.names.password(u + 1));
                 tokio::spawn(async move {
                     let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
                     Mailbox::open(&host, port, &user, &password)

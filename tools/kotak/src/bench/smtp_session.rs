@@ -83,7 +83,7 @@ impl Source {
     fn new(a: &SmtpArgs, worker: usize, premade: usize, run: u64) -> Source {
         let corpus = Corpus::new(a.seed.wrapping_mul(1000).wrapping_add(worker as u64));
         let sender = super::search::sender_address(worker);
-        let to = vec![a.address(worker % a.users + 1)];
+        let to = vec![a.names.address(worker % a.users + 1)];
         let mut s = Source {
             corpus,
             sender,
@@ -275,7 +275,7 @@ impl Sender {
         for _ in 0..self.args.per_session {
             let Some(i) = self.claim() else { break };
             let user = (i as usize * 7919) % self.args.users;
-            let rcpt = self.args.address(user + 1);
+            let rcpt = self.args.names.address(user + 1);
             let (id, message) = source.next();
             self.tracker.sending(&id, user);
             let t0 = Instant::now();
