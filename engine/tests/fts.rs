@@ -37,6 +37,16 @@ fn sentence(rng: &mut StdRng, n: usize) -> String {
     (0..n).map(|_| *VOCABULARY.choose(rng).unwrap()).collect::<Vec<_>>().join(" ")
 }
 
+const HEX: &[u8] = b"0123456789ABCDEF";
+const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// A random value of the kinds that fill real headers (relay ids, message
+/// ids, DKIM hashes and signatures): what the index keeps as grams.
+fn opaque(rng: &mut StdRng, len: std::ops::Range<usize>, alphabet: &[u8]) -> String {
+    let n = rng.gen_range(len);
+    (0..n).map(|_| char::from(*alphabet.choose(rng).unwrap())).collect()
+}
+
 /// A deterministic message: plain, HTML alternative, or with an attachment.
 fn message(rng: &mut StdRng, i: usize) -> Vec<u8> {
     let (from_name, from) = PEOPLE.choose(rng).unwrap();
@@ -44,7 +54,12 @@ fn message(rng: &mut StdRng, i: usize) -> Vec<u8> {
     let (subject_words, body_words) = (rng.gen_range(2..6), rng.gen_range(10..80));
     let subject = sentence(rng, subject_words);
     let body = sentence(rng, body_words);
-    let head = format!("From: {from_name} <{from}>\r\nTo: {to_name} <{to}>\r\nSubject: {subject}\r\nMessage-ID: <{i}@test>\r\nMIME-Version: 1.0\r\n");
+    let (relay_id, body_hash, signature) = (opaque(rng, 6..12, HEX), opaque(rng, 20..44, BASE64), opaque(rng, 40..120, BASE64));
+    let head = format!(
+        "Received: from mx1.kantor.co.id by mail.test with ESMTPS id {relay_id}\r\n\tfor <{to}>; Tue, 5 Dec 2026 10:{:02}:00 +0700\r\nDKIM-Signature: v=1; a=rsa-sha256; d=kantor.co.id; s=sel{i};\r\n\tbh={body_hash};\r\n\tb={signature}\r\nFrom: {from_name} <{from}>\r\nTo: {to_name} <{to}>\r\nSubject: {subject}\r\nMessage-ID: <{}.{i}@test>\r\nMIME-Version: 1.0\r\n",
+        i % 60,
+        opaque(rng, 8..20, HEX),
+    );
     let raw = match i % 3 {
         0 => format!("{head}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"),
         1 => format!(
@@ -98,7 +113,7 @@ fn queries(rng: &mut StdRng, raws: &[Vec<u8>]) -> Vec<TextQuery> {
     }
     // Pieces of the address fields and of the whole header, cut anywhere:
     // inside words, across spaces, punctuation and part separators.
-    for _ in 0..40 {
+    for _ in 0..150 {
         let text = MessageText::extract(raws.choose(rng).unwrap(), 1 << 20);
         for (field, source) in [(TextField::From, &text.from), (TextField::To, &text.to), (TextField::Text, &text.header)] {
             let chars: Vec<char> = source.chars().collect();
@@ -109,7 +124,7 @@ fn queries(rng: &mut StdRng, raws: &[Vec<u8>]) -> Vec<TextQuery> {
     }
     for q in [
         "nowhere", "zzz", "meeting nowhere", "", "!!", "e", "é", "q3", "3@", "ü", "я", "x-", "<", "id>", "message-id: <1", " ", " m", "g ", ", ", ".com",
-        "@", "\u{1}", "> ", " <",
+        "@", "\u{1}", "> ", " <", "sha256", "rsa-sha256;", "a=rsa-sha2", "sel1", "sel12;", "=sel1", "s=sel", " id ", "esmtps id",
     ] {
         out.push(TextQuery::new(TextField::Body, q));
         out.push(TextQuery::new(TextField::Text, q));

@@ -2,7 +2,7 @@
 //! snapshot searches read, and the work list its indexer thread takes from.
 
 use super::indexer::Indexer;
-use super::schema::{Fields, GramTokenizer, TokenTokenizer, GRAM_TOKENIZER, TOKENIZER};
+use super::schema::{Fields, HeaderTokenizer, TokenTokenizer, HEADER_TOKENIZER, TOKENIZER};
 use crate::error::{Error, Result};
 use crate::shard::Shard;
 use crate::types::{AccountId, ModSeq};
@@ -252,7 +252,7 @@ fn open_or_create(dir: &Path, fields: &Fields, shard_no: usize) -> Result<Index>
         }
     };
     index.tokenizers().register(TOKENIZER, TokenTokenizer::default());
-    index.tokenizers().register(GRAM_TOKENIZER, GramTokenizer::default());
+    index.tokenizers().register(HEADER_TOKENIZER, HeaderTokenizer::default());
     Ok(index)
 }
 

@@ -30,22 +30,28 @@
 //! last token starts the next; a string of one token matches inside a
 //! token (the index looks it up among the field's distinct terms).
 //!
-//! The whole header, where opaque values (signatures, message ids, relay
-//! ids) would make the distinct terms many, stores every [`GRAM`]-character
-//! piece with its position instead ([`for_each_gram`]): a string of `GRAM`
-//! characters or more matches exactly where its grams occur at consecutive
-//! positions, and a shorter one where some gram starts with it (the text is
-//! padded with [`SEPARATOR`]s so that its last characters start grams too).
+//! The whole header holds opaque values (signatures, message ids, relay
+//! ids) that would make the field's distinct terms many, and a string of
+//! one token is looked up by walking them. So there a token is stored as
+//! itself only when it reads like a word; an [opaque](is_opaque) token
+//! (long, or a run of letters and digits with a digit in it) is stored as
+//! the [`GRAM`]-character pieces that start at each of its characters,
+//! [marked](GRAM_MARK), padded with [`GRAM_END`] after its last character,
+//! one position per character ([`for_each_header_term`]). A search string
+//! then matches a piece of an opaque token where its grams occur at
+//! consecutive positions, and the end of one where the grams of the
+//! string followed by the padding do; the term walk for one-token strings
+//! skips the marked grams.
 
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
-/// Length of the pieces the index stores, in characters.
+/// Length of the grams an opaque token is stored as, in characters.
 pub const GRAM: usize = 3;
 
 /// Separates the parts of one field (the raw header value, display names,
-/// addresses) so that no string matches across two of them, and pads the
-/// end of a text cut into grams. A control character that mail text does
-/// not carry; a search string holding it matches only at part boundaries.
+/// addresses) so that no string matches across two of them. A control
+/// character that mail text does not carry; a search string holding it
+/// matches only at part boundaries.
 pub const SEPARATOR: char = '\u{1}';
 
 /// The normal form of `text` (see the module documentation).
@@ -151,33 +157,87 @@ pub fn contains(text: &str, needle: &str) -> bool {
     needle.is_empty() || memchr::memmem::find(text.as_bytes(), needle.as_bytes()).is_some()
 }
 
-/// Calls `f(position, gram)` for every [`GRAM`]-character piece of the
-/// normalised `text` followed by two [`SEPARATOR`]s, in order; `position`
-/// counts characters. So every character of `text` starts a gram.
-pub fn for_each_gram(text: &str, mut f: impl FnMut(usize, &str)) {
-    let mut padded = text.to_string();
-    pad(&mut padded);
-    for (position, (from, to)) in gram_spans(&padded).into_iter().enumerate() {
-        f(position, &padded[from as usize..to as usize]);
+/// Starts the term of every gram of an opaque token in the header field:
+/// normalised text holds no ASCII capital letters, so these terms never
+/// equal a token's, and they sort apart from the tokens.
+pub const GRAM_MARK: char = 'G';
+
+/// Pads the grams of an opaque token's last characters (see [`GRAM_MARK`]
+/// on why a capital letter): the grams of a search string followed by two
+/// of them match only at the end of a token.
+pub const GRAM_END: char = 'E';
+
+/// Whether the header field stores `token` (one of [`for_each_token`]'s)
+/// as grams: a run of letters and digits (after the space it may start
+/// with) of 16 characters or more, or of 6 or more with a digit in it.
+/// A token that contains an opaque one is opaque too, so whatever holds a
+/// search string's first or last token is known to be opaque when that
+/// token is.
+pub fn is_opaque(token: &str) -> bool {
+    let Some(word) = word_part(token) else {
+        return false;
+    };
+    let (mut chars, mut digit) = (0, false);
+    for c in word.chars() {
+        chars += 1;
+        digit |= c.is_ascii_digit();
     }
+    chars >= 16 || (chars >= 6 && digit)
 }
 
-/// Appends the two [`SEPARATOR`]s that make the last characters of a
-/// normalised text (not empty) start grams.
-pub(crate) fn pad(normalised: &mut String) {
-    if !normalised.is_empty() {
-        normalised.push(SEPARATOR);
-        normalised.push(SEPARATOR);
-    }
+/// The letters and digits of a token made only of them (after the space
+/// it may start with): the tokens that can be, or be part of, an opaque
+/// token. `None` for punctuation.
+pub(crate) fn word_part(token: &str) -> Option<&str> {
+    let word = token.strip_prefix(' ').unwrap_or(token);
+    (!word.is_empty() && word.chars().all(|c| class(c) == Class::Word)).then_some(word)
 }
 
-/// The byte range of each gram of a [padded](pad) text, by position.
-pub(crate) fn gram_spans(padded: &str) -> Vec<(u32, u32)> {
-    if padded.is_ascii() {
-        return (0..padded.len().saturating_sub(GRAM - 1)).map(|i| (i as u32, (i + GRAM) as u32)).collect();
+/// Whether `piece` (a token, or a piece of one) can be part of an
+/// opaque token: letters and digits after an optional space, or the space
+/// an opaque token may start with.
+pub(crate) fn may_be_opaque_piece(piece: &str) -> bool {
+    piece == " " || word_part(piece).is_some()
+}
+
+/// Calls `f(term, position)` for every term of the header field's
+/// normalised `text`, in order: each token that is not
+/// [opaque](is_opaque) at one position, and for an opaque one, the
+/// [marked](GRAM_MARK) gram that starts at each of its characters (the
+/// leading space included), [padded](GRAM_END), one position per
+/// character.
+pub fn for_each_header_term(text: &str, mut f: impl FnMut(&str, usize)) {
+    let mut position = 0;
+    let mut gram = String::new();
+    for_each_token(text, |from, to| {
+        let token = &text[from..to];
+        if !is_opaque(token) {
+            f(token, position);
+            position += 1;
+            return;
+        }
+        let chars: Vec<char> = token.chars().collect();
+        for i in 0..chars.len() {
+            gram.clear();
+            gram.push(GRAM_MARK);
+            gram.extend((i..i + GRAM).map(|j| chars.get(j).copied().unwrap_or(GRAM_END)));
+            f(&gram, position);
+            position += 1;
+        }
+    });
+}
+
+/// The marked grams a search must find at consecutive positions for
+/// `piece` (letters and digits, at least [`GRAM`] characters with the
+/// padding) to occur in an opaque token, with their offsets in characters
+/// ([`covering_grams`]); `to_end`: the piece must end the token, so it is
+/// padded as the token's end is.
+pub fn marked_grams(piece: &str, to_end: bool) -> Vec<(usize, String)> {
+    let mut padded = piece.to_string();
+    if to_end {
+        padded.extend([GRAM_END; GRAM - 1]);
     }
-    let starts: Vec<u32> = padded.char_indices().map(|(i, _)| i as u32).chain(std::iter::once(padded.len() as u32)).collect();
-    starts.windows(GRAM + 1).map(|w| (w[0], w[GRAM])).collect()
+    covering_grams(&padded).into_iter().map(|(offset, gram)| (offset, format!("{GRAM_MARK}{gram}"))).collect()
 }
 
 /// The grams a search for the normalised `needle` (at least [`GRAM`]
@@ -319,6 +379,13 @@ mod tests {
     }
 
     #[test]
+    fn normal_forms_hold_no_ascii_capitals() {
+        // What lets GRAM_MARK and GRAM_END stand apart from any text.
+        let all: String = (0..0x3_0000).filter_map(char::from_u32).collect();
+        assert!(!normalise(&all).bytes().any(|b| b.is_ascii_uppercase()));
+    }
+
+    #[test]
     fn unicode_casemap_form() {
         let cases: &[(&str, &str)] = &[
             ("subject", "SUBJECT"),
@@ -350,20 +417,58 @@ mod tests {
     }
 
     #[test]
-    fn grams_cover_every_character() {
-        let mut seen = Vec::new();
-        for_each_gram("abcé", |p, g| seen.push((p, g.to_string())));
-        let s = SEPARATOR;
-        assert_eq!(seen, [(0, "abc".into()), (1, "bcé".into()), (2, format!("cé{s}")), (3, format!("é{s}{s}"))]);
-        let mut none = 0;
-        for_each_gram("", |_, _| none += 1);
-        assert_eq!(none, 0);
+    fn covering_grams_cover_every_character() {
         assert_eq!(covering_grams("ab"), []);
         assert_eq!(covering_grams("abc"), [(0, "abc".to_string())]);
         assert_eq!(covering_grams("abcd"), [(0, "abc".to_string()), (1, "bcd".to_string())]);
         let cover: Vec<usize> = covering_grams("abcdefghij").into_iter().map(|(o, _)| o).collect();
         assert_eq!(cover, [0, 3, 6, 7]);
         assert_eq!(covering_grams("abcabc"), [(0, "abc".to_string()), (3, "abc".to_string())]);
+        assert_eq!(covering_grams("aéb"), [(0, "aéb".to_string())]);
+    }
+
+    #[test]
+    fn opaque_tokens_are_long_or_hold_digits() {
+        for (token, want) in [
+            ("meeting", false),
+            (" internationalization", true),
+            ("abcdefghijklmno", false),
+            ("abcdefghijklmnop", true),
+            ("a1b2c", false),
+            (" a1b2c3", true),
+            ("123456", true),
+            ("sha256", true),
+            ("2026", false),
+            (",", false),
+            (" ", false),
+            ("", false),
+        ] {
+            assert_eq!(is_opaque(token), want, "{token:?}");
+        }
+    }
+
+    #[test]
+    fn header_terms_grams_for_opaque_tokens_only() {
+        let mut seen = Vec::new();
+        for_each_header_term("id a1b2c3d, x", |term, position| seen.push((term.to_string(), position)));
+        let want = [
+            ("id", 0),
+            ("G a1", 1),
+            ("Ga1b", 2),
+            ("G1b2", 3),
+            ("Gb2c", 4),
+            ("G2c3", 5),
+            ("Gc3d", 6),
+            ("G3dE", 7),
+            ("GdEE", 8),
+            (",", 9),
+            (" x", 10),
+        ];
+        assert_eq!(seen, want.map(|(t, p)| (t.to_string(), p)));
+        assert_eq!(marked_grams("c3d", true), [(0, "Gc3d".to_string()), (2, "GdEE".to_string())]);
+        assert_eq!(marked_grams("b2c3", false), [(0, "Gb2c".to_string()), (1, "G2c3".to_string())]);
+        assert_eq!(marked_grams("d", true), [(0, "GdEE".to_string())]);
+        assert_eq!(marked_grams("d", false), []);
     }
 
     #[test]
