@@ -104,11 +104,24 @@ impl Account {
         self.node.account_lock(self.id).lock_owned().await
     }
 
+    /// The account's counters as last committed, from the node's memory
+    /// when it holds them (`Node::account_states`).
     pub(crate) fn state(&self) -> Result<AccountState> {
-        match self.shard().get(Cf::Account, &keys::account(self.id))? {
-            Some(v) => records::decode(&v),
-            None => Ok(AccountState { modseq: 0, next_mailbox: INBOX_ID + 1, last_uidvalidity: 0 }),
+        if let Some(state) = self.node.account_states.lock().get(&self.id) {
+            return Ok(state.clone());
         }
+        let state = match self.shard().get(Cf::Account, &keys::account(self.id))? {
+            Some(v) => records::decode(&v)?,
+            None => AccountState { modseq: 0, next_mailbox: INBOX_ID + 1, last_uidvalidity: 0 },
+        };
+        self.node.account_states.lock().entry(self.id).or_insert_with(|| state.clone());
+        Ok(state)
+    }
+
+    /// Records the counters a commit has just made durable; the caller
+    /// still holds the account lock, so no later commit's can be replaced.
+    pub(crate) fn remember_state(&self, state: &AccountState) {
+        self.node.account_states.lock().insert(self.id, state.clone());
     }
 
     /// Starts a write; the caller must hold the account lock.
@@ -121,6 +134,7 @@ impl Account {
         let modseq = tx.state.modseq;
         tx.batch.put(Cf::Account, keys::account(self.id), records::encode(&tx.state));
         self.shard().commit(tx.batch).await?;
+        self.remember_state(&tx.state);
         self.committed(modseq);
         Ok(modseq)
     }
@@ -263,8 +277,9 @@ impl Account {
     }
 
     /// Stages one delivered copy into INBOX; the caller holds the lock and
-    /// commits `batch`. Returns the UID and the MODSEQ to announce.
-    pub(crate) fn stage_delivery(&self, batch: &mut Batch, blob: BlobId, size: u32, date: i64) -> Result<(Uid, ModSeq)> {
+    /// commits `batch`. Returns the UID and the account's counters once
+    /// committed (their MODSEQ is the one to announce).
+    pub(crate) fn stage_delivery(&self, batch: &mut Batch, blob: BlobId, size: u32, date: i64) -> Result<(Uid, AccountState)> {
         let mut tx = Txn { state: self.state()?, batch: std::mem::take(batch) };
         let result = (|| {
             self.check_quota(1, size as u64)?;
@@ -273,7 +288,7 @@ impl Account {
             let uid = self.add_message(&mut tx, INBOX_ID, &mut mbrec, &new);
             tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, INBOX_ID), records::encode(&mbrec));
             tx.batch.put(Cf::Account, keys::account(self.id), records::encode(&tx.state));
-            Ok((uid, tx.state.modseq))
+            Ok((uid, tx.state.clone()))
         })();
         *batch = tx.batch;
         result

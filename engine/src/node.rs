@@ -11,7 +11,7 @@ use crate::fts::{IndexProgress, ShardIndex};
 use crate::keys::{self, Cf};
 use crate::message_list::MessageLists;
 use crate::mime;
-use crate::records;
+use crate::records::{self, AccountState};
 use crate::shard::Shard;
 use crate::types::{AccountId, MailboxId, ModSeq, Uid};
 use parking_lot::Mutex;
@@ -38,6 +38,13 @@ pub struct Node {
     /// a walk over the account's mailbox records, trusted only when the
     /// record it points to still has that name (names are unique).
     pub(crate) mailbox_ids: Mutex<HashMap<(AccountId, String), MailboxId>>,
+    /// Each account's counters as last committed: every IMAP command
+    /// checks the account's MODSEQ, and a RocksDB lookup for it was 3% of
+    /// the node's CPU under the persistent-session mix. Writers set it
+    /// after their commit, still holding the account lock; a reader that
+    /// finds none reads the store and adds what it read only if no writer
+    /// has set one meanwhile.
+    pub(crate) account_states: Mutex<HashMap<AccountId, AccountState>>,
 }
 
 /// Most names [`Node::mailbox_ids`] holds before it starts again empty.
@@ -84,6 +91,7 @@ impl Node {
             recent: Mutex::new(HashMap::new()),
             message_lists: MessageLists::default(),
             mailbox_ids: Mutex::new(HashMap::new()),
+            account_states: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -195,14 +203,19 @@ impl Node {
                 outcomes.push(a.stage_delivery(&mut batch, blob, raw.len() as u32, now));
             }
             let committed = self.shards[shard].commit(batch).await;
-            drop(guards);
             if committed.is_ok() {
+                for (a, staged) in accounts.iter().zip(&outcomes) {
+                    if let Ok((_, state)) = staged {
+                        a.remember_state(state);
+                    }
+                }
                 self.shards[shard].stored_blob(blob, raw);
             }
+            drop(guards);
             for ((a, &i), staged) in accounts.iter().zip(&idx).zip(outcomes) {
                 results[i] = Some(match (&committed, staged) {
-                    (Ok(()), Ok((uid, modseq))) => {
-                        a.committed(modseq);
+                    (Ok(()), Ok((uid, state))) => {
+                        a.committed(state.modseq);
                         Ok(uid)
                     }
                     (Err(e), _) => Err(Error::Storage(e.to_string())),
