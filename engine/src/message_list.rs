@@ -14,6 +14,12 @@
 //! some later changes, and replaying a change reads the record as it is now,
 //! so replaying one twice, or one the list already shows, changes nothing.
 //! The IMAP view relies on the same property when it follows the log.
+//!
+//! A kept list that no session holds any more (each session changes its
+//! own copy once its mailbox changes) is handed out, not shared, to the
+//! caller that brings it forward, which changes it in place: with a few
+//! new or changed messages that costs their records, not a copy of the
+//! whole mailbox. Meanwhile another caller finds no list and reads one.
 
 use crate::account::Account;
 use crate::error::Result;
@@ -27,6 +33,11 @@ use std::sync::Arc;
 /// Messages the node keeps in lists nobody has open before dropping the
 /// least recently used (about 64 bytes each).
 const KEPT_MESSAGES: usize = 1 << 20;
+
+/// Most changed messages a list is brought forward by in place (each
+/// insertion or removal moves the messages after it); more are merged
+/// into a new list.
+const IN_PLACE_CHANGES: usize = 32;
 
 /// A mailbox's messages in UID order, current at least to `modseq`.
 #[derive(Debug, Clone)]
@@ -57,14 +68,20 @@ struct Lists {
 }
 
 impl MessageLists {
+    /// The kept list of `key`: taken out when nobody else holds it, so the
+    /// caller can change it in place and keep it again; shared otherwise.
     fn get(&self, key: (AccountId, MailboxId)) -> Option<MessageList> {
         let mut lists = self.inner.lock();
         lists.clock += 1;
         let now = lists.clock;
-        lists.kept.get_mut(&key).map(|k| {
-            k.used = now;
-            k.list.clone()
-        })
+        let kept = lists.kept.get_mut(&key)?;
+        if Arc::strong_count(&kept.list.messages) > 1 {
+            kept.used = now;
+            return Some(kept.list.clone());
+        }
+        let taken = lists.kept.remove(&key)?;
+        lists.messages -= taken.list.messages.len();
+        Some(taken.list)
     }
 
     /// Keeps `list` unless a list at least as current is kept already.
@@ -123,10 +140,7 @@ impl Account {
         let key = (self.id, mb);
         let lists = &self.node.message_lists;
         let list = match lists.get(key) {
-            Some(kept) => match self.brought_forward(mb, &kept)? {
-                Some(newer) => newer,
-                None => return Ok(kept),
-            },
+            Some(kept) => self.brought_forward(mb, kept)?,
             None => self.read_list(mb)?,
         };
         lists.keep(key, &list);
@@ -139,9 +153,10 @@ impl Account {
         Ok(MessageList { modseq, messages: Arc::new(self.messages(mb)?) })
     }
 
-    /// `kept` with the changes logged after its MODSEQ, or `None` when
-    /// nothing was logged since; read afresh when more changed than it holds.
-    fn brought_forward(&self, mb: MailboxId, kept: &MessageList) -> Result<Option<MessageList>> {
+    /// `kept` with the changes logged after its MODSEQ; read afresh when
+    /// more changed than it holds. Changed in place when nobody else holds
+    /// it and few messages changed.
+    fn brought_forward(&self, mb: MailboxId, mut kept: MessageList) -> Result<MessageList> {
         let limit = kept.messages.len().max(64);
         let mut touched = BTreeSet::new();
         let mut modseq = kept.modseq;
@@ -163,10 +178,27 @@ impl Account {
             !read_afresh
         })?;
         if read_afresh {
-            return self.read_list(mb).map(Some);
+            return self.read_list(mb);
         }
         if modseq == kept.modseq {
-            return Ok(None);
+            return Ok(kept);
+        }
+        if touched.len() <= IN_PLACE_CHANGES {
+            if let Some(messages) = Arc::get_mut(&mut kept.messages) {
+                for uid in touched {
+                    let at = messages.binary_search_by_key(&uid, |m| m.uid);
+                    match (at, self.message_record(mb, uid)?) {
+                        (Ok(i), Some(now)) => messages[i] = now,
+                        (Err(i), Some(now)) => messages.insert(i, now),
+                        (Ok(i), None) => {
+                            messages.remove(i);
+                        }
+                        (Err(_), None) => {}
+                    }
+                }
+                kept.modseq = modseq;
+                return Ok(kept);
+            }
         }
         let mut messages = Vec::with_capacity(kept.messages.len() + touched.len());
         let mut old = kept.messages.iter().peekable();
@@ -180,6 +212,6 @@ impl Account {
             }
         }
         messages.extend(old.cloned());
-        Ok(Some(MessageList { modseq, messages: Arc::new(messages) }))
+        Ok(MessageList { modseq, messages: Arc::new(messages) })
     }
 }

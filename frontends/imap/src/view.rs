@@ -183,7 +183,9 @@ impl View {
 
     /// Number of messages that are `\Recent` for this session.
     pub fn recent_count(&self) -> usize {
-        self.messages.iter().filter(|m| self.recent.contains(m.uid)).count()
+        // Messages are in UID order: count each range's by where it starts and ends.
+        let at = |uid: Uid| self.messages.partition_point(|m| m.uid < uid);
+        self.recent.ranges.iter().map(|&(start, end)| at(end) - at(start)).sum()
     }
 
     /// The lowest UID from which on every message is `\Recent` for this
@@ -391,14 +393,24 @@ impl View {
         if enabled.qresync {
             out.extend_from_slice(format!("* VANISHED {}\r\n", seqset::compress(self.gone.keys().copied())).as_bytes());
         } else {
-            for (i, m) in self.messages.iter().enumerate().rev() {
-                if self.gone.contains_key(&m.uid) {
+            for &uid in self.gone.keys().rev() {
+                if let Some(i) = self.position(uid) {
                     out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
                 }
             }
         }
         let gone = std::mem::take(&mut self.gone);
-        Arc::make_mut(&mut self.messages).retain(|m| !gone.contains_key(&m.uid));
+        // The first one's position onwards: the messages before it stay.
+        let first = gone.keys().next().map_or(self.messages.len(), |&uid| self.messages.partition_point(|m| m.uid < uid));
+        let messages = Arc::make_mut(&mut self.messages);
+        let mut kept = first;
+        for i in first..messages.len() {
+            if !gone.contains_key(&messages[i].uid) {
+                messages.swap(kept, i);
+                kept += 1;
+            }
+        }
+        messages.truncate(kept);
         self.announced -= gone.len().min(self.announced);
     }
 
