@@ -113,6 +113,7 @@ impl Account {
             noselect: false,
             special_use: None,
             keywords: Vec::new(),
+            keywords_complete: true,
         };
         tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, id), records::encode(&rec));
         rec
@@ -264,6 +265,7 @@ impl Account {
                 if !msg.flags.has(crate::types::Flags::SEEN) {
                     new_rec.unseen += 1;
                 }
+                new_rec.add_keywords(&msg.flags);
                 let moved = MessageMeta { modseq, ..msg };
                 tx.batch.put(Cf::Message, keys::message(self.id, new_id, uid), records::encode(&moved));
                 tx.batch.merge(Cf::BlobRef, keys::blob(moved.blob), 1i64.to_be_bytes().to_vec());

@@ -154,6 +154,12 @@ pub struct MailboxInfo {
     /// existed end where it would start, and read as an empty list.
     #[serde(default, deserialize_with = "absent_as_default")]
     pub keywords: Vec<String>,
+    /// Whether `keywords` holds every keyword the mailbox's messages have:
+    /// true for mailboxes made since the list is kept from the start.
+    /// Older records read as false, and opening such a mailbox looks
+    /// through its messages' keywords too.
+    #[serde(default, deserialize_with = "absent_as_default")]
+    pub keywords_complete: bool,
 }
 
 impl MailboxInfo {
@@ -257,6 +263,7 @@ mod tests {
         let mut read: MailboxInfo = crate::records::decode(&crate::records::encode(&old)).unwrap();
         assert_eq!((read.name.as_str(), read.uidnext, read.special_use.as_deref()), ("Sent", 9, Some("\\Sent")));
         assert!(read.keywords.is_empty());
+        assert!(!read.keywords_complete);
         let flags = |kws: &[&str]| Flags { system: 0, keywords: kws.iter().map(|k| k.to_string()).collect() };
         assert!(read.add_keywords(&flags(&["$Label2", "Work"])));
         assert!(!read.add_keywords(&flags(&["work"])));

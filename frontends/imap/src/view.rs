@@ -75,13 +75,15 @@ impl View {
         // Changes after the list's MODSEQ are replayed by the next refresh.
         let list = account.message_list(info.id)?;
         let mut keywords = info.keywords.clone();
-        let mut in_use = BTreeMap::new();
-        for kw in list.messages.iter().flat_map(|m| m.flags.keywords.iter()) {
-            if !keywords.iter().any(|k| k.eq_ignore_ascii_case(kw)) {
-                in_use.entry(kw.to_ascii_lowercase()).or_insert(kw);
+        if !info.keywords_complete {
+            let mut in_use = BTreeMap::new();
+            for kw in list.messages.iter().flat_map(|m| m.flags.keywords.iter()) {
+                if !keywords.iter().any(|k| k.eq_ignore_ascii_case(kw)) {
+                    in_use.entry(kw.to_ascii_lowercase()).or_insert(kw);
+                }
             }
+            keywords.extend(in_use.into_values().cloned());
         }
-        keywords.extend(in_use.into_values().cloned());
         let mut view = View {
             mailbox: info.id,
             read_only,
