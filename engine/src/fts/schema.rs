@@ -192,8 +192,8 @@ impl Fields {
 /// The terms of each position of the phrase of `parts` (two tokens or
 /// more): one that ends with the first token (or is it, when it starts
 /// with a space), the middle tokens, one that starts with the last token.
-/// None is a [marked](GRAM_MARK) gram: the same expressions serve the
-/// header, where grams are looked up apart.
+/// (The header, whose grams are looked up apart, ends its first token with
+/// [`first_word_in_header`].)
 fn phrase_regexes(parts: &[&str]) -> crate::error::Result<Vec<Pattern>> {
     let last = parts.len() - 1;
     parts
@@ -201,7 +201,7 @@ fn phrase_regexes(parts: &[&str]) -> crate::error::Result<Vec<Pattern>> {
         .enumerate()
         .map(|(i, part)| {
             let pattern = match i {
-                0 if !starts_at_boundary(part) => format!("[^{GRAM_MARK}].*{0}|{0}", literal(part)),
+                0 if !starts_at_boundary(part) => format!(".*{}", literal(part)),
                 _ if i == last => format!("{}.*", literal(part)),
                 _ => literal(part),
             };
@@ -371,7 +371,7 @@ fn header_query(f: Field, parts: &[&str], words: Option<&[Pattern]>) -> crate::e
     let words = words.ok_or_else(|| crate::error::Error::Storage("full-text query: a phrase without its expressions".into()))?;
     let mut firsts: Vec<Part> = Vec::new();
     if !is_opaque(first) {
-        let slot = if starts_at_boundary(first) { Slot::Term(first.to_string()) } else { Slot::Pattern(words[0].clone()) };
+        let slot = if starts_at_boundary(first) { Slot::Term(first.to_string()) } else { Slot::Pattern(first_word_in_header(first)?) };
         firsts.push((vec![(0, slot)], 1));
     }
     if word_part(first).is_some() && (!starts_at_boundary(first) || is_opaque(first)) {
@@ -456,6 +456,16 @@ fn phrase(f: Field, slots: &[(usize, &Slot)]) -> crate::error::Result<Box<dyn Qu
     let mut q = RegexPhraseQuery::from_regexes(f, regexes, 0);
     q.set_max_expansions(u32::MAX);
     Ok(Box::new(q))
+}
+
+/// The header's terms that end with `piece` and are not
+/// [marked](GRAM_MARK) grams: the walk skips the grams (a regular
+/// expression that must start with any character walks them all; this
+/// one is compiled only for TEXT searches, the other fields have no grams).
+fn first_word_in_header(piece: &str) -> crate::error::Result<Pattern> {
+    let pattern = format!("[^{GRAM_MARK}].*{0}|{0}", literal(piece));
+    let regex = regex(&pattern)?;
+    Ok((pattern, regex))
 }
 
 /// The marked grams that start with `piece` (shorter than a gram).
