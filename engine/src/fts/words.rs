@@ -213,7 +213,7 @@ pub(crate) fn may_be_opaque_piece(piece: &str) -> bool {
 /// character.
 pub fn for_each_header_term(text: &str, mut f: impl FnMut(&str, usize)) {
     let mut position = 0;
-    let mut gram = String::new();
+    let (mut gram, mut chars) = (String::new(), Vec::new());
     for_each_token(text, |from, to| {
         let token = &text[from..to];
         if !is_opaque(token) {
@@ -221,7 +221,8 @@ pub fn for_each_header_term(text: &str, mut f: impl FnMut(&str, usize)) {
             position += 1;
             return;
         }
-        let chars: Vec<char> = token.chars().collect();
+        chars.clear();
+        chars.extend(token.chars());
         for i in 0..chars.len() {
             gram.clear();
             gram.push(GRAM_MARK);

@@ -402,17 +402,7 @@ impl View {
             }
         }
         let gone = std::mem::take(&mut self.gone);
-        // The first one's position onwards: the messages before it stay.
-        let first = gone.keys().next().map_or(self.messages.len(), |&uid| self.messages.partition_point(|m| m.uid < uid));
-        let messages = Arc::make_mut(&mut self.messages);
-        let mut kept = first;
-        for i in first..messages.len() {
-            if !gone.contains_key(&messages[i].uid) {
-                messages.swap(kept, i);
-                kept += 1;
-            }
-        }
-        messages.truncate(kept);
+        Arc::make_mut(&mut self.messages).retain(|m| !gone.contains_key(&m.uid));
         self.announced -= gone.len().min(self.announced);
     }
 
