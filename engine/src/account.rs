@@ -42,6 +42,8 @@ pub struct Usage {
 pub(crate) struct Txn {
     pub state: AccountState,
     pub batch: Batch,
+    /// The change-log entries in `batch`, for the node's memory of them.
+    pub changes: Vec<(ModSeq, Change)>,
 }
 
 impl Txn {
@@ -49,6 +51,7 @@ impl Txn {
     pub fn log(&mut self, acct: AccountId, change: Change) -> ModSeq {
         self.state.modseq += 1;
         self.batch.put(Cf::ChangeLog, keys::change(acct, self.state.modseq), records::encode(&change));
+        self.changes.push((self.state.modseq, change));
         self.state.modseq
     }
 }
@@ -118,15 +121,18 @@ impl Account {
         Ok(state)
     }
 
-    /// Records the counters a commit has just made durable; the caller
-    /// still holds the account lock, so no later commit's can be replaced.
-    pub(crate) fn remember_state(&self, state: &AccountState) {
+    /// Records the counters and the change-log entries a commit has just
+    /// made durable; the caller still holds the account lock, so no later
+    /// commit's can be replaced. The changes go first: whoever reads the
+    /// new MODSEQ finds them.
+    pub(crate) fn remember_state(&self, state: &AccountState, changes: &[(ModSeq, Change)]) {
+        self.node.change_tails.lock().append(self.id, changes);
         self.node.account_states.lock().insert(self.id, state.clone());
     }
 
     /// Starts a write; the caller must hold the account lock.
     pub(crate) fn begin(&self) -> Result<Txn> {
-        Ok(Txn { state: self.state()?, batch: Batch::default() })
+        Ok(Txn { state: self.state()?, batch: Batch::default(), changes: Vec::new() })
     }
 
     /// Commits a write and tells watchers; the caller must hold the account lock.
@@ -134,7 +140,7 @@ impl Account {
         let modseq = tx.state.modseq;
         tx.batch.put(Cf::Account, keys::account(self.id), records::encode(&tx.state));
         self.shard().commit(tx.batch).await?;
-        self.remember_state(&tx.state);
+        self.remember_state(&tx.state, &tx.changes);
         self.committed(modseq);
         Ok(modseq)
     }
@@ -250,11 +256,25 @@ impl Account {
 
     /// Change-log entries after `modseq`, in order.
     pub fn changes_since(&self, modseq: ModSeq) -> Result<Vec<(ModSeq, Change)>> {
+        if let Some(changes) = self.remembered_changes(modseq)? {
+            return Ok(changes);
+        }
         self.shard()
             .scan(Cf::ChangeLog, &keys::account(self.id), Some(&(modseq + 1).to_be_bytes()))?
             .into_iter()
             .map(|(k, v)| Ok((keys::modseq_of_change_key(&k).unwrap_or(0), records::decode(&v)?)))
             .collect()
+    }
+
+    /// The change-log entries after `modseq` from the node's memory, when
+    /// it holds every one up to the committed MODSEQ (`None`: read the
+    /// store).
+    pub(crate) fn remembered_changes(&self, modseq: ModSeq) -> Result<Option<Vec<(ModSeq, Change)>>> {
+        let current = self.highest_modseq()?;
+        if modseq >= current {
+            return Ok(Some(Vec::new()));
+        }
+        Ok(self.node.change_tails.lock().since(self.id, modseq, current))
     }
 
     /// A receiver that changes whenever the account's MODSEQ grows, for
@@ -277,10 +297,11 @@ impl Account {
     }
 
     /// Stages one delivered copy into INBOX; the caller holds the lock and
-    /// commits `batch`. Returns the UID and the account's counters once
-    /// committed (their MODSEQ is the one to announce).
-    pub(crate) fn stage_delivery(&self, batch: &mut Batch, blob: BlobId, size: u32, date: i64) -> Result<(Uid, AccountState)> {
-        let mut tx = Txn { state: self.state()?, batch: std::mem::take(batch) };
+    /// commits `batch`. Returns the UID, the account's counters once
+    /// committed (their MODSEQ is the one to announce) and the change
+    /// logged.
+    pub(crate) fn stage_delivery(&self, batch: &mut Batch, blob: BlobId, size: u32, date: i64) -> Result<(Uid, AccountState, Vec<(ModSeq, Change)>)> {
+        let mut tx = Txn { state: self.state()?, batch: std::mem::take(batch), changes: Vec::new() };
         let result = (|| {
             self.check_quota(1, size as u64)?;
             let mut mbrec = self.mailbox_record(INBOX_ID)?.ok_or(Error::NoSuchMailbox)?;
@@ -288,7 +309,7 @@ impl Account {
             let uid = self.add_message(&mut tx, INBOX_ID, &mut mbrec, &new);
             tx.batch.put(Cf::Mailbox, keys::mailbox(self.id, INBOX_ID), records::encode(&mbrec));
             tx.batch.put(Cf::Account, keys::account(self.id), records::encode(&tx.state));
-            Ok((uid, tx.state.clone()))
+            Ok((uid, tx.state.clone(), std::mem::take(&mut tx.changes)))
         })();
         *batch = tx.batch;
         result

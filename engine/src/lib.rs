@@ -14,6 +14,7 @@
 pub mod account;
 mod blob;
 mod body_cache;
+mod change_tail;
 mod commit;
 pub mod config;
 mod error;

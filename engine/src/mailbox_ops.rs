@@ -91,6 +91,7 @@ impl Account {
         let still_held = self.release_blobs(&mut batch, &blobs)?;
         self.shard().commit(batch).await?;
         self.node.account_states.lock().remove(&self.id);
+        self.node.change_tails.lock().forget(self.id);
         self.node.fts(self.shard).forget(self.id);
         self.node.message_lists.forget_account(self.id);
         self.collect_blobs(still_held)

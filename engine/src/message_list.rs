@@ -84,14 +84,15 @@ impl MessageLists {
         Some(taken.list)
     }
 
-    /// Keeps `list` unless a list at least as current is kept already.
-    fn keep(&self, key: (AccountId, MailboxId), list: &MessageList) {
+    /// Keeps `list` unless a more current list is kept already (or, with
+    /// `only_newer`, one as current).
+    fn keep(&self, key: (AccountId, MailboxId), list: &MessageList, only_newer: bool) {
         let mut lists = self.inner.lock();
         lists.clock += 1;
         let used = lists.clock;
         let added = list.messages.len();
         let removed = match lists.kept.get(&key) {
-            Some(k) if k.list.modseq > list.modseq => return,
+            Some(k) if k.list.modseq > list.modseq || (only_newer && k.list.modseq == list.modseq) => return,
             Some(k) => k.list.messages.len(),
             None => 0,
         };
@@ -99,6 +100,18 @@ impl MessageLists {
         lists.messages = lists.messages + added - removed;
         if lists.messages > KEPT_MESSAGES {
             lists.evict();
+        }
+    }
+
+    /// Lets go of the kept list of `key` when it is `messages` and its
+    /// only other holder is the caller, who can then change it in place.
+    fn release(&self, key: (AccountId, MailboxId), messages: &Arc<Vec<MessageMeta>>) {
+        let mut lists = self.inner.lock();
+        let mine = lists.kept.get(&key).is_some_and(|k| Arc::ptr_eq(&k.list.messages, messages));
+        // Clones are made under this lock, so the count cannot grow meanwhile.
+        if mine && Arc::strong_count(messages) == 2 {
+            lists.kept.remove(&key);
+            lists.messages -= messages.len();
         }
     }
 
@@ -143,8 +156,30 @@ impl Account {
             Some(kept) => self.brought_forward(mb, kept)?,
             None => self.read_list(mb)?,
         };
-        lists.keep(key, &list);
+        lists.keep(key, &list, false);
         Ok(list)
+    }
+
+    /// Makes the list a session holds its own to change: when it is the
+    /// list the node keeps for `mb` and no other session holds it, the node
+    /// lets go of it instead of the session copying it (each session that
+    /// changed a mailbox copied the whole list, then freed it at the next
+    /// SELECT: 7% of the node's CPU under the persistent mix once
+    /// mailboxes held a thousand messages). The session gives it back with
+    /// [`Account::return_list`].
+    pub fn release_list(&self, mb: MailboxId, messages: &Arc<Vec<MessageMeta>>) {
+        self.node.message_lists.release((self.id, mb), messages);
+    }
+
+    /// Keeps `list`, a session's own list of `mb` as of its MODSEQ, for
+    /// the sessions that open the mailbox next (brought forward from its
+    /// MODSEQ when they do), unless the node keeps one at least as current
+    /// or the account was deleted since.
+    pub fn return_list(&self, mb: MailboxId, list: MessageList) {
+        let current = self.node.account_states.lock().get(&self.id).map(|s| s.modseq);
+        if current.is_some_and(|modseq| modseq >= list.modseq) {
+            self.node.message_lists.keep((self.id, mb), &list, true);
+        }
     }
 
     /// The list read from the store.
@@ -161,10 +196,10 @@ impl Account {
         let mut touched = BTreeSet::new();
         let mut modseq = kept.modseq;
         let mut read_afresh = false;
-        let from = (kept.modseq + 1).to_be_bytes();
-        self.shard().scan_with(Cf::ChangeLog, &keys::account(self.id), Some(&from), |k, v| {
-            modseq = keys::modseq_of_change_key(k).unwrap_or(modseq);
-            match records::decode::<Change>(v) {
+        // Whether to go on: false once reading afresh is cheaper.
+        let mut note = |at: Option<ModSeq>, change: Result<Change>| {
+            modseq = at.unwrap_or(modseq);
+            match change {
                 Ok(Change::Added { mailbox, uid } | Change::Flags { mailbox, uid } | Change::Expunged { mailbox, uid }) => {
                     if mailbox == mb {
                         touched.insert(uid);
@@ -176,7 +211,22 @@ impl Account {
             }
             read_afresh |= touched.len() > limit;
             !read_afresh
-        })?;
+        };
+        match self.remembered_changes(kept.modseq)? {
+            Some(changes) => {
+                for (at, change) in changes {
+                    if !note(Some(at), Ok(change)) {
+                        break;
+                    }
+                }
+            }
+            None => {
+                let from = (kept.modseq + 1).to_be_bytes();
+                self.shard().scan_with(Cf::ChangeLog, &keys::account(self.id), Some(&from), |k, v| {
+                    note(keys::modseq_of_change_key(k), records::decode::<Change>(v))
+                })?;
+            }
+        }
         if read_afresh {
             return self.read_list(mb);
         }

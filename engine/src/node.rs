@@ -45,6 +45,9 @@ pub struct Node {
     /// finds none reads the store and adds what it read only if no writer
     /// has set one meanwhile.
     pub(crate) account_states: Mutex<HashMap<AccountId, AccountState>>,
+    /// The newest changes of the accounts that changed lately, set with
+    /// `account_states` (see `crate::change_tail`).
+    pub(crate) change_tails: Mutex<crate::change_tail::ChangeTails>,
 }
 
 /// Most names [`Node::mailbox_ids`] holds before it starts again empty.
@@ -92,6 +95,7 @@ impl Node {
             message_lists: MessageLists::default(),
             mailbox_ids: Mutex::new(HashMap::new()),
             account_states: Mutex::new(HashMap::new()),
+            change_tails: Mutex::default(),
         }))
     }
 
@@ -205,8 +209,8 @@ impl Node {
             let committed = self.shards[shard].commit(batch).await;
             if committed.is_ok() {
                 for (a, staged) in accounts.iter().zip(&outcomes) {
-                    if let Ok((_, state)) = staged {
-                        a.remember_state(state);
+                    if let Ok((_, state, changes)) = staged {
+                        a.remember_state(state, changes);
                     }
                 }
                 self.shards[shard].stored_blob(blob, raw);
@@ -214,7 +218,7 @@ impl Node {
             drop(guards);
             for ((a, &i), staged) in accounts.iter().zip(&idx).zip(outcomes) {
                 results[i] = Some(match (&committed, staged) {
-                    (Ok(()), Ok((uid, state))) => {
+                    (Ok(()), Ok((uid, state, _))) => {
                         a.committed(state.modseq);
                         Ok(uid)
                     }

@@ -29,9 +29,10 @@ use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term
 /// ("casemap": the i;unicode-casemap folding; the tokens replaced positioned
 /// grams in every field but the header, at a fifth of the size; in the
 /// header, only opaque tokens are grams, at a third of the size and half
-/// the indexing time).
+/// the indexing time; "2": short numbers and words with three consonants
+/// in a row no longer count as opaque).
 pub(crate) const TOKENIZER: &str = "kotak_tokens_casemap";
-pub(crate) const HEADER_TOKENIZER: &str = "kotak_header_casemap";
+pub(crate) const HEADER_TOKENIZER: &str = "kotak_header2_casemap";
 
 /// The text field whose opaque tokens are stored as grams: the whole
 /// header.

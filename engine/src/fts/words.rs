@@ -34,7 +34,7 @@
 //! ids) that would make the field's distinct terms many, and a string of
 //! one token is looked up by walking them. So there a token is stored as
 //! itself only when it reads like a word; an [opaque](is_opaque) token
-//! (long, or a run of letters and digits with a digit in it) is stored as
+//! (long, or letters and digits mixed, say) is stored as
 //! the [`GRAM`]-character pieces that start at each of its characters,
 //! [marked](GRAM_MARK), padded with [`GRAM_END`] after its last character,
 //! one position per character ([`for_each_header_term`]). A search string
@@ -61,12 +61,15 @@ pub fn normalise(text: &str) -> String {
     out
 }
 
-/// Appends the normal form of `text` to `out`.
+/// Appends the normal form of `text` to `out`. Runs of ASCII (most of
+/// any mail, whatever its language) take a byte-wise path; only the other
+/// characters are decomposed one by one.
 pub fn normalise_into(text: &str, out: &mut String) {
     let mut space = false;
-    if text.is_ascii() {
-        // Most mail: one byte per character, nothing to decompose.
-        for &b in text.as_bytes() {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+        for &b in &rest.as_bytes()[..ascii] {
             if is_ascii_space(b) {
                 space = true;
                 continue;
@@ -76,37 +79,30 @@ pub fn normalise_into(text: &str, out: &mut String) {
             }
             out.push(b.to_ascii_lowercase() as char);
         }
-    } else {
-        for c in text.chars() {
-            if c.is_whitespace() || (c.is_ascii() && is_ascii_space(c as u8)) {
-                space = true;
-                continue;
-            }
-            if c.is_ascii() {
-                if std::mem::take(&mut space) {
-                    out.push(' ');
-                }
-                out.push(c.to_ascii_lowercase());
-                continue;
-            }
-            decompose_compatible(c, |d| {
-                if d.is_whitespace() {
-                    space = true;
-                    return;
-                }
-                if is_combining_mark(d) {
-                    return;
-                }
-                for lower in simple_uppercase(d).to_lowercase() {
-                    if !is_combining_mark(lower) {
-                        if std::mem::take(&mut space) {
-                            out.push(' ');
-                        }
-                        out.push(lower);
-                    }
-                }
-            });
+        let mut chars = rest[ascii..].chars();
+        let Some(c) = chars.next() else { break };
+        rest = chars.as_str();
+        if c.is_whitespace() {
+            space = true;
+            continue;
         }
+        decompose_compatible(c, |d| {
+            if d.is_whitespace() {
+                space = true;
+                return;
+            }
+            if is_combining_mark(d) {
+                return;
+            }
+            for lower in simple_uppercase(d).to_lowercase() {
+                if !is_combining_mark(lower) {
+                    if std::mem::take(&mut space) {
+                        out.push(' ');
+                    }
+                    out.push(lower);
+                }
+            }
+        });
     }
     if space {
         out.push(' ');
@@ -169,9 +165,12 @@ pub const GRAM_END: char = 'E';
 
 /// Whether the header field stores `token` (one of [`for_each_token`]'s)
 /// as grams: a run of letters and digits (after the space it may start
-/// with) that does not read like a word: 9 characters or more, 2 or more
-/// with a digit, or with three consonants in a row (random strings such
-/// as the pieces of a base64 signature mostly have one). Only the
+/// with) that does not read like a word: 9 characters or more, letters
+/// and digits mixed, 5 digits or more, or four consonants in a row
+/// (random strings such as the pieces of a base64 signature mostly have
+/// one). Short numbers (dates, times, addresses) and words with three
+/// consonants in a row (`contract`, `bench`) stay terms: few distinct
+/// values, and as grams they were a third of a header's terms. Only the
 /// index's size and speed depend on this choice, never what a search
 /// finds. A token that contains an opaque one is opaque too, so whatever
 /// holds a search string's first or last token is known to be opaque when
@@ -180,14 +179,15 @@ pub fn is_opaque(token: &str) -> bool {
     let Some(word) = word_part(token) else {
         return false;
     };
-    let (mut chars, mut digit, mut consonants, mut run) = (0, false, 0, 0);
+    let (mut chars, mut digits, mut consonants, mut run) = (0, 0, 0, 0);
     for c in word.chars() {
         chars += 1;
-        digit |= c.is_ascii_digit();
+        digits += usize::from(c.is_ascii_digit());
         consonants = if c.is_ascii_alphabetic() && !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u') { consonants + 1 } else { 0 };
         run = run.max(consonants);
     }
-    chars >= 9 || (chars >= 2 && digit) || run >= 3
+    let mixed = digits > 0 && digits < chars;
+    chars >= 9 || mixed || digits >= 5 || run >= 4
 }
 
 /// The letters and digits of a token made only of them (after the space
@@ -378,6 +378,8 @@ mod tests {
             ("ıI ſS µΜ K", "ii ss μμ k"),
             ("ẞ ß SS", "ß ß ss"),
             ("a\u{2003}\u{a8}b", "a b"),
+            // ASCII runs between other characters, spaces across them.
+            ("Ünïcode\u{a0} \tMIX ASCII ÉND\u{3000}", "unicode mix ascii end "),
         ];
         for (text, want) in cases {
             assert_eq!(normalise(text), *want, "{text:?}");
@@ -434,7 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn opaque_tokens_are_long_or_hold_digits() {
+    fn opaque_tokens_are_long_mixed_or_unpronounceable() {
         for (token, want) in [
             ("meeting", false),
             (" rapat", false),
@@ -442,9 +444,13 @@ mod tests {
             ("abacadaba", true),
             ("abacadab", false),
             ("a1", true),
+            (" 1a", true),
             ("7", false),
-            (" 2026", true),
+            (" 2026", false),
+            (" 0800", false),
+            ("12345", true),
             ("sha", false),
+            (" contract", false),
             ("xkcd", true),
             (" strength", true),
             (" ", false),

@@ -26,7 +26,7 @@ use crate::cmd::flags;
 use crate::fetch::{self, Extras};
 use crate::seqset;
 use crate::session::enabled::Enabled;
-use kotak_engine::{Account, Change, Flags, MailboxId, MailboxInfo, MessageMeta, ModSeq, Result, Uid};
+use kotak_engine::{Account, Change, Flags, MailboxId, MailboxInfo, MessageList, MessageMeta, ModSeq, Result, Uid};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -36,6 +36,8 @@ pub type Selected = Option<Box<View>>;
 
 /// The selected mailbox of one session.
 pub struct View {
+    /// The account, to give the list back to when the view closes.
+    account: Account,
     mailbox: MailboxId,
     read_only: bool,
     /// The messages the client knows about, in UID order: sequence number
@@ -85,6 +87,7 @@ impl View {
             keywords.extend(in_use.into_values().cloned());
         }
         let mut view = View {
+            account: account.clone(),
             mailbox: info.id,
             read_only,
             announced: list.messages.len(),
@@ -103,6 +106,16 @@ impl View {
         let top = view.messages.last().map_or(0, |m| m.uid + 1).max(info.uidnext);
         view.claim_recent(account, top);
         Ok(view)
+    }
+
+    /// The list to change: this session's own, taken over from the node
+    /// when only the node shares it (see [`Account::release_list`]), else
+    /// copied.
+    fn messages_mut(&mut self) -> &mut Vec<MessageMeta> {
+        if Arc::strong_count(&self.messages) == 2 {
+            self.account.release_list(self.mailbox, &self.messages);
+        }
+        Arc::make_mut(&mut self.messages)
     }
 
     /// The selected mailbox.
@@ -236,7 +249,7 @@ impl View {
         if let Ok(i) = self.messages.binary_search_by_key(&meta.uid, |m| m.uid) {
             if self.messages[i] != *meta {
                 self.note_keywords(&meta.flags);
-                Arc::make_mut(&mut self.messages)[i] = meta.clone();
+                self.messages_mut()[i] = meta.clone();
             }
         }
     }
@@ -296,7 +309,19 @@ impl View {
         if let Some(additions) = additions {
             additions.write(self, out);
         }
+        self.give_back();
         Ok(())
+    }
+
+    /// Shares a list this session made its own with the node again once
+    /// it is the mailbox as of the view's MODSEQ (no expunge held in it):
+    /// the node's other readers (EXPUNGE, STATUS, the next SELECT) bring
+    /// it forward instead of reading the store, and this session takes it
+    /// over again at its next change.
+    fn give_back(&self) {
+        if self.gone.is_empty() && Arc::strong_count(&self.messages) == 1 {
+            self.account.return_list(self.mailbox, MessageList { modseq: self.modseq, messages: self.messages.clone() });
+        }
     }
 
     /// Goes back to the list other sessions share when this session's own
@@ -307,6 +332,9 @@ impl View {
         if Arc::strong_count(&self.messages) > 1 || !self.gone.is_empty() {
             return Ok(());
         }
+        // A list this session took over goes back to the node first, so
+        // the node need not read one from the store to compare.
+        self.give_back();
         let list = account.message_list(self.mailbox)?;
         if list.modseq == self.modseq && list.messages == self.messages {
             self.messages = list.messages;
@@ -362,7 +390,7 @@ impl View {
                     }
                     if now != *known {
                         self.note_keywords(&now.flags);
-                        Arc::make_mut(&mut self.messages)[i] = now;
+                        self.messages_mut()[i] = now;
                     }
                 }
                 None => {
@@ -374,7 +402,7 @@ impl View {
         for uid in added.into_iter().filter(|&u| u > last) {
             if let Some(meta) = account.message(self.mailbox, uid)? {
                 self.note_keywords(&meta.flags);
-                Arc::make_mut(&mut self.messages).push(meta);
+                self.messages_mut().push(meta);
             }
         }
         self.announce_keywords(account, out)?;
@@ -402,7 +430,7 @@ impl View {
             }
         }
         let gone = std::mem::take(&mut self.gone);
-        Arc::make_mut(&mut self.messages).retain(|m| !gone.contains_key(&m.uid));
+        self.messages_mut().retain(|m| !gone.contains_key(&m.uid));
         self.announced -= gone.len().min(self.announced);
     }
 
@@ -425,6 +453,13 @@ impl View {
 
     fn position(&self, uid: Uid) -> Option<usize> {
         self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
+    }
+}
+
+impl Drop for View {
+    /// Gives a list this session made its own back to the node.
+    fn drop(&mut self) {
+        self.give_back();
     }
 }
 
@@ -479,8 +514,16 @@ mod tests {
         format!("From: a@example.org\r\nSubject: m{i}\r\n\r\nbody {i}\r\n").into_bytes()
     }
 
-    #[tokio::test]
-    async fn idling_views_share_one_list_before_and_after_new_mail() {
+    /// A node with one account whose INBOX holds three messages.
+    struct Mailbox {
+        _dir: tempfile::TempDir,
+        node: Arc<Node>,
+        rec: kotak_directory::Account,
+        account: Account,
+        inbox: MailboxInfo,
+    }
+
+    async fn three_messages() -> Mailbox {
         let dir = tempfile::tempdir().unwrap();
         let node = Node::open(NodeConfig { shards: Some(1), ..NodeConfig::new(dir.path()) }).unwrap();
         let rec = kotak_directory::Account::placed(1, "u@x.test", node.name());
@@ -489,6 +532,12 @@ mod tests {
             node.deliver(std::slice::from_ref(&rec), &msg(i)).await;
         }
         let inbox = account.mailbox("INBOX").unwrap().unwrap();
+        Mailbox { _dir: dir, node, rec, account, inbox }
+    }
+
+    #[tokio::test]
+    async fn idling_views_share_one_list_before_and_after_new_mail() {
+        let Mailbox { node, rec, account, inbox, .. } = &three_messages().await;
         let mut views: Vec<View> = (0..3).map(|_| View::open(&account, &inbox, false).unwrap()).collect();
         assert!(views.windows(2).all(|w| Arc::ptr_eq(&w[0].messages, &w[1].messages)));
         node.deliver(std::slice::from_ref(&rec), &msg(3)).await;
@@ -505,6 +554,29 @@ mod tests {
         let stored = account.store(inbox.id, &[1], kotak_engine::StoreOp::Add, &flags, None).await.unwrap();
         views[0].update(&stored.changed[0]);
         assert!(!Arc::ptr_eq(&views[0].messages, &views[1].messages));
+    }
+
+    #[tokio::test]
+    async fn a_lone_session_changes_the_list_in_place_and_gives_it_back() {
+        let Mailbox { account, inbox, .. } = &three_messages().await;
+        let mut view = View::open(&account, &inbox, false).unwrap();
+        let list = Arc::as_ptr(&view.messages);
+        let flags = kotak_engine::Flags { system: kotak_engine::Flags::SEEN, keywords: Vec::new() };
+        let stored = account.store(inbox.id, &[2], kotak_engine::StoreOp::Add, &flags, None).await.unwrap();
+        view.update(&stored.changed[0]);
+        assert_eq!(Arc::as_ptr(&view.messages), list, "taken over from the node, not copied");
+        view.refresh(&account, Enabled::default(), Expunges::Report, &mut Vec::new()).unwrap();
+        drop(view);
+        // The next session gets the list back, with what the last one did.
+        let again = View::open(&account, &inbox, false).unwrap();
+        assert_eq!(Arc::as_ptr(&again.messages), list);
+        assert!(again.messages()[1].flags.has(kotak_engine::Flags::SEEN));
+        // While a second session shares it, a change copies it.
+        let mut other = View::open(&account, &inbox, false).unwrap();
+        let stored = account.store(inbox.id, &[3], kotak_engine::StoreOp::Add, &flags, None).await.unwrap();
+        other.update(&stored.changed[0]);
+        assert!(!Arc::ptr_eq(&again.messages, &other.messages));
+        assert!(!again.messages()[2].flags.has(kotak_engine::Flags::SEEN));
     }
 
     #[test]
