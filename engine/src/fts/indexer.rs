@@ -225,6 +225,9 @@ impl Indexer {
         let read = if again { self.shard.read_blob(meta.blob) } else { self.shard.read_blob_once(meta.blob) };
         let text = match read {
             Ok(raw) => MessageText::extract(&raw, self.text_cap),
+            // Expunged (and its body freed) since its record was read: the
+            // expunge is next in the change log.
+            Err(_) if self.shard.get(Cf::Message, &keys::message(acct, mb, meta.uid))?.is_none() => return Ok(()),
             Err(e) => {
                 tracing::error!(shard = self.shared.shard_no, account = acct, uid = meta.uid, blob = meta.blob, error = %e, "message body unreadable; indexed without text");
                 MessageText::default()
